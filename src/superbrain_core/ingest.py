@@ -1,0 +1,226 @@
+"""Reading Bot API updates from files: every shape people actually have.
+
+Accepted: one Update object, a JSON array of updates, a ``getUpdates`` reply
+(``{"ok": true, "result": [...]}``), or JSON Lines / concatenated objects.
+Values are decoded one at a time and stored in batches, so when the input goes
+bad half-way (a truncated download, a stray line) everything before the bad spot
+is already stored and the error names the exact line and column.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Callable, Generator, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from superbrain_core.capture import CaptureTally, Capturer
+from superbrain_core.errors import InputError, NotAnUpdateError
+from superbrain_core.models import NormalizedUpdate
+from superbrain_core.telegram import normalize_update
+
+_WS = re.compile(r"[ \t\n\r]*")
+_ENVELOPE = re.compile(
+    r'\{[ \t\n\r]*"ok"[ \t\n\r]*:[ \t\n\r]*true[ \t\n\r]*,[ \t\n\r]*"result"[ \t\n\r]*:[ \t\n\r]*\['
+)
+_DECODER = json.JSONDecoder()
+
+DEFAULT_BATCH = 500
+
+
+@attrs.frozen
+class Located:
+    """A decoded JSON value and the character offset where it started."""
+
+    value: Any
+    offset: int
+
+
+def _position(text: str, offset: int) -> tuple[int, int]:
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return line, column
+
+
+def _error(text: str, source: str, offset: int, message: str) -> InputError:
+    line, column = _position(text, offset)
+    return InputError(message, source=source, line=line, column=column, offset=offset)
+
+
+def _skip_ws(text: str, pos: int) -> int:
+    match = _WS.match(text, pos)
+    return match.end() if match else pos
+
+
+def _decode_at(text: str, pos: int, source: str) -> tuple[Any, int]:
+    try:
+        return _DECODER.raw_decode(text, pos)
+    except json.JSONDecodeError as exc:
+        reason = exc.msg
+        if exc.pos >= len(text.rstrip()):
+            reason = f"unexpected end of input ({exc.msg}); the file looks truncated"
+        raise _error(text, source, exc.pos, f"invalid JSON: {reason}") from exc
+
+
+def _iter_array(text: str, pos: int, source: str) -> Generator[Located, None, int]:
+    """Elements of the JSON array whose ``[`` is at ``pos``, one at a time.
+
+    Returns the offset just past the closing ``]``.
+    """
+    truncated = "unexpected end of input inside an array; the file looks truncated"
+    pos = _skip_ws(text, pos + 1)
+    if pos < len(text) and text[pos] == "]":
+        return pos + 1
+    while True:
+        if pos >= len(text):
+            raise _error(text, source, pos, truncated)
+        value, end = _decode_at(text, pos, source)
+        yield Located(value, pos)
+        pos = _skip_ws(text, end)
+        if pos >= len(text):
+            raise _error(text, source, pos, truncated)
+        if text[pos] == "]":
+            return pos + 1
+        if text[pos] != ",":
+            raise _error(text, source, pos, f"expected ',' or ']' in array, found {text[pos]!r}")
+        pos = _skip_ws(text, pos + 1)
+
+
+def iter_json_values(text: str, source: str = "<input>") -> Iterator[Located]:
+    """The update-shaped values in ``text``, whichever of the accepted shapes it has."""
+    pos = _skip_ws(text, 0)
+    if text.startswith("\ufeff", pos):  # a byte-order mark some editors add
+        pos = _skip_ws(text, pos + 1)
+    if pos >= len(text):
+        raise _error(text, source, pos, "empty input: no updates")
+    first = text[pos]
+    if first == "[":
+        end = yield from _iter_array(text, pos, source)
+        _expect_nothing_after(text, source, end)
+        return
+    if first != "{":
+        raise _error(text, source, pos, f"expected a JSON object or array, found {first!r}")
+    envelope = _ENVELOPE.match(text, pos)
+    if envelope:
+        end = yield from _iter_array(text, envelope.end() - 1, source)
+        close = _skip_ws(text, end)
+        if close >= len(text) or text[close] != "}":
+            raise _error(text, source, close, "getUpdates reply is not closed with '}'")
+        _expect_nothing_after(text, source, close + 1)
+        return
+    # One object, or JSON Lines / concatenated objects.
+    while pos < len(text):
+        value, end = _decode_at(text, pos, source)
+        if (
+            isinstance(value, dict)
+            and "update_id" not in value
+            and value.get("ok") is True
+            and isinstance(value.get("result"), list)
+        ):
+            # A getUpdates reply with its keys in another order: decoded whole.
+            for item in value["result"]:
+                yield Located(item, pos)
+        else:
+            yield Located(value, pos)
+        pos = _skip_ws(text, end)
+
+
+def _expect_nothing_after(text: str, source: str, pos: int) -> None:
+    pos = _skip_ws(text, pos)
+    if pos < len(text):
+        raise _error(text, source, pos, "unexpected content after the end of the JSON value")
+
+
+@attrs.define
+class IngestReport:
+    """What an ingest run stored, per file and in total."""
+
+    tally: CaptureTally = attrs.field(factory=CaptureTally)
+    files: dict[str, CaptureTally] = attrs.field(factory=dict)
+
+
+def read_source(path: str) -> tuple[str, str]:
+    """``(text, name)`` of a path, ``-`` meaning standard input."""
+    if path == "-":
+        return sys.stdin.read(), "<stdin>"
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read file: {exc.strerror or exc}", source=path) from exc
+    try:
+        return raw.decode("utf-8"), path
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"not UTF-8 text (byte {exc.start}): Bot API JSON is UTF-8",
+            source=path,
+            offset=exc.start,
+        ) from exc
+
+
+async def ingest_text(
+    capturer: Capturer,
+    text: str,
+    source: str,
+    *,
+    batch_size: int = DEFAULT_BATCH,
+    on_progress: Callable[[int], None] | None = None,
+) -> CaptureTally:
+    """Capture every update in ``text``; stored in batches, each batch atomic.
+
+    On bad input the batch read so far is stored first, then :class:`InputError`
+    is raised naming the spot: nothing before the error is lost.
+    """
+    tally = CaptureTally()
+    batch: list[NormalizedUpdate] = []
+
+    async def flush() -> None:
+        if batch:
+            results = await capturer.capture_normalized(batch)
+            tally.add_all(results, batch)
+            if on_progress is not None:
+                on_progress(len(batch))
+            batch.clear()
+
+    try:
+        for located in iter_json_values(text, source):
+            try:
+                batch.append(normalize_update(located.value))
+            except NotAnUpdateError as exc:
+                line, column = _position(text, located.offset)
+                raise NotAnUpdateError(
+                    exc.reason, source=source, line=line, column=column, offset=located.offset
+                ) from exc
+            if len(batch) >= batch_size:
+                await flush()
+    except InputError:
+        await flush()
+        raise
+    await flush()
+    return tally
+
+
+async def ingest_paths(
+    capturer: Capturer,
+    paths: Sequence[str],
+    *,
+    batch_size: int = DEFAULT_BATCH,
+    on_progress: Callable[[int], None] | None = None,
+) -> IngestReport:
+    """Ingest several files in order; stops at the first bad input (see :func:`ingest_text`)."""
+    report = IngestReport()
+    for path in paths:
+        text, name = read_source(path)
+        tally = await ingest_text(
+            capturer, text, name, batch_size=batch_size, on_progress=on_progress
+        )
+        report.files[name] = tally
+        report.tally.new += tally.new
+        report.tally.duplicate += tally.duplicate
+        report.tally.edits += tally.edits
+        report.tally.problems.extend(tally.problems)
+        report.tally.by_update_type.update(tally.by_update_type)
+    return report

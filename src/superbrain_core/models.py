@@ -1,0 +1,287 @@
+"""Typed records for what superbrain_core stores and passes around.
+
+Two families live here:
+
+* *normalized* records (:class:`NormalizedUpdate`, :class:`NormalizedMessage`,
+  :class:`FileDescriptor`, :class:`ForwardOrigin`) are what
+  :mod:`superbrain_core.telegram` derives from Bot API JSON. They are pure values
+  and never touch storage.
+* *stored* records (:class:`RawUpdate`, :class:`RawMessage`, :class:`RawFile`,
+  :class:`BotResponse`, :class:`MessageChain`) are rows as every storage backend
+  returns them, so code above the storage interface never sees a driver type.
+
+All datetimes are timezone-aware UTC; every record is frozen, because a raw
+record is history and must not be edited in place.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+JSONDict = dict[str, Any]
+
+
+class CaptureOutcome(enum.StrEnum):
+    """What capturing one update did."""
+
+    NEW = "new"
+    """The update was stored for the first time (and its message, if any, as version 1)."""
+    EDIT = "edit"
+    """The update was new and added another version of an already stored message."""
+    DUPLICATE = "duplicate"
+    """The update (or the exact message version it carries) was already stored: nothing added."""
+
+
+class FileStatus(enum.StrEnum):
+    """Where the bytes of a file stand; the descriptor is always stored regardless."""
+
+    PENDING = "pending"
+    """Descriptor stored, bytes not fetched yet."""
+    STORED = "stored"
+    """Bytes are in the FileStore under ``file_hash``."""
+    TOO_LARGE = "too_large"
+    """Over the download limit (20 MB on the public Bot API); kept as metadata only."""
+    FAILED = "failed"
+    """Fetching failed; ``download_reason`` says why and a retry may succeed."""
+    MISSING = "missing"
+    """The source never had the bytes (for example an export made without media)."""
+
+
+@attrs.frozen
+class FileDescriptor:
+    """One file a message carries, as Telegram describes it (no bytes)."""
+
+    file_type: str
+    file_id: str | None
+    file_unique_id: str | None
+    file_name: str | None = None
+    mime_type: str | None = None
+    file_size: int | None = None
+    width: int | None = None
+    height: int | None = None
+    duration: int | None = None
+    raw: JSONDict = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class ForwardOrigin:
+    """Who a forwarded message originally came from, old and new Bot API shapes unified."""
+
+    kind: str
+    """``user``, ``hidden_user``, ``chat`` or ``channel`` (the Bot API ``MessageOrigin`` types)."""
+    date: datetime | None = None
+    user_id: int | None = None
+    chat_id: int | None = None
+    message_id: int | None = None
+    name: str | None = None
+    signature: str | None = None
+
+    def to_json(self) -> JSONDict:
+        data = attrs.asdict(self)
+        data["date"] = self.date.isoformat() if self.date else None
+        return {k: v for k, v in data.items() if v is not None}
+
+
+@attrs.frozen
+class NormalizedMessage:
+    """The analyzable facts of one message-like update, derived purely from its JSON."""
+
+    chat_id: int
+    message_id: int
+    user_id: int | None
+    date: datetime
+    message_type: str
+    raw: JSONDict
+    chat_type: str | None = None
+    sender_is_bot: bool = False
+    edit_date: datetime | None = None
+    text: str | None = None
+    entities: list[JSONDict] = attrs.field(factory=list)
+    reply_to_message_id: int | None = None
+    reply_to_text: str | None = None
+    reply_to_is_bot: bool = False
+    is_clarification: bool = False
+    forward_origin: ForwardOrigin | None = None
+    media_group_id: str | None = None
+    message_thread_id: int | None = None
+    files: tuple[FileDescriptor, ...] = ()
+
+
+@attrs.frozen
+class NormalizedUpdate:
+    """Any Bot API update: always its id, type and verbatim payload; a message when it has one."""
+
+    update_id: int
+    update_type: str
+    payload: JSONDict
+    message: NormalizedMessage | None = None
+    problem: str | None = None
+    """Why a message-like update yielded no message (it is still stored raw)."""
+
+
+@attrs.frozen
+class CaptureResult:
+    """What :meth:`Store.capture` did with one update."""
+
+    update_id: int
+    update_type: str
+    outcome: CaptureOutcome
+    raw_message_id: int | None = None
+    version: int | None = None
+    chain_id: str | None = None
+    file_row_ids: tuple[int, ...] = ()
+
+
+@attrs.frozen
+class RawUpdate:
+    id: int
+    bot_id: int
+    update_id: int
+    update_type: str
+    payload: JSONDict
+    received_at: datetime
+    source: str
+
+
+@attrs.frozen
+class RawMessage:
+    """One stored version of a message. ``(chat_id, message_id, version)`` is unique."""
+
+    id: int
+    chat_id: int
+    message_id: int
+    version: int
+    user_id: int | None
+    message_type: str
+    message_text: str | None
+    message_date: datetime
+    edit_date: datetime | None
+    reply_to_message_id: int | None
+    reply_to_text: str | None
+    is_clarification: bool
+    chain_id: str | None
+    media_group_id: str | None
+    message_thread_id: int | None
+    sender_is_bot: bool
+    entities: list[JSONDict]
+    forward_origin: JSONDict | None
+    raw_telegram_json: JSONDict
+    update_id: int | None
+    source: str
+    is_processed: bool
+    processed_at: datetime | None
+    created_at: datetime
+
+
+@attrs.frozen
+class RawFile:
+    """A file descriptor a message carried, with where its bytes stand."""
+
+    id: int
+    chat_id: int
+    message_id: int
+    user_id: int | None
+    file_type: str
+    file_id: str | None
+    file_unique_id: str | None
+    file_name: str | None
+    mime_type: str | None
+    file_size: int | None
+    file_path: str | None
+    file_hash: str | None
+    status: FileStatus
+    download_reason: str | None
+    raw_metadata: JSONDict
+    is_processed: bool
+    processed_at: datetime | None
+    uploaded_at: datetime
+
+
+@attrs.frozen
+class BotResponseIn:
+    """What the bot sent (or tried to send), to be recorded by :meth:`Store.record_bot_response`.
+
+    ``related_user_message_id`` is the id of the user's message this answers, in
+    the same chat; it is what lets a later reply to the bot's message find the
+    user's original message and join its chain.
+    """
+
+    chat_id: int
+    message_id: int | None
+    response_text: str | None
+    response_type: str = "text"
+    user_id: int | None = None
+    related_user_message_id: int | None = None
+    ai_analysis: JSONDict | None = None
+    method: str | None = None
+    request: JSONDict | None = None
+    result: JSONDict | None = None
+    error: str | None = None
+    created_at: datetime | None = None
+
+
+@attrs.frozen
+class BotResponse:
+    id: int
+    chat_id: int
+    message_id: int | None
+    user_id: int | None
+    response_text: str | None
+    response_type: str
+    related_user_message_id: int | None
+    chain_id: str | None
+    ai_analysis: JSONDict | None
+    method: str | None
+    request: JSONDict | None
+    result: JSONDict | None
+    error: str | None
+    created_at: datetime
+
+
+@attrs.frozen
+class ChainReply:
+    """One clarification in a chain, in arrival order."""
+
+    message_id: int
+    text: str | None
+    date: datetime
+    user_id: int | None
+    reply_to_message_id: int | None
+    reply_to_text: str | None
+
+    def to_json(self) -> JSONDict:
+        return {
+            "message_id": self.message_id,
+            "text": self.text,
+            "date": self.date.isoformat(),
+            "user_id": self.user_id,
+            "reply_to_message_id": self.reply_to_message_id,
+            "reply_to_text": self.reply_to_text,
+        }
+
+
+@attrs.frozen
+class MessageChain:
+    """A root user message and every reply that clarifies it, however deep the reply tree."""
+
+    chain_id: str
+    chat_id: int
+    user_id: int | None
+    original_message_id: int
+    original_text: str | None
+    replies: tuple[ChainReply, ...]
+    created_at: datetime
+    updated_at: datetime
+
+
+@attrs.frozen
+class StoreStats:
+    """Row counts per table and raw message counts per ``message_type``."""
+
+    tables: dict[str, int]
+    message_types: dict[str, int]
+    file_statuses: dict[str, int]

@@ -1,0 +1,106 @@
+"""Configuration from the environment, validated once, in one place.
+
+Every deploy shell (bot, CronJob, notebook) reads the same variables; this module
+is their single definition, and ``docs/configuration.md`` lists them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import attrs
+
+from superbrain_core.errors import ConfigError
+from superbrain_core.storage import BOT_API_DOWNLOAD_LIMIT, DEFAULT_DB_URL
+
+LOG_FORMATS = ("auto", "console", "json")
+
+
+@attrs.frozen
+class Settings:
+    """Validated settings shared by the CLI, the bot and the batch shell."""
+
+    db_url: str = DEFAULT_DB_URL
+    data_dir: Path = Path("data")
+    timezone: str = "Europe/Moscow"
+    bot_id: int = 0
+    max_download_bytes: int = BOT_API_DOWNLOAD_LIMIT
+    log_format: str = "auto"
+    log_level: str = "INFO"
+
+    @property
+    def files_dir(self) -> Path:
+        """Where the local FileStore keeps file bytes."""
+        return self.data_dir / "files"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, **overrides: str | Path | int | None
+    ) -> Settings:
+        """Read ``SUPERBRAIN_*`` variables; explicit ``overrides`` (CLI options) win.
+
+        Raises :class:`ConfigError` naming the variable when a value is malformed.
+        """
+        env = os.environ if env is None else env
+
+        def pick(name: str, key: str, default: str) -> str:
+            value = overrides.get(key)
+            if value is not None:
+                return str(value)
+            return env.get(name) or default
+
+        db_url = pick("SUPERBRAIN_DB", "db_url", DEFAULT_DB_URL)
+        data_dir = Path(pick("SUPERBRAIN_DATA_DIR", "data_dir", "data"))
+        timezone = pick("SUPERBRAIN_TIMEZONE", "timezone", "Europe/Moscow")
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigError(
+                f"SUPERBRAIN_TIMEZONE: unknown time zone {timezone!r} (e.g. Europe/Moscow)",
+                variable="SUPERBRAIN_TIMEZONE",
+            ) from exc
+        bot_id = _int_setting(pick("SUPERBRAIN_BOT_ID", "bot_id", "0"), "SUPERBRAIN_BOT_ID")
+        max_dl = _int_setting(
+            pick("SUPERBRAIN_MAX_DOWNLOAD_BYTES", "max_download_bytes", str(BOT_API_DOWNLOAD_LIMIT)),
+            "SUPERBRAIN_MAX_DOWNLOAD_BYTES",
+        )
+        log_format = pick("SUPERBRAIN_LOG_FORMAT", "log_format", "auto").lower()
+        if log_format not in LOG_FORMATS:
+            raise ConfigError(
+                f"SUPERBRAIN_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}",
+                variable="SUPERBRAIN_LOG_FORMAT",
+            )
+        log_level = pick("SUPERBRAIN_LOG_LEVEL", "log_level", "INFO").upper()
+        if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ConfigError(
+                "SUPERBRAIN_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL",
+                variable="SUPERBRAIN_LOG_LEVEL",
+            )
+        if not db_url.strip():
+            raise ConfigError("SUPERBRAIN_DB is empty", variable="SUPERBRAIN_DB")
+        return cls(
+            db_url=db_url,
+            data_dir=data_dir,
+            timezone=timezone,
+            bot_id=bot_id,
+            max_download_bytes=max_dl,
+            log_format=log_format,
+            log_level=log_level,
+        )
+
+
+def _int_setting(value: str, name: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer", variable=name) from None
+    if number < 0:
+        raise ConfigError(f"{name} must not be negative", variable=name)
+    return number

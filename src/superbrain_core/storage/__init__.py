@@ -1,0 +1,39 @@
+"""Storage backends behind one interface, chosen by URL.
+
+Naming a backend never imports its driver until it is opened, so the embedded
+default works with the core dependencies alone.
+"""
+
+from __future__ import annotations
+
+from superbrain_core.errors import ConfigError
+from superbrain_core.storage.base import BOT_API_DOWNLOAD_LIMIT, CaptureOptions, Store
+
+DEFAULT_DB_URL = "sqlite:///superbrain.db"
+
+
+def open_store(url: str) -> Store:
+    """A store for ``url``, not yet opened: use ``async with open_store(url) as store``.
+
+    ``sqlite:///relative.db``, ``sqlite:////absolute.db`` and ``sqlite:///:memory:``
+    select the embedded store.
+    """
+    url = url.strip()
+    if url.startswith("sqlite:"):
+        from superbrain_core.storage.sqlite import SqliteStore
+
+        return SqliteStore.from_url(url)
+    scheme = url.split(":", 1)[0] if ":" in url else url
+    if scheme in {"postgres", "postgresql", "supabase"}:
+        raise ConfigError(
+            f"the {scheme} backend is not available in this version of superbrain_core;"
+            " use sqlite:///PATH",
+            variable="SUPERBRAIN_DB",
+        )
+    raise ConfigError(
+        f"unsupported database URL scheme {scheme!r}: expected sqlite:///PATH",
+        variable="SUPERBRAIN_DB",
+    )
+
+
+__all__ = ["BOT_API_DOWNLOAD_LIMIT", "DEFAULT_DB_URL", "CaptureOptions", "Store", "open_store"]

@@ -1,0 +1,152 @@
+"""The one storage interface every backend implements.
+
+Code above this line (capture, the CLI, the bot integration, the analyzer) only
+ever talks to :class:`Store`. Backends differ in how they make the operations
+atomic (a SQLite write transaction, a Postgres SQL function), never in what the
+operations mean; the shared conformance suite in ``tests/conformance`` holds
+each backend to the same behaviour.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Self
+
+import attrs
+
+from superbrain_core.models import (
+    BotResponse,
+    BotResponseIn,
+    CaptureResult,
+    FileStatus,
+    MessageChain,
+    NormalizedUpdate,
+    RawFile,
+    RawMessage,
+    RawUpdate,
+    StoreStats,
+)
+
+#: The public Bot API's ``getFile`` limit; files above it can only be described.
+BOT_API_DOWNLOAD_LIMIT = 20 * 1024 * 1024
+
+
+@attrs.frozen
+class CaptureOptions:
+    """How an update is captured: who received it, from where, and the download limit.
+
+    ``bot_id`` scopes ``update_id`` (Telegram numbers updates per bot). ``source``
+    tells live capture (``bot``) from ``ingest`` and imports apart.
+    ``max_download_bytes`` decides at capture time which files can never be
+    fetched, so their descriptor carries the reason right away.
+    """
+
+    bot_id: int = 0
+    source: str = "bot"
+    max_download_bytes: int | None = BOT_API_DOWNLOAD_LIMIT
+
+
+class Store(abc.ABC):
+    """Async storage of raw Telegram data. Use as ``async with open_store(url) as store``."""
+
+    #: Short backend name for logs and stats (``sqlite``, ``postgres``, ``supabase``).
+    backend: str = "abstract"
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Connect and make sure the schema is current."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release connections; safe to call twice."""
+
+    # -- capture -------------------------------------------------------------
+
+    async def capture(
+        self, update: NormalizedUpdate, options: CaptureOptions | None = None
+    ) -> CaptureResult:
+        """Store one update atomically: raw update, message version, file descriptors, chain.
+
+        Idempotent: the same update delivered again adds nothing and reports
+        :attr:`CaptureOutcome.DUPLICATE`.
+        """
+        (result,) = await self.capture_many([update], options)
+        return result
+
+    @abc.abstractmethod
+    async def capture_many(
+        self, updates: Sequence[NormalizedUpdate], options: CaptureOptions | None = None
+    ) -> list[CaptureResult]:
+        """Store several updates in order, as one atomic unit, with :meth:`capture`'s semantics."""
+
+    @abc.abstractmethod
+    async def record_bot_response(self, response: BotResponseIn) -> BotResponse:
+        """Record what the bot sent (or failed to send).
+
+        When it answers a user message that belongs to a chain, the response is
+        linked to that chain. Recording the same sent message twice (same chat
+        and message id) returns the existing row.
+        """
+
+    # -- reads ---------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def get_update(self, update_id: int, *, bot_id: int = 0) -> RawUpdate | None: ...
+
+    @abc.abstractmethod
+    async def message_versions(self, chat_id: int, message_id: int) -> list[RawMessage]:
+        """Every stored version of a message, oldest first."""
+
+    async def get_message(self, chat_id: int, message_id: int) -> RawMessage | None:
+        """The newest stored version of a message."""
+        versions = await self.message_versions(chat_id, message_id)
+        return versions[-1] if versions else None
+
+    @abc.abstractmethod
+    async def get_chain(self, chain_id: str) -> MessageChain | None: ...
+
+    @abc.abstractmethod
+    async def chain_of(self, chat_id: int, message_id: int) -> MessageChain | None:
+        """The chain a message belongs to, as its root or as a reply."""
+
+    @abc.abstractmethod
+    async def files_of_message(self, chat_id: int, message_id: int) -> list[RawFile]: ...
+
+    @abc.abstractmethod
+    async def list_files(
+        self, *, status: FileStatus | None = None, limit: int = 1000, after_id: int = 0
+    ) -> list[RawFile]:
+        """Files by ascending id, optionally of one status; page with ``after_id``."""
+
+    @abc.abstractmethod
+    async def set_file_status(
+        self,
+        file_row_id: int,
+        status: FileStatus,
+        *,
+        file_hash: str | None = None,
+        file_path: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Record where a file's bytes stand (stored under a hash, failed with a reason...)."""
+
+    @abc.abstractmethod
+    async def bot_responses(self, chat_id: int) -> list[BotResponse]:
+        """What the bot sent in one chat, oldest first."""
+
+    @abc.abstractmethod
+    async def stats(self) -> StoreStats: ...

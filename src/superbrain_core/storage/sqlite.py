@@ -1,0 +1,717 @@
+"""The embedded SQLite store: the default, so a fresh clone runs with no server.
+
+One connection per store, used from a worker thread so the event loop never
+blocks on disk. Every operation runs as a single ``BEGIN IMMEDIATE``
+transaction: SQLite then holds the write lock from the first read, so the
+read-modify-write steps of capture (version numbering, chain appends) are atomic
+against other tasks *and* other processes using the same file.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio
+import anyio.to_thread
+
+from superbrain_core import jsonutil
+from superbrain_core.errors import ConfigError, StorageError, TransientStorageError
+from superbrain_core.models import (
+    BotResponse,
+    BotResponseIn,
+    CaptureOutcome,
+    CaptureResult,
+    ChainReply,
+    FileDescriptor,
+    FileStatus,
+    MessageChain,
+    NormalizedMessage,
+    NormalizedUpdate,
+    RawFile,
+    RawMessage,
+    RawUpdate,
+    StoreStats,
+)
+from superbrain_core.storage.base import CaptureOptions, Store
+from superbrain_core.telegram import EDIT_UPDATE_TYPES
+
+SCHEMA_VERSION = 1
+T = TypeVar("T")
+
+TABLES = ("raw_updates", "raw_messages", "raw_files", "bot_responses", "message_chains")
+
+
+def _ts(value: datetime | None) -> str | None:
+    """Fixed-width UTC ISO text, so text order is time order."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value is not None else None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def sqlite_path_from_url(url: str) -> str:
+    """The file path in a ``sqlite:///relative`` or ``sqlite:////absolute`` URL."""
+    if not url.startswith("sqlite:///"):
+        raise ConfigError(
+            f"not a SQLite URL: expected sqlite:///PATH, got {url.split(':', 1)[0]}:…",
+            variable="SUPERBRAIN_DB",
+        )
+    path = url[len("sqlite:///") :].split("?", 1)[0]
+    if not path:
+        raise ConfigError("SQLite URL has no path (sqlite:///PATH)", variable="SUPERBRAIN_DB")
+    return path
+
+
+class SqliteStore(Store):
+    """:class:`Store` on a SQLite file (or ``:memory:``)."""
+
+    backend = "sqlite"
+
+    def __init__(self, path: str | Path, *, synchronous: str = "NORMAL") -> None:
+        self.path = str(path)
+        if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+            raise ConfigError(f"unknown SQLite synchronous mode {synchronous!r}")
+        self._synchronous = synchronous.upper()
+        self._conn: sqlite3.Connection | None = None
+        # One connection, one thread at a time: SQLite connections are not
+        # safe for concurrent use, and a single writer is SQLite's model anyway.
+        self._limiter = anyio.CapacityLimiter(1)
+
+    @classmethod
+    def from_url(cls, url: str) -> SqliteStore:
+        path = sqlite_path_from_url(url)
+        query = url.split("?", 1)[1] if "?" in url else ""
+        params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
+        return cls(path, synchronous=params.get("synchronous", "NORMAL"))
+
+    # -- lifecycle -------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._conn is not None:
+            return
+        await anyio.to_thread.run_sync(self._open_sync, limiter=self._limiter)
+
+    def _open_sync(self) -> None:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(
+            self.path, check_same_thread=False, isolation_level=None, timeout=30.0
+        )
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self._synchronous}")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=30000")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            conn.close()
+            raise StorageError(
+                f"{self.path} has schema version {version}; this superbrain_core "
+                f"knows up to {SCHEMA_VERSION}. Upgrade the library."
+            )
+        if version < SCHEMA_VERSION:
+            script = resources.files("superbrain_core.storage").joinpath("sqlite_schema.sql")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in script.read_text(encoding="utf-8").split(";\n"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                conn.close()
+                raise
+        self._conn = conn
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await anyio.to_thread.run_sync(conn.close, limiter=self._limiter)
+
+    # -- plumbing --------------------------------------------------------------
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T], *, write: bool) -> T:
+        """Run ``fn`` in the store's thread, inside one transaction."""
+        if self._conn is None:
+            raise StorageError("store is not open (use `async with store:` or `await store.open()`)")
+        conn = self._conn
+
+        def call() -> T:
+            try:
+                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                try:
+                    result = fn(conn)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+                return result
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) or "busy" in str(exc):
+                    raise TransientStorageError(f"SQLite busy: {exc}") from exc
+                raise StorageError(f"SQLite error: {exc}") from exc
+            except sqlite3.DatabaseError as exc:
+                raise StorageError(f"SQLite error: {exc}") from exc
+
+        return await anyio.to_thread.run_sync(call, limiter=self._limiter)
+
+    # -- capture ---------------------------------------------------------------
+
+    async def capture_many(
+        self, updates: Sequence[NormalizedUpdate], options: CaptureOptions | None = None
+    ) -> list[CaptureResult]:
+        opts = options or CaptureOptions()
+        if not updates:
+            return []
+        return await self._run(
+            lambda conn: [_capture_one(conn, u, opts) for u in updates], write=True
+        )
+
+    async def record_bot_response(self, response: BotResponseIn) -> BotResponse:
+        return await self._run(lambda conn: _record_bot_response(conn, response), write=True)
+
+    # -- reads -----------------------------------------------------------------
+
+    async def get_update(self, update_id: int, *, bot_id: int = 0) -> RawUpdate | None:
+        def read(conn: sqlite3.Connection) -> RawUpdate | None:
+            row = conn.execute(
+                "SELECT * FROM raw_updates WHERE bot_id = ? AND update_id = ?",
+                (bot_id, update_id),
+            ).fetchone()
+            return _raw_update(row) if row else None
+
+        return await self._run(read, write=False)
+
+    async def message_versions(self, chat_id: int, message_id: int) -> list[RawMessage]:
+        def read(conn: sqlite3.Connection) -> list[RawMessage]:
+            rows = conn.execute(
+                "SELECT * FROM raw_messages WHERE chat_id = ? AND message_id = ? ORDER BY version",
+                (chat_id, message_id),
+            ).fetchall()
+            return [_raw_message(r) for r in rows]
+
+        return await self._run(read, write=False)
+
+    async def get_chain(self, chain_id: str) -> MessageChain | None:
+        def read(conn: sqlite3.Connection) -> MessageChain | None:
+            row = conn.execute(
+                "SELECT * FROM message_chains WHERE chain_id = ?", (chain_id,)
+            ).fetchone()
+            return _chain(row) if row else None
+
+        return await self._run(read, write=False)
+
+    async def chain_of(self, chat_id: int, message_id: int) -> MessageChain | None:
+        def read(conn: sqlite3.Connection) -> MessageChain | None:
+            chain_id = _chain_id_of_message(conn, chat_id, message_id)
+            if chain_id is None:
+                return None
+            row = conn.execute(
+                "SELECT * FROM message_chains WHERE chain_id = ?", (chain_id,)
+            ).fetchone()
+            return _chain(row) if row else None
+
+        return await self._run(read, write=False)
+
+    async def files_of_message(self, chat_id: int, message_id: int) -> list[RawFile]:
+        def read(conn: sqlite3.Connection) -> list[RawFile]:
+            rows = conn.execute(
+                "SELECT * FROM raw_files WHERE chat_id = ? AND message_id = ? ORDER BY id",
+                (chat_id, message_id),
+            ).fetchall()
+            return [_raw_file(r) for r in rows]
+
+        return await self._run(read, write=False)
+
+    async def list_files(
+        self, *, status: FileStatus | None = None, limit: int = 1000, after_id: int = 0
+    ) -> list[RawFile]:
+        def read(conn: sqlite3.Connection) -> list[RawFile]:
+            if status is None:
+                rows = conn.execute(
+                    "SELECT * FROM raw_files WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
+                ).fetchall()
+            else:
+                rows = conn.execute(
+                    "SELECT * FROM raw_files WHERE status = ? AND id > ? ORDER BY id LIMIT ?",
+                    (status.value, after_id, limit),
+                ).fetchall()
+            return [_raw_file(r) for r in rows]
+
+        return await self._run(read, write=False)
+
+    async def set_file_status(
+        self,
+        file_row_id: int,
+        status: FileStatus,
+        *,
+        file_hash: str | None = None,
+        file_path: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        def write(conn: sqlite3.Connection) -> None:
+            cur = conn.execute(
+                "UPDATE raw_files SET status = ?, file_hash = coalesce(?, file_hash),"
+                " file_path = coalesce(?, file_path), download_reason = ? WHERE id = ?",
+                (status.value, file_hash, file_path, reason, file_row_id),
+            )
+            if cur.rowcount != 1:
+                raise StorageError(f"no raw_files row with id {file_row_id}")
+
+        await self._run(write, write=True)
+
+    async def bot_responses(self, chat_id: int) -> list[BotResponse]:
+        def read(conn: sqlite3.Connection) -> list[BotResponse]:
+            rows = conn.execute(
+                "SELECT * FROM bot_responses WHERE chat_id = ? ORDER BY id", (chat_id,)
+            ).fetchall()
+            return [_bot_response(r) for r in rows]
+
+        return await self._run(read, write=False)
+
+    async def stats(self) -> StoreStats:
+        def read(conn: sqlite3.Connection) -> StoreStats:
+            tables = {
+                t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # noqa: S608
+                for t in TABLES
+            }
+            types = dict(
+                conn.execute(
+                    "SELECT message_type, count(*) FROM raw_messages"
+                    " GROUP BY message_type ORDER BY count(*) DESC, message_type"
+                ).fetchall()
+            )
+            statuses = dict(
+                conn.execute(
+                    "SELECT status, count(*) FROM raw_files GROUP BY status ORDER BY status"
+                ).fetchall()
+            )
+            return StoreStats(tables=tables, message_types=types, file_statuses=statuses)
+
+        return await self._run(read, write=False)
+
+
+# -- capture, inside one transaction --------------------------------------------
+
+
+def _capture_one(
+    conn: sqlite3.Connection, update: NormalizedUpdate, opts: CaptureOptions
+) -> CaptureResult:
+    now = _ts(_now())
+    cur = conn.execute(
+        "INSERT INTO raw_updates (bot_id, update_id, update_type, payload, received_at, source)"
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (bot_id, update_id) DO NOTHING",
+        (
+            opts.bot_id,
+            update.update_id,
+            update.update_type,
+            jsonutil.dumps(update.payload),
+            now,
+            opts.source,
+        ),
+    )
+    if cur.rowcount == 0:
+        return CaptureResult(update.update_id, update.update_type, CaptureOutcome.DUPLICATE)
+    msg = update.message
+    if msg is None:
+        return CaptureResult(update.update_id, update.update_type, CaptureOutcome.NEW)
+    is_edit = update.update_type in EDIT_UPDATE_TYPES
+    edit_key = _ts(msg.edit_date)
+    existing = conn.execute(
+        "SELECT id, version, chain_id FROM raw_messages"
+        " WHERE chat_id = ? AND message_id = ? AND coalesce(edit_date, '') = coalesce(?, '')",
+        (msg.chat_id, msg.message_id, edit_key),
+    ).fetchone()
+    if existing is not None:
+        # A new update carrying a version we already hold (for example the same
+        # edit captured by two routes): the raw update is kept, nothing else added.
+        return CaptureResult(
+            update.update_id,
+            update.update_type,
+            CaptureOutcome.DUPLICATE,
+            raw_message_id=existing["id"],
+            version=existing["version"],
+            chain_id=existing["chain_id"],
+        )
+    prev = conn.execute(
+        "SELECT max(version) AS v, max(chain_id) AS chain FROM raw_messages"
+        " WHERE chat_id = ? AND message_id = ?",
+        (msg.chat_id, msg.message_id),
+    ).fetchone()
+    version = (prev["v"] or 0) + 1
+    chain_id: str | None = prev["chain"]
+    if chain_id is None and msg.is_clarification and msg.reply_to_message_id is not None:
+        chain_id = _resolve_chain(conn, msg, now)
+    elif chain_id is None:
+        # The message may already be a chain root (someone replied to it before
+        # this version arrived, or it was the target of a reply while unseen).
+        root = conn.execute(
+            "SELECT chain_id FROM message_chains WHERE chat_id = ? AND original_message_id = ?",
+            (msg.chat_id, msg.message_id),
+        ).fetchone()
+        chain_id = root["chain_id"] if root else None
+    cur = conn.execute(
+        "INSERT INTO raw_messages (user_id, message_id, message_text, message_type,"
+        " reply_to_message_id, reply_to_text, is_clarification, raw_telegram_json,"
+        " created_at, chat_id, version, message_date, edit_date, media_group_id,"
+        " message_thread_id, chain_id, sender_is_bot, entities, forward_origin, update_id,"
+        " bot_id, update_type, source)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            msg.user_id,
+            msg.message_id,
+            jsonutil.clean_text(msg.text),
+            msg.message_type,
+            msg.reply_to_message_id,
+            jsonutil.clean_text(msg.reply_to_text),
+            int(msg.is_clarification),
+            jsonutil.dumps(msg.raw),
+            now,
+            msg.chat_id,
+            version,
+            _ts(msg.date),
+            edit_key,
+            msg.media_group_id,
+            msg.message_thread_id,
+            chain_id,
+            int(msg.sender_is_bot),
+            jsonutil.dumps(msg.entities),
+            jsonutil.dumps(msg.forward_origin.to_json()) if msg.forward_origin else None,
+            update.update_id,
+            opts.bot_id,
+            update.update_type,
+            opts.source,
+        ),
+    )
+    raw_message_id = int(cur.lastrowid or 0)
+    if chain_id is not None:
+        _update_chain_member(conn, chain_id, msg, now)
+    file_ids = tuple(_insert_file(conn, msg, f, opts, now) for f in msg.files)
+    outcome = CaptureOutcome.EDIT if is_edit or version > 1 else CaptureOutcome.NEW
+    return CaptureResult(
+        update.update_id,
+        update.update_type,
+        outcome,
+        raw_message_id=raw_message_id,
+        version=version,
+        chain_id=chain_id,
+        file_row_ids=tuple(i for i in file_ids if i is not None),
+    )
+
+
+def _chain_id_of_message(conn: sqlite3.Connection, chat_id: int, message_id: int) -> str | None:
+    row = conn.execute(
+        "SELECT chain_id FROM raw_messages WHERE chat_id = ? AND message_id = ?"
+        " AND chain_id IS NOT NULL LIMIT 1",
+        (chat_id, message_id),
+    ).fetchone()
+    if row:
+        return str(row["chain_id"])
+    row = conn.execute(
+        "SELECT chain_id FROM message_chains WHERE chat_id = ? AND original_message_id = ?",
+        (chat_id, message_id),
+    ).fetchone()
+    if row:
+        return str(row["chain_id"])
+    row = conn.execute(
+        "SELECT chain_id FROM bot_responses WHERE chat_id = ? AND message_id = ?"
+        " AND chain_id IS NOT NULL",
+        (chat_id, message_id),
+    ).fetchone()
+    return str(row["chain_id"]) if row else None
+
+
+def _resolve_chain(conn: sqlite3.Connection, msg: NormalizedMessage, now: str | None) -> str:
+    """The chain a reply joins, creating it when the replied-to message starts one.
+
+    Resolution order: the replied message's own chain (reply to a reply); a bot
+    message resolves through ``bot_responses`` to the user message the bot was
+    answering; otherwise the replied message becomes the root.
+    """
+    assert msg.reply_to_message_id is not None
+    target = msg.reply_to_message_id
+    existing = _chain_id_of_message(conn, msg.chat_id, target)
+    if existing:
+        return existing
+    bot = conn.execute(
+        "SELECT id, related_user_message_id, response_text FROM bot_responses"
+        " WHERE chat_id = ? AND message_id = ?",
+        (msg.chat_id, target),
+    ).fetchone()
+    root_id, root_text = target, msg.reply_to_text
+    if bot is not None and bot["related_user_message_id"] is not None:
+        root_id = int(bot["related_user_message_id"])
+        existing = _chain_id_of_message(conn, msg.chat_id, root_id)
+        if existing:
+            conn.execute("UPDATE bot_responses SET chain_id = ? WHERE id = ?", (existing, bot["id"]))
+            return existing
+        root_text = None
+    elif bot is not None:
+        root_text = bot["response_text"]
+    root_row = conn.execute(
+        "SELECT user_id, message_text FROM raw_messages WHERE chat_id = ? AND message_id = ?"
+        " ORDER BY version DESC LIMIT 1",
+        (msg.chat_id, root_id),
+    ).fetchone()
+    root_user = root_row["user_id"] if root_row else None
+    if root_row is not None:
+        root_text = root_row["message_text"]
+    chain_id = str(uuid.uuid4())
+    conn.execute(
+        "INSERT INTO message_chains (chain_id, user_id, original_message_id, original_text,"
+        " replies, created_at, updated_at, chat_id) VALUES (?, ?, ?, ?, '[]', ?, ?, ?)",
+        (chain_id, root_user, root_id, root_text, now, now, msg.chat_id),
+    )
+    conn.execute(
+        "UPDATE raw_messages SET chain_id = ? WHERE chat_id = ? AND message_id = ?",
+        (chain_id, msg.chat_id, root_id),
+    )
+    conn.execute(
+        "UPDATE bot_responses SET chain_id = ? WHERE chat_id = ?"
+        " AND (message_id = ? OR related_user_message_id = ?)",
+        (chain_id, msg.chat_id, target, root_id),
+    )
+    return chain_id
+
+
+def _update_chain_member(
+    conn: sqlite3.Connection, chain_id: str, msg: NormalizedMessage, now: str | None
+) -> None:
+    """Bring the chain up to date with a new message version: root text or a reply entry."""
+    row = conn.execute(
+        "SELECT original_message_id, replies FROM message_chains WHERE chain_id = ?", (chain_id,)
+    ).fetchone()
+    if row is None:
+        return
+    if row["original_message_id"] == msg.message_id:
+        conn.execute(
+            "UPDATE message_chains SET original_text = ?, user_id = coalesce(user_id, ?),"
+            " updated_at = ? WHERE chain_id = ?",
+            (jsonutil.clean_text(msg.text), msg.user_id, now, chain_id),
+        )
+        return
+    entry = ChainReply(
+        message_id=msg.message_id,
+        text=jsonutil.clean_text(msg.text),
+        date=msg.date,
+        user_id=msg.user_id,
+        reply_to_message_id=msg.reply_to_message_id,
+        reply_to_text=jsonutil.clean_text(msg.reply_to_text),
+    ).to_json()
+    replies: list[dict[str, Any]] = jsonutil.loads(row["replies"])
+    for i, existing in enumerate(replies):
+        if existing.get("message_id") == msg.message_id:
+            replies[i] = entry  # an edited reply: keep its place, show its newest text
+            break
+    else:
+        replies.append(entry)
+    conn.execute(
+        "UPDATE message_chains SET replies = ?, updated_at = ? WHERE chain_id = ?",
+        (jsonutil.dumps(replies), now, chain_id),
+    )
+
+
+def _insert_file(
+    conn: sqlite3.Connection,
+    msg: NormalizedMessage,
+    desc: FileDescriptor,
+    opts: CaptureOptions,
+    now: str | None,
+) -> int | None:
+    status, reason = _initial_file_status(desc, opts)
+    key = desc.file_unique_id or desc.file_id or desc.file_type
+    cur = conn.execute(
+        "INSERT INTO raw_files (user_id, message_id, file_type, file_name, file_size,"
+        " raw_metadata, uploaded_at, chat_id, file_id, file_unique_id, file_key, mime_type,"
+        " status, download_reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+        " ON CONFLICT (chat_id, message_id, file_key) DO NOTHING",
+        (
+            msg.user_id,
+            msg.message_id,
+            desc.file_type,
+            desc.file_name,
+            desc.file_size,
+            jsonutil.dumps(desc.raw),
+            now,
+            msg.chat_id,
+            desc.file_id,
+            desc.file_unique_id,
+            key,
+            desc.mime_type,
+            status.value,
+            reason,
+        ),
+    )
+    return int(cur.lastrowid) if cur.rowcount and cur.lastrowid else None
+
+
+def _initial_file_status(
+    desc: FileDescriptor, opts: CaptureOptions
+) -> tuple[FileStatus, str | None]:
+    limit = opts.max_download_bytes
+    if limit is not None and desc.file_size is not None and desc.file_size > limit:
+        return FileStatus.TOO_LARGE, (
+            f"file is {desc.file_size} bytes; downloads are limited to {limit} bytes"
+        )
+    if desc.file_id is None:
+        return FileStatus.MISSING, "descriptor has no file_id to download with"
+    return FileStatus.PENDING, None
+
+
+def _record_bot_response(conn: sqlite3.Connection, r: BotResponseIn) -> BotResponse:
+    if r.message_id is not None:
+        row = conn.execute(
+            "SELECT * FROM bot_responses WHERE chat_id = ? AND message_id = ?",
+            (r.chat_id, r.message_id),
+        ).fetchone()
+        if row is not None:
+            return _bot_response(row)
+    chain_id = None
+    if r.related_user_message_id is not None:
+        chain_id = _chain_id_of_message(conn, r.chat_id, r.related_user_message_id)
+    cur = conn.execute(
+        "INSERT INTO bot_responses (user_id, message_id, response_text, response_type,"
+        " related_user_message_id, ai_analysis, chain_id, created_at, chat_id, method,"
+        " request, result, error) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            r.user_id,
+            r.message_id,
+            jsonutil.clean_text(r.response_text),
+            r.response_type,
+            r.related_user_message_id,
+            jsonutil.dumps(r.ai_analysis) if r.ai_analysis is not None else None,
+            chain_id,
+            _ts(r.created_at or _now()),
+            r.chat_id,
+            r.method,
+            jsonutil.dumps(r.request) if r.request is not None else None,
+            jsonutil.dumps(r.result) if r.result is not None else None,
+            r.error,
+        ),
+    )
+    row = conn.execute("SELECT * FROM bot_responses WHERE id = ?", (cur.lastrowid,)).fetchone()
+    return _bot_response(row)
+
+
+# -- row conversion ---------------------------------------------------------------
+
+
+def _raw_update(row: sqlite3.Row) -> RawUpdate:
+    return RawUpdate(
+        id=row["id"],
+        bot_id=row["bot_id"],
+        update_id=row["update_id"],
+        update_type=row["update_type"],
+        payload=jsonutil.loads(row["payload"]),
+        received_at=_dt(row["received_at"]) or _now(),
+        source=row["source"],
+    )
+
+
+def _raw_message(row: sqlite3.Row) -> RawMessage:
+    return RawMessage(
+        id=row["id"],
+        chat_id=row["chat_id"],
+        message_id=row["message_id"],
+        version=row["version"],
+        user_id=row["user_id"],
+        message_type=row["message_type"],
+        message_text=row["message_text"],
+        message_date=_dt(row["message_date"]) or _now(),
+        edit_date=_dt(row["edit_date"]),
+        reply_to_message_id=row["reply_to_message_id"],
+        reply_to_text=row["reply_to_text"],
+        is_clarification=bool(row["is_clarification"]),
+        chain_id=row["chain_id"],
+        media_group_id=row["media_group_id"],
+        message_thread_id=row["message_thread_id"],
+        sender_is_bot=bool(row["sender_is_bot"]),
+        entities=jsonutil.loads(row["entities"]) or [],
+        forward_origin=jsonutil.loads(row["forward_origin"]),
+        raw_telegram_json=jsonutil.loads(row["raw_telegram_json"]),
+        update_id=row["update_id"],
+        source=row["source"],
+        is_processed=bool(row["is_processed"]),
+        processed_at=_dt(row["processed_at"]),
+        created_at=_dt(row["created_at"]) or _now(),
+    )
+
+
+def _raw_file(row: sqlite3.Row) -> RawFile:
+    return RawFile(
+        id=row["id"],
+        chat_id=row["chat_id"],
+        message_id=row["message_id"],
+        user_id=row["user_id"],
+        file_type=row["file_type"],
+        file_id=row["file_id"],
+        file_unique_id=row["file_unique_id"],
+        file_name=row["file_name"],
+        mime_type=row["mime_type"],
+        file_size=row["file_size"],
+        file_path=row["file_path"],
+        file_hash=row["file_hash"],
+        status=FileStatus(row["status"]),
+        download_reason=row["download_reason"],
+        raw_metadata=jsonutil.loads(row["raw_metadata"]),
+        is_processed=bool(row["is_processed"]),
+        processed_at=_dt(row["processed_at"]),
+        uploaded_at=_dt(row["uploaded_at"]) or _now(),
+    )
+
+
+def _bot_response(row: sqlite3.Row) -> BotResponse:
+    return BotResponse(
+        id=row["id"],
+        chat_id=row["chat_id"],
+        message_id=row["message_id"],
+        user_id=row["user_id"],
+        response_text=row["response_text"],
+        response_type=row["response_type"],
+        related_user_message_id=row["related_user_message_id"],
+        chain_id=row["chain_id"],
+        ai_analysis=jsonutil.loads(row["ai_analysis"]),
+        method=row["method"],
+        request=jsonutil.loads(row["request"]),
+        result=jsonutil.loads(row["result"]),
+        error=row["error"],
+        created_at=_dt(row["created_at"]) or _now(),
+    )
+
+
+def _chain(row: sqlite3.Row) -> MessageChain:
+    replies = tuple(
+        ChainReply(
+            message_id=r["message_id"],
+            text=r.get("text"),
+            date=datetime.fromisoformat(r["date"]),
+            user_id=r.get("user_id"),
+            reply_to_message_id=r.get("reply_to_message_id"),
+            reply_to_text=r.get("reply_to_text"),
+        )
+        for r in jsonutil.loads(row["replies"]) or []
+    )
+    return MessageChain(
+        chain_id=row["chain_id"],
+        chat_id=row["chat_id"],
+        user_id=row["user_id"],
+        original_message_id=row["original_message_id"],
+        original_text=row["original_text"],
+        replies=replies,
+        created_at=_dt(row["created_at"]) or _now(),
+        updated_at=_dt(row["updated_at"]) or _now(),
+    )
