@@ -1,0 +1,46 @@
+# Two commands on a fresh clone: `make demo` and `make test`.
+# Both create .venv when missing and (re)install when pyproject.toml changes.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+CORE   := $(VENV)/.installed-core
+DEV    := $(VENV)/.installed-dev
+
+.PHONY: demo test lint typecheck pytest bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(CORE): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(DEV): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@ $(CORE)
+
+## Run the whole pipeline on the embedded SQLite default with built-in sample data.
+demo: $(CORE)
+	$(BIN)/superbrain demo
+
+## Lint, type-check and run the whole test suite.
+test: lint typecheck pytest
+
+lint: $(DEV)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(DEV)
+	$(BIN)/mypy
+
+pytest: $(DEV)
+	$(BIN)/python -m pytest
+
+## Benchmarks (print figures; no pass/fail).
+bench: $(DEV)
+	$(BIN)/python bench/capture.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache data demo-data
