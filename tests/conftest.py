@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +60,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def samples_dir() -> Path:
     """``../shared/telegram_samples``; skips (fails in CI) when it is absent."""
     if not SAMPLES_DIR.is_dir():
-        pytest.skip(f"shared Telegram samples not found at {SAMPLES_DIR} (set SUPERBRAIN_SHARED_DIR)")
+        pytest.skip(
+            f"shared Telegram samples not found at {SAMPLES_DIR} (set SUPERBRAIN_SHARED_DIR)"
+        )
     return SAMPLES_DIR
 
 
@@ -72,12 +74,3 @@ def load_json(path: Path) -> Any:
 async def sqlite_store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
     async with SqliteStore(tmp_path / "test.db") as store:
         yield store
-
-
-@pytest.fixture
-def fresh_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No SUPERBRAIN_* variables leak from the developer's shell into a test."""
-    for key in list(os.environ):
-        if key.startswith("SUPERBRAIN_"):
-            monkeypatch.delenv(key)
-    yield

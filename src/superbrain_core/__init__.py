@@ -5,7 +5,7 @@ Postgres, Supabase, pandas) live in their own modules and import their
 dependencies only when used.
 """
 
-from superbrain_core.capture import CaptureTally, Capturer
+from superbrain_core.capture import Capturer, CaptureTally
 from superbrain_core.errors import (
     ConfigError,
     InputError,

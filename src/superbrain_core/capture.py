@@ -61,8 +61,6 @@ class Capturer:
         """Store one Bot API update (a JSON dict). Raises ``NotAnUpdateError`` on non-updates."""
         return await self.store.capture(normalize_update(payload), self.options)
 
-    async def capture_normalized(
-        self, updates: Sequence[NormalizedUpdate]
-    ) -> list[CaptureResult]:
+    async def capture_normalized(self, updates: Sequence[NormalizedUpdate]) -> list[CaptureResult]:
         """Store already-normalized updates in one atomic batch."""
         return await self.store.capture_many(updates, self.options)

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import anyio
 import typer
@@ -39,11 +39,15 @@ def _global(
     ctx: typer.Context,
     db: Annotated[
         str | None,
-        typer.Option("--db", help="Database URL (env SUPERBRAIN_DB; default sqlite:///superbrain.db)."),
+        typer.Option(
+            "--db", help="Database URL (env SUPERBRAIN_DB; default sqlite:///superbrain.db)."
+        ),
     ] = None,
     data_dir: Annotated[
         Path | None,
-        typer.Option("--data-dir", help="Where file bytes and demo data go (env SUPERBRAIN_DATA_DIR)."),
+        typer.Option(
+            "--data-dir", help="Where file bytes and demo data go (env SUPERBRAIN_DATA_DIR)."
+        ),
     ] = None,
     log_format: Annotated[
         str | None, typer.Option("--log-format", help="auto, console or json.")
@@ -52,8 +56,7 @@ def _global(
     try:
         settings = Settings.from_env(db_url=db, data_dir=data_dir, log_format=log_format)
     except ConfigError as exc:
-        err_console.print(f"[red]configuration error:[/] {exc}")
-        raise typer.Exit(EXIT_CONFIG_ERROR) from None
+        _config_error(exc)
     configure_logging(settings.log_format, settings.log_level)
     ctx.obj = settings
 
@@ -69,7 +72,9 @@ def ingest(
     ctx: typer.Context,
     paths: Annotated[
         list[str],
-        typer.Argument(help="Files of Bot API updates (object, array, getUpdates reply, JSON Lines); - for stdin."),
+        typer.Argument(
+            help="Update files: object, array, getUpdates reply or JSON Lines; - for stdin."
+        ),
     ],
     source: Annotated[str, typer.Option(help="Origin label stored with each update.")] = "ingest",
     bot_id: Annotated[
@@ -154,11 +159,16 @@ def _run(fn: object) -> None:
         err_console.print("Everything before that point was stored.")
         raise typer.Exit(EXIT_INPUT_ERROR) from None
     except ConfigError as exc:
-        err_console.print(f"[red]configuration error:[/] {exc}")
-        raise typer.Exit(EXIT_CONFIG_ERROR) from None
+        _config_error(exc)
     except StorageError as exc:
         err_console.print(f"[red]storage error:[/] {exc}")
         raise typer.Exit(EXIT_INPUT_ERROR) from None
+
+
+def _config_error(exc: ConfigError) -> NoReturn:
+    where = f" ({exc.variable})" if exc.variable and exc.variable not in str(exc) else ""
+    err_console.print(f"[red]configuration error{where}:[/] {exc}", highlight=False)
+    raise typer.Exit(EXIT_CONFIG_ERROR) from None
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ import attrs
 from rich.console import Console
 from rich.table import Table
 
-from superbrain_core.capture import CaptureTally, Capturer
+from superbrain_core.capture import Capturer, CaptureTally
 from superbrain_core.files import LocalFileStore, attach_bytes, iter_chunks
 from superbrain_core.models import BotResponseIn, FileStatus, StoreStats
 from superbrain_core.samples import BOT_ID, BOT_REPLIES, OWNER_ID, demo_day, sample_bytes
@@ -58,7 +58,10 @@ async def run_demo(data_dir: Path, console: Console | None = None) -> DemoReport
                 str(result.update_id),
                 result.update_type,
                 result.outcome.value,
-                f"#{msg.message_id} {msg.message_type}" + (f" v{result.version}" if result.version else "") if msg else "—",
+                f"#{msg.message_id} {msg.message_type}"
+                + (f" v{result.version}" if result.version else "")
+                if msg
+                else "—",
                 (result.chain_id or "")[:8],
             )
             if result.update_id in replies_after and result.outcome.value == "new":
@@ -78,7 +81,9 @@ async def run_demo(data_dir: Path, console: Console | None = None) -> DemoReport
 
         written = 0
         for raw_file in await store.list_files(status=FileStatus.PENDING):
-            data = sample_bytes(raw_file.file_unique_id or str(raw_file.id), raw_file.file_size or 0)
+            data = sample_bytes(
+                raw_file.file_unique_id or str(raw_file.id), raw_file.file_size or 0
+            )
             blob = await attach_bytes(store, files, raw_file, iter_chunks(data))
             written += int(blob.created)
 
@@ -93,7 +98,11 @@ async def run_demo(data_dir: Path, console: Console | None = None) -> DemoReport
         versions = await store.message_versions(OWNER_ID, 5)
         vt = Table("version", "edit_date", "text", title="Message #5 keeps every version")
         for v in versions:
-            vt.add_row(str(v.version), v.edit_date.isoformat() if v.edit_date else "—", v.message_text or "")
+            vt.add_row(
+                str(v.version),
+                v.edit_date.isoformat() if v.edit_date else "—",
+                v.message_text or "",
+            )
         out.print(vt)
 
         ft = Table("message", "type", "status", "hash / reason", title="Files")

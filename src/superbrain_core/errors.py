@@ -4,8 +4,8 @@ Every error the library raises on purpose derives from :class:`SuperbrainError`,
 so a caller embedding the library can catch one base class. The tree::
 
     SuperbrainError
-    ├── ConfigError            a setting is missing or malformed (names the variable, never a secret)
-    ├── InputError (ValueError) bad input data; carries where in which file it went wrong
+    ├── ConfigError            a setting is missing or malformed (names it, never a secret)
+    ├── InputError (ValueError) bad input data, with the file and spot where it went wrong
     │   └── NotAnUpdateError   valid JSON that is not a Telegram update
     └── StorageError           the storage backend failed
         └── TransientStorageError  worth retrying (disconnect, lock timeout, 5xx)

@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from superbrain_core.capture import CaptureTally, Capturer
+from superbrain_core.capture import Capturer, CaptureTally
 from superbrain_core.errors import InputError, NotAnUpdateError
 from superbrain_core.models import NormalizedUpdate
 from superbrain_core.telegram import normalize_update
@@ -61,7 +61,9 @@ def _decode_at(text: str, pos: int, source: str) -> tuple[Any, int]:
         return _DECODER.raw_decode(text, pos)
     except json.JSONDecodeError as exc:
         reason = exc.msg
-        if exc.pos >= len(text.rstrip()):
+        # A string with no closing quote runs to the end of the input, so it is
+        # truncation just like an error at the very end.
+        if exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string"):
             reason = f"unexpected end of input ({exc.msg}); the file looks truncated"
         raise _error(text, source, exc.pos, f"invalid JSON: {reason}") from exc
 
@@ -112,21 +114,54 @@ def iter_json_values(text: str, source: str = "<input>") -> Iterator[Located]:
             raise _error(text, source, close, "getUpdates reply is not closed with '}'")
         _expect_nothing_after(text, source, close + 1)
         return
-    # One object, or JSON Lines / concatenated objects.
+    # One object, JSON Lines, or concatenated (possibly pretty-printed) objects.
+    value, end = _decode_at(text, pos, source)
+    yield from _unwrap(value, pos)
+    rest = _skip_ws(text, end)
+    if rest < len(text) and "\n" not in text[pos:end] and "\n" in text[end:rest]:
+        # JSON Lines: each line stands alone, so a line cut short is reported at
+        # that line instead of swallowing the next one.
+        yield from _iter_lines(text, rest, source)
+        return
+    pos = rest
     while pos < len(text):
         value, end = _decode_at(text, pos, source)
-        if (
-            isinstance(value, dict)
-            and "update_id" not in value
-            and value.get("ok") is True
-            and isinstance(value.get("result"), list)
-        ):
-            # A getUpdates reply with its keys in another order: decoded whole.
-            for item in value["result"]:
-                yield Located(item, pos)
-        else:
-            yield Located(value, pos)
+        yield from _unwrap(value, pos)
         pos = _skip_ws(text, end)
+
+
+def _unwrap(value: Any, pos: int) -> Iterator[Located]:
+    if (
+        isinstance(value, dict)
+        and "update_id" not in value
+        and value.get("ok") is True
+        and isinstance(value.get("result"), list)
+    ):
+        # A getUpdates reply with its keys in another order: decoded whole.
+        for item in value["result"]:
+            yield Located(item, pos)
+    else:
+        yield Located(value, pos)
+
+
+def _iter_lines(text: str, pos: int, source: str) -> Iterator[Located]:
+    while pos < len(text):
+        line_end = text.find("\n", pos)
+        if line_end < 0:
+            line_end = len(text)
+        line = text[pos:line_end]
+        if line.strip():
+            start = len(line) - len(line.lstrip())
+            try:
+                value, end = _DECODER.raw_decode(line, start)
+            except json.JSONDecodeError as exc:
+                raise _error(text, source, pos + exc.pos, f"invalid JSON line: {exc.msg}") from exc
+            if line[end:].strip():
+                raise _error(
+                    text, source, pos + end, "unexpected content after the JSON value on this line"
+                )
+            yield from _unwrap(value, pos + start)
+        pos = line_end + 1
 
 
 def _expect_nothing_after(text: str, source: str, pos: int) -> None:

@@ -15,9 +15,13 @@ from typing import Any
 
 import structlog
 
-_SECRET_KEYS = re.compile(r"(token|secret|password|passwd|api_?key|service_?key|authorization)", re.I)
+_SECRET_KEYS = re.compile(
+    r"(token|secret|password|passwd|api_?key|service_?key|authorization)", re.I
+)
 _SECRET_VALUES = (
-    re.compile(r"\b\d{6,12}:[A-Za-z0-9_-]{30,}\b"),  # Telegram bot token
+    re.compile(
+        r"(?<![0-9])\d{6,12}:[A-Za-z0-9_-]{30,}"
+    ),  # Telegram bot token (also in /bot<token>/)
     re.compile(r"\bsb_(secret|publishable)_[A-Za-z0-9_-]{10,}\b"),  # Supabase keys
     re.compile(r"\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\b"),  # JWT
     re.compile(r"(?<=://)[^/@\s:]+:[^/@\s]+(?=@)"),  # user:password@ in URLs
@@ -66,9 +70,11 @@ def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        structlog.processors.format_exc_info,
-        redact_secrets,
     ]
+    if use_json:
+        processors.append(structlog.processors.format_exc_info)
+    # Last before rendering, so it also sees formatted tracebacks.
+    processors.append(redact_secrets)
     renderer: Any = (
         structlog.processors.JSONRenderer(ensure_ascii=False)
         if use_json

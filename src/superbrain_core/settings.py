@@ -68,7 +68,9 @@ class Settings:
             ) from exc
         bot_id = _int_setting(pick("SUPERBRAIN_BOT_ID", "bot_id", "0"), "SUPERBRAIN_BOT_ID")
         max_dl = _int_setting(
-            pick("SUPERBRAIN_MAX_DOWNLOAD_BYTES", "max_download_bytes", str(BOT_API_DOWNLOAD_LIMIT)),
+            pick(
+                "SUPERBRAIN_MAX_DOWNLOAD_BYTES", "max_download_bytes", str(BOT_API_DOWNLOAD_LIMIT)
+            ),
             "SUPERBRAIN_MAX_DOWNLOAD_BYTES",
         )
         log_format = pick("SUPERBRAIN_LOG_FORMAT", "log_format", "auto").lower()

@@ -205,17 +205,13 @@ def text_of(message: Mapping[str, Any]) -> str | None:
         return ", ".join(p for p in (_str(venue.get("title")), _str(venue.get("address"))) if p)
     contact = _dict(message.get("contact"))
     if contact:
-        parts = (
-            _str(contact.get("first_name")),
-            _str(contact.get("last_name")),
-            _str(contact.get("phone_number")),
-        )
-        return " ".join(p for p in parts if p) or None
+        names = ("first_name", "last_name", "phone_number")
+        return " ".join(p for p in (_str(contact.get(n)) for n in names) if p) or None
     for field in ("game", "invoice"):
         obj = _dict(message.get(field))
         if obj:
-            parts = (_str(obj.get("title")), _str(obj.get("description")))
-            return "\n".join(p for p in parts if p) or None
+            lines = (_str(obj.get("title")), _str(obj.get("description")))
+            return "\n".join(p for p in lines if p) or None
     return None
 
 
@@ -300,11 +296,7 @@ def files_of(message: Mapping[str, Any]) -> tuple[FileDescriptor, ...]:
     seen: set[str] = set()
     for field in FILE_FIELDS:
         value = message.get(field)
-        obj: JSONDict | None
-        if field == "photo":
-            obj = _largest_photo(value)
-        else:
-            obj = _dict(value)
+        obj = _largest_photo(value) if field == "photo" else _dict(value)
         if not obj:
             continue
         key = _str(obj.get("file_unique_id")) or _str(obj.get("file_id")) or field
@@ -427,7 +419,7 @@ def normalize_update(payload: Any) -> NormalizedUpdate:
     if isinstance(update_id, bool) or not isinstance(update_id, int):
         hint = ""
         if "message_id" in payload and "chat" in payload:
-            hint = " (this looks like a bare Message; wrap it as {\"update_id\": N, \"message\": …})"
+            hint = ' (this looks like a bare Message; wrap it as {"update_id": N, "message": …})'
         elif "ok" in payload:
             hint = " (this looks like a Bot API response envelope)"
         raise NotAnUpdateError(f"object has no integer update_id{hint}")

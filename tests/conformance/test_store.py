@@ -25,7 +25,13 @@ async def cap(store: Store, payload: dict, **opts: object) -> object:
 
 
 async def test_capture_stores_update_verbatim_and_message_fields(store: Store) -> None:
-    payload = make_update(1, message_id=10, text="Купить хлеб", date=T0, entities=[{"type": "bold", "offset": 0, "length": 6}])
+    payload = make_update(
+        1,
+        message_id=10,
+        text="Купить хлеб",
+        date=T0,
+        entities=[{"type": "bold", "offset": 0, "length": 6}],
+    )
     payload["message"]["some_future_field"] = {"nested": [1, None, "x"]}
     result = await cap(store, payload)
     assert result.outcome is CaptureOutcome.NEW and result.version == 1
@@ -33,7 +39,12 @@ async def test_capture_stores_update_verbatim_and_message_fields(store: Store) -
     assert raw is not None and raw.payload == payload and raw.update_type == "message"
     msg = await store.get_message(OWNER_ID, 10)
     assert msg is not None
-    assert (msg.message_text, msg.message_type, msg.user_id, msg.chat_id) == ("Купить хлеб", "text", OWNER_ID, OWNER_ID)
+    assert (msg.message_text, msg.message_type, msg.user_id, msg.chat_id) == (
+        "Купить хлеб",
+        "text",
+        OWNER_ID,
+        OWNER_ID,
+    )
     assert msg.message_date == T0 and msg.message_date.tzinfo is not None
     assert msg.raw_telegram_json == payload["message"]
     assert msg.entities == [{"type": "bold", "offset": 0, "length": 6}]
@@ -70,8 +81,22 @@ async def test_message_id_is_unique_only_within_a_chat(store: Store) -> None:
 
 async def test_edits_add_versions_and_never_overwrite(store: Store) -> None:
     await cap(store, make_update(10, message_id=20, text="встреча в 10", date=T0))
-    edit1 = make_update(11, "edited_message", message_id=20, text="встреча в 11", date=T0, edit_date=int(T0.timestamp()) + 60)
-    edit2 = make_update(12, "edited_message", message_id=20, text="встреча в 12", date=T0, edit_date=int(T0.timestamp()) + 120)
+    edit1 = make_update(
+        11,
+        "edited_message",
+        message_id=20,
+        text="встреча в 11",
+        date=T0,
+        edit_date=int(T0.timestamp()) + 60,
+    )
+    edit2 = make_update(
+        12,
+        "edited_message",
+        message_id=20,
+        text="встреча в 12",
+        date=T0,
+        edit_date=int(T0.timestamp()) + 120,
+    )
     r1 = await cap(store, edit1)
     r2 = await cap(store, edit2)
     assert (r1.outcome, r1.version, r2.version) == (CaptureOutcome.EDIT, 2, 3)
@@ -103,43 +128,71 @@ async def test_reply_to_reply_depth_three_joins_the_root_chain(store: Store) -> 
     assert chain.replies[2].reply_to_message_id == 32
     assert (await store.chain_of(OWNER_ID, 30)) == chain
     reply_rows = [await store.get_message(OWNER_ID, m) for m in (31, 32, 33)]
-    assert all(r is not None and r.is_clarification and r.chain_id == chain.chain_id for r in reply_rows)
+    assert all(
+        r is not None and r.is_clarification and r.chain_id == chain.chain_id for r in reply_rows
+    )
     assert (await store.stats()).tables["message_chains"] == 1
 
 
 async def test_reply_to_bot_message_resolves_to_the_user_message(store: Store) -> None:
     await cap(store, make_update(40, message_id=50, text="Встреча с Олегом завтра", date=T0))
     sent = await store.record_bot_response(
-        BotResponseIn(chat_id=OWNER_ID, message_id=51, response_text="Это встреча или задача?", related_user_message_id=50, method="sendMessage")
+        BotResponseIn(
+            chat_id=OWNER_ID,
+            message_id=51,
+            response_text="Это встреча или задача?",
+            related_user_message_id=50,
+            method="sendMessage",
+        )
     )
     assert sent.chain_id is None, "no chain exists until someone replies"
     question = make_message(51, text="Это встреча или задача?", date=T0, sender=BOT_USER)
-    result = await cap(store, make_update(41, message_id=52, text="задача", date=T0 + timedelta(minutes=1), reply_to=question))
+    result = await cap(
+        store,
+        make_update(
+            41, message_id=52, text="задача", date=T0 + timedelta(minutes=1), reply_to=question
+        ),
+    )
     chain = await store.chain_of(OWNER_ID, 52)
     assert chain is not None and result.chain_id == chain.chain_id
     assert chain.original_message_id == 50 and chain.original_text == "Встреча с Олегом завтра"
-    assert [(r.message_id, r.reply_to_text) for r in chain.replies] == [(52, "Это встреча или задача?")]
+    assert [(r.message_id, r.reply_to_text) for r in chain.replies] == [
+        (52, "Это встреча или задача?")
+    ]
     (response,) = await store.bot_responses(OWNER_ID)
     assert response.chain_id == chain.chain_id
     # A further bot answer in the same conversation links to the chain straight away.
     later = await store.record_bot_response(
-        BotResponseIn(chat_id=OWNER_ID, message_id=53, response_text="Понял, задача.", related_user_message_id=52)
+        BotResponseIn(
+            chat_id=OWNER_ID,
+            message_id=53,
+            response_text="Понял, задача.",
+            related_user_message_id=52,
+        )
     )
     assert later.chain_id == chain.chain_id
 
 
 async def test_reply_to_unlinked_bot_message_roots_at_it(store: Store) -> None:
-    await store.record_bot_response(BotResponseIn(chat_id=OWNER_ID, message_id=60, response_text="Доброе утро! План на день?"))
+    await store.record_bot_response(
+        BotResponseIn(chat_id=OWNER_ID, message_id=60, response_text="Доброе утро! План на день?")
+    )
     question = make_message(60, text="Доброе утро! План на день?", date=T0, sender=BOT_USER)
-    await cap(store, make_update(50, message_id=61, text="спортзал и отчёт", date=T0, reply_to=question))
+    await cap(
+        store, make_update(50, message_id=61, text="спортзал и отчёт", date=T0, reply_to=question)
+    )
     chain = await store.chain_of(OWNER_ID, 61)
     assert chain is not None and chain.original_message_id == 60
     assert chain.original_text == "Доброе утро! План на день?"
 
 
 async def test_reply_to_unseen_message_roots_at_it_with_its_text(store: Store) -> None:
-    unseen = make_message(70, photo=[fake_file("photo", "p", 10, width=1, height=1)], date=T0 - timedelta(days=30))
-    await cap(store, make_update(60, message_id=71, text="это чек за ремонт", date=T0, reply_to=unseen))
+    unseen = make_message(
+        70, photo=[fake_file("photo", "p", 10, width=1, height=1)], date=T0 - timedelta(days=30)
+    )
+    await cap(
+        store, make_update(60, message_id=71, text="это чек за ремонт", date=T0, reply_to=unseen)
+    )
     chain = await store.chain_of(OWNER_ID, 70)
     assert chain is not None
     assert (chain.original_message_id, chain.original_text) == (70, "[photo]")
@@ -153,7 +206,9 @@ async def test_edited_reply_and_root_update_the_chain_in_place(store: Store) -> 
     reply = make_message(81, text="молоко", date=T0, reply_to=root)
     await cap(store, {"update_id": 70, "message": root})
     await cap(store, {"update_id": 71, "message": reply})
-    await cap(store, {"update_id": 72, "message": make_message(82, text="и хлеб", date=T0, reply_to=root)})
+    await cap(
+        store, {"update_id": 72, "message": make_message(82, text="и хлеб", date=T0, reply_to=root)}
+    )
     edited_reply = dict(reply, text="молоко 2 л", edit_date=int(T0.timestamp()) + 5)
     await cap(store, {"update_id": 73, "edited_message": edited_reply})
     edited_root = dict(root, text="купить в магазине", edit_date=int(T0.timestamp()) + 9)
@@ -162,7 +217,10 @@ async def test_edited_reply_and_root_update_the_chain_in_place(store: Store) -> 
     assert chain is not None
     assert chain.original_text == "купить в магазине"
     assert [(r.message_id, r.text) for r in chain.replies] == [(81, "молоко 2 л"), (82, "и хлеб")]
-    assert [v.message_text for v in await store.message_versions(OWNER_ID, 81)] == ["молоко", "молоко 2 л"]
+    assert [v.message_text for v in await store.message_versions(OWNER_ID, 81)] == [
+        "молоко",
+        "молоко 2 л",
+    ]
 
 
 async def test_concurrent_replies_are_never_lost(store: Store, store_factory) -> None:  # type: ignore[no-untyped-def]
@@ -185,9 +243,14 @@ async def test_concurrent_replies_are_never_lost(store: Store, store_factory) ->
 
 
 async def test_files_are_described_at_capture_time(store: Store) -> None:
-    sizes = [fake_file("photo", "s", 100, width=10, height=10), fake_file("photo", "l", 5000, width=100, height=100)]
+    sizes = [
+        fake_file("photo", "s", 100, width=10, height=10),
+        fake_file("photo", "l", 5000, width=100, height=100),
+    ]
     r = await cap(store, make_update(300, message_id=300, date=T0, photo=sizes, caption="фото"))
-    big = fake_file("document", "big", 30 * 1024 * 1024, file_name="видео.mkv", mime_type="video/x-matroska")
+    big = fake_file(
+        "document", "big", 30 * 1024 * 1024, file_name="видео.mkv", mime_type="video/x-matroska"
+    )
     await cap(store, make_update(301, message_id=301, date=T0, document=big))
     (photo,) = await store.files_of_message(OWNER_ID, 300)
     assert r.file_row_ids == (photo.id,)
@@ -198,15 +261,27 @@ async def test_files_are_described_at_capture_time(store: Store) -> None:
     assert doc.status is FileStatus.TOO_LARGE and doc.file_name == "видео.mkv"
     assert doc.download_reason is not None and "20971520" in doc.download_reason
     # A caption edit carries the same photo: no second file row.
-    edit = make_update(302, "edited_message", message_id=300, date=T0, edit_date=int(T0.timestamp()) + 1, photo=sizes, caption="фото!")
+    edit = make_update(
+        302,
+        "edited_message",
+        message_id=300,
+        date=T0,
+        edit_date=int(T0.timestamp()) + 1,
+        photo=sizes,
+        caption="фото!",
+    )
     assert (await cap(store, edit)).file_row_ids == ()
     assert len(await store.files_of_message(OWNER_ID, 300)) == 1
 
 
 async def test_download_limit_is_configurable(store: Store) -> None:
     doc = fake_file("document", "mid", 2_000_000)
-    await cap(store, make_update(310, message_id=310, date=T0, document=doc), max_download_bytes=1_000_000)
-    await cap(store, make_update(311, message_id=311, date=T0, document=doc), max_download_bytes=None)
+    await cap(
+        store, make_update(310, message_id=310, date=T0, document=doc), max_download_bytes=1_000_000
+    )
+    await cap(
+        store, make_update(311, message_id=311, date=T0, document=doc), max_download_bytes=None
+    )
     assert (await store.files_of_message(OWNER_ID, 310))[0].status is FileStatus.TOO_LARGE
     assert (await store.files_of_message(OWNER_ID, 311))[0].status is FileStatus.PENDING
 
@@ -215,7 +290,12 @@ async def test_album_keeps_every_file_and_the_caption(store: Store) -> None:
     for i in range(3):
         fields = {"caption": "Дача"} if i == 0 else {}
         photo = [fake_file("photo", f"album-{i}", 1000 + i, width=10, height=10)]
-        await cap(store, make_update(320 + i, message_id=320 + i, date=T0, media_group_id="alb", photo=photo, **fields))
+        await cap(
+            store,
+            make_update(
+                320 + i, message_id=320 + i, date=T0, media_group_id="alb", photo=photo, **fields
+            ),
+        )
     msgs = [await store.get_message(OWNER_ID, 320 + i) for i in range(3)]
     assert [m.media_group_id for m in msgs] == ["alb"] * 3  # type: ignore[union-attr]
     assert msgs[0].message_text == "Дача"  # type: ignore[union-attr]
@@ -226,7 +306,16 @@ async def test_album_keeps_every_file_and_the_caption(store: Store) -> None:
 async def test_same_bytes_in_two_messages_are_stored_once(store: Store, tmp_path) -> None:  # type: ignore[no-untyped-def]
     photo = [fake_file("photo", "same", 6, width=1, height=1)]
     await cap(store, make_update(330, message_id=330, date=T0, photo=photo))
-    await cap(store, make_update(331, message_id=331, date=T0, photo=photo, forward_origin={"type": "hidden_user", "date": 1, "sender_user_name": "X"}))
+    await cap(
+        store,
+        make_update(
+            331,
+            message_id=331,
+            date=T0,
+            photo=photo,
+            forward_origin={"type": "hidden_user", "date": 1, "sender_user_name": "X"},
+        ),
+    )
     files = LocalFileStore(tmp_path / "files")
     pending = await store.list_files(status=FileStatus.PENDING)
     assert len(pending) == 2
@@ -243,12 +332,16 @@ async def test_same_bytes_in_two_messages_are_stored_once(store: Store, tmp_path
 async def test_size_mismatch_marks_the_file_failed(store: Store, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from superbrain_core.errors import FileSizeMismatchError
 
-    await cap(store, make_update(340, message_id=340, date=T0, voice=fake_file("voice", "short", 10)))
+    await cap(
+        store, make_update(340, message_id=340, date=T0, voice=fake_file("voice", "short", 10))
+    )
     (row,) = await store.files_of_message(OWNER_ID, 340)
     with pytest.raises(FileSizeMismatchError):
         await attach_bytes(store, LocalFileStore(tmp_path / "f"), row, iter_chunks(b"only7by"))
     (row,) = await store.files_of_message(OWNER_ID, 340)
-    assert row.status is FileStatus.FAILED and "expected 10 bytes, received 7" in (row.download_reason or "")
+    assert row.status is FileStatus.FAILED and "expected 10 bytes, received 7" in (
+        row.download_reason or ""
+    )
     assert not list((tmp_path / "f").rglob("*.part")), "no partial file is left behind"
 
 
@@ -268,11 +361,19 @@ async def test_bot_responses_are_recorded_once(store: Store) -> None:
     again = await store.record_bot_response(r)
     assert first == again
     failed = await store.record_bot_response(
-        BotResponseIn(chat_id=OWNER_ID, message_id=None, response_text="не ушло", error="Forbidden: bot was blocked")
+        BotResponseIn(
+            chat_id=OWNER_ID,
+            message_id=None,
+            response_text="не ушло",
+            error="Forbidden: bot was blocked",
+        )
     )
     rows = await store.bot_responses(OWNER_ID)
     assert [x.id for x in rows] == [first.id, failed.id]
-    assert rows[0].ai_analysis == {"type": "task", "confidence": 0.9} and rows[0].method == "sendMessage"
+    assert (
+        rows[0].ai_analysis == {"type": "task", "confidence": 0.9}
+        and rows[0].method == "sendMessage"
+    )
     assert rows[1].error == "Forbidden: bot was blocked" and rows[1].created_at.tzinfo is not None
 
 
@@ -291,7 +392,14 @@ async def test_non_message_updates_are_stored_raw(store: Store) -> None:
 
 
 async def test_capture_many_is_one_ordered_batch(store: Store) -> None:
-    updates = [normalize_update(make_update(600 + i, message_id=600, text=f"v{i}", date=T0, edit_date=int(T0.timestamp()) + i)) for i in range(1, 4)]
+    updates = [
+        normalize_update(
+            make_update(
+                600 + i, message_id=600, text=f"v{i}", date=T0, edit_date=int(T0.timestamp()) + i
+            )
+        )
+        for i in range(1, 4)
+    ]
     results = await store.capture_many(updates, CaptureOptions(source="ingest"))
     assert [r.version for r in results] == [1, 2, 3]
     assert [v.source for v in await store.message_versions(OWNER_ID, 600)] == ["ingest"] * 3
@@ -302,19 +410,29 @@ async def test_stats_counts_tables_and_types(store: Store) -> None:
     await cap(store, make_update(701, message_id=701, date=T0, voice=fake_file("voice", "v", 1)))
     await cap(store, make_update(702, "callback_query", id="1", data="x", chat_instance="1"))
     s = await store.stats()
-    assert s.tables == {"raw_updates": 3, "raw_messages": 2, "raw_files": 1, "bot_responses": 0, "message_chains": 0}
+    assert s.tables == {
+        "raw_updates": 3,
+        "raw_messages": 2,
+        "raw_files": 1,
+        "bot_responses": 0,
+        "message_chains": 0,
+    }
     assert s.message_types == {"text": 1, "voice": 1}
     assert s.file_statuses == {"pending": 1}
 
 
 any_text = st.text(
-    alphabet=st.characters(codec=None, min_codepoint=0, max_codepoint=0x10FFFF, exclude_categories=())
+    alphabet=st.characters(
+        codec=None, min_codepoint=0, max_codepoint=0x10FFFF, exclude_categories=()
+    )
     | st.sampled_from(["\x00", "\ud83d", "\udc00", "\u202e"]),
     max_size=60,
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(text=any_text)
 async def test_any_text_round_trips(store_factory, text: str) -> None:  # type: ignore[no-untyped-def]
     """NUL bytes, lone surrogates, RTL marks, emoji: the payload comes back equal."""

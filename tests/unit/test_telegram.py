@@ -23,16 +23,44 @@ KINDS: list[tuple[str, dict[str, Any], str, str | None, list[str]]] = [
     ("photo", {"photo": PHOTO_SIZES, "caption": "Чек"}, "photo", "Чек", ["photo"]),
     (
         "document",
-        {"document": fake_file("document", "d", 5000, file_name="a.pdf", mime_type="application/pdf")},
+        {
+            "document": fake_file(
+                "document", "d", 5000, file_name="a.pdf", mime_type="application/pdf"
+            )
+        },
         "document",
         None,
         ["document"],
     ),
-    ("video", {"video": fake_file("video", "v", 9, width=1, height=1, duration=3)}, "video", None, ["video"]),
-    ("audio", {"audio": fake_file("audio", "a", 9, duration=200), "caption": "песня"}, "audio", "песня", ["audio"]),
+    (
+        "video",
+        {"video": fake_file("video", "v", 9, width=1, height=1, duration=3)},
+        "video",
+        None,
+        ["video"],
+    ),
+    (
+        "audio",
+        {"audio": fake_file("audio", "a", 9, duration=200), "caption": "песня"},
+        "audio",
+        "песня",
+        ["audio"],
+    ),
     ("voice", {"voice": fake_file("voice", "vo", 9, duration=4)}, "voice", None, ["voice"]),
-    ("video_note", {"video_note": fake_file("video_note", "vn", 9, length=240, duration=5)}, "video_note", None, ["video_note"]),
-    ("sticker", {"sticker": fake_file("sticker", "st", 9, width=512, height=512, emoji="😀")}, "sticker", None, ["sticker"]),
+    (
+        "video_note",
+        {"video_note": fake_file("video_note", "vn", 9, length=240, duration=5)},
+        "video_note",
+        None,
+        ["video_note"],
+    ),
+    (
+        "sticker",
+        {"sticker": fake_file("sticker", "st", 9, width=512, height=512, emoji="😀")},
+        "sticker",
+        None,
+        ["sticker"],
+    ),
     (
         "animation",
         {
@@ -48,38 +76,82 @@ KINDS: list[tuple[str, dict[str, Any], str, str | None, list[str]]] = [
         "venue",
         {
             "location": {"latitude": 55.75, "longitude": 37.61},
-            "venue": {"location": {"latitude": 55.75, "longitude": 37.61}, "title": "Кафе", "address": "Тверская 1"},
+            "venue": {
+                "location": {"latitude": 55.75, "longitude": 37.61},
+                "title": "Кафе",
+                "address": "Тверская 1",
+            },
         },
         "venue",
         "Кафе, Тверская 1",
         [],
     ),
-    ("contact", {"contact": {"phone_number": "+79990001122", "first_name": "Олег"}}, "contact", "Олег +79990001122", []),
+    (
+        "contact",
+        {"contact": {"phone_number": "+79990001122", "first_name": "Олег"}},
+        "contact",
+        "Олег +79990001122",
+        [],
+    ),
     (
         "poll",
-        {"poll": {"id": "1", "question": "Когда созвон?", "options": [{"text": "10:00", "voter_count": 0}]}},
+        {
+            "poll": {
+                "id": "1",
+                "question": "Когда созвон?",
+                "options": [{"text": "10:00", "voter_count": 0}],
+            }
+        },
         "poll",
         "Когда созвон?\n10:00",
         [],
     ),
     ("dice", {"dice": {"emoji": "🎲", "value": 4}}, "dice", None, []),
-    ("game", {"game": {"title": "Игра", "description": "Описание", "photo": PHOTO_SIZES}}, "game", "Игра\nОписание", []),
+    (
+        "game",
+        {"game": {"title": "Игра", "description": "Описание", "photo": PHOTO_SIZES}},
+        "game",
+        "Игра\nОписание",
+        [],
+    ),
     (
         "invoice",
-        {"invoice": {"title": "Счёт", "description": "Оплата", "start_parameter": "x", "currency": "RUB", "total_amount": 100}},
+        {
+            "invoice": {
+                "title": "Счёт",
+                "description": "Оплата",
+                "start_parameter": "x",
+                "currency": "RUB",
+                "total_amount": 100,
+            }
+        },
         "invoice",
         "Счёт\nОплата",
         [],
     ),
     ("story", {"story": {"chat": {"id": 1, "type": "private"}, "id": 7}}, "story", None, []),
-    ("new_members", {"new_chat_members": [{"id": 5, "is_bot": False, "first_name": "A"}]}, "service:new_chat_members", None, []),
+    (
+        "new_members",
+        {"new_chat_members": [{"id": 5, "is_bot": False, "first_name": "A"}]},
+        "service:new_chat_members",
+        None,
+        [],
+    ),
     ("pinned", {"pinned_message": make_message(1, text="x")}, "service:pinned_message", None, []),
-    ("topic_created", {"forum_topic_created": {"name": "Дела", "icon_color": 1}}, "service:forum_topic_created", None, []),
+    (
+        "topic_created",
+        {"forum_topic_created": {"name": "Дела", "icon_color": 1}},
+        "service:forum_topic_created",
+        None,
+        [],
+    ),
     ("future_kind", {"hologram": {"id": 1}}, "unknown", None, []),
 ]
 
 
-@pytest.mark.parametrize(("case", "fields", "mtype", "text", "files"), KINDS, ids=[k[0] for k in KINDS])
+@pytest.mark.parametrize(
+    ("case", "fields", "mtype", "text", "files"), KINDS, ids=[k[0] for k in KINDS]
+)
 def test_message_kinds(
     case: str, fields: dict[str, Any], mtype: str, text: str | None, files: list[str]
 ) -> None:
@@ -102,19 +174,25 @@ def test_file_descriptor_fields() -> None:
     (f,) = normalize_message(make_message(1, document=doc)).files
     assert (f.file_id, f.file_unique_id) == (doc["file_id"], doc["file_unique_id"])
     assert (f.file_name, f.mime_type, f.file_size) == ("отчёт.pdf", "application/pdf", 5000)
-    (v,) = normalize_message(make_message(1, video_note=fake_file("vn", "x", 1, length=240, duration=9))).files
+    (v,) = normalize_message(
+        make_message(1, video_note=fake_file("vn", "x", 1, length=240, duration=9))
+    ).files
     assert (v.width, v.height, v.duration) == (240, 240, 9)
 
 
 def test_caption_entities_and_caption_kept_for_media() -> None:
     ents = [{"type": "bold", "offset": 0, "length": 3}]
-    msg = normalize_message(make_message(1, photo=PHOTO_SIZES, caption="Чек 500 ₽", caption_entities=ents))
+    msg = normalize_message(
+        make_message(1, photo=PHOTO_SIZES, caption="Чек 500 ₽", caption_entities=ents)
+    )
     assert msg.text == "Чек 500 ₽"
     assert msg.entities == ents
 
 
 def test_dates_are_aware_utc_from_telegram() -> None:
-    raw = make_message(1, text="x", date=datetime(2026, 3, 1, 21, 30, tzinfo=UTC), edit_date=1772400700)
+    raw = make_message(
+        1, text="x", date=datetime(2026, 3, 1, 21, 30, tzinfo=UTC), edit_date=1772400700
+    )
     msg = normalize_message(raw)
     assert msg.date == datetime(2026, 3, 1, 21, 30, tzinfo=UTC)
     assert msg.date.tzinfo is UTC
@@ -122,15 +200,21 @@ def test_dates_are_aware_utc_from_telegram() -> None:
 
 
 def test_reply_to_text_and_placeholder_for_media() -> None:
-    text_reply = normalize_message(make_message(2, text="да", reply_to=make_message(1, text="Встреча?")))
+    text_reply = normalize_message(
+        make_message(2, text="да", reply_to=make_message(1, text="Встреча?"))
+    )
     assert (text_reply.reply_to_message_id, text_reply.reply_to_text) == (1, "Встреча?")
     assert text_reply.is_clarification
     voice_reply = normalize_message(
-        make_message(3, text="это про дачу", reply_to=make_message(2, voice=fake_file("voice", "v", 1)))
+        make_message(
+            3, text="это про дачу", reply_to=make_message(2, voice=fake_file("voice", "v", 1))
+        )
     )
     assert voice_reply.reply_to_text == "[voice]"
     bot_reply = normalize_message(
-        make_message(4, text="задача", reply_to=make_message(3, text="Это встреча?", sender=BOT_USER))
+        make_message(
+            4, text="задача", reply_to=make_message(3, text="Это встреча?", sender=BOT_USER)
+        )
     )
     assert bot_reply.reply_to_is_bot
 
@@ -144,12 +228,20 @@ def test_not_a_reply_is_not_a_clarification() -> None:
 def test_forum_topic_anchor_is_not_a_reply() -> None:
     anchor = make_message(50, forum_topic_created={"name": "Дела", "icon_color": 1})
     msg = normalize_message(
-        make_message(51, text="в теме", reply_to=anchor, message_thread_id=50, is_topic_message=True)
+        make_message(
+            51, text="в теме", reply_to=anchor, message_thread_id=50, is_topic_message=True
+        )
     )
     assert not msg.is_clarification
     assert msg.message_thread_id == 50
     real = normalize_message(
-        make_message(52, text="ответ", reply_to=make_message(51, text="в теме"), message_thread_id=50, is_topic_message=True)
+        make_message(
+            52,
+            text="ответ",
+            reply_to=make_message(51, text="в теме"),
+            message_thread_id=50,
+            is_topic_message=True,
+        )
     )
     assert real.is_clarification and real.reply_to_message_id == 51
 
@@ -159,7 +251,10 @@ def test_external_reply_keeps_quoted_text_without_local_link() -> None:
         make_message(
             5,
             text="ответ",
-            external_reply={"origin": {"type": "hidden_user", "sender_user_name": "X", "date": 1}, "chat": {"id": 9, "type": "channel"}},
+            external_reply={
+                "origin": {"type": "hidden_user", "sender_user_name": "X", "date": 1},
+                "chat": {"id": 9, "type": "channel"},
+            },
             quote={"text": "цитата", "position": 0},
         )
     )
@@ -170,30 +265,65 @@ def test_external_reply_keeps_quoted_text_without_local_link() -> None:
 @pytest.mark.parametrize(
     ("fields", "kind", "user_id", "chat_id", "name"),
     [
-        ({"forward_from": {"id": 42, "is_bot": False, "first_name": "Олег"}, "forward_date": 1}, "user", 42, None, "Олег"),
         (
-            {"forward_from_chat": {"id": -100, "type": "channel", "title": "Канал"}, "forward_from_message_id": 7, "forward_date": 1},
-            "channel",
-            None,
-            -100,
-            "Канал",
-        ),
-        ({"forward_sender_name": "Скрытый", "forward_date": 1}, "hidden_user", None, None, "Скрытый"),
-        (
-            {"forward_origin": {"type": "user", "date": 1, "sender_user": {"id": 42, "is_bot": False, "first_name": "Олег"}}},
+            {"forward_from": {"id": 42, "is_bot": False, "first_name": "Олег"}, "forward_date": 1},
             "user",
             42,
             None,
             "Олег",
         ),
         (
-            {"forward_origin": {"type": "channel", "date": 1, "chat": {"id": -100, "type": "channel", "title": "Канал"}, "message_id": 7}},
+            {
+                "forward_from_chat": {"id": -100, "type": "channel", "title": "Канал"},
+                "forward_from_message_id": 7,
+                "forward_date": 1,
+            },
             "channel",
             None,
             -100,
             "Канал",
         ),
-        ({"forward_origin": {"type": "hidden_user", "date": 1, "sender_user_name": "Аноним"}}, "hidden_user", None, None, "Аноним"),
+        (
+            {"forward_sender_name": "Скрытый", "forward_date": 1},
+            "hidden_user",
+            None,
+            None,
+            "Скрытый",
+        ),
+        (
+            {
+                "forward_origin": {
+                    "type": "user",
+                    "date": 1,
+                    "sender_user": {"id": 42, "is_bot": False, "first_name": "Олег"},
+                }
+            },
+            "user",
+            42,
+            None,
+            "Олег",
+        ),
+        (
+            {
+                "forward_origin": {
+                    "type": "channel",
+                    "date": 1,
+                    "chat": {"id": -100, "type": "channel", "title": "Канал"},
+                    "message_id": 7,
+                }
+            },
+            "channel",
+            None,
+            -100,
+            "Канал",
+        ),
+        (
+            {"forward_origin": {"type": "hidden_user", "date": 1, "sender_user_name": "Аноним"}},
+            "hidden_user",
+            None,
+            None,
+            "Аноним",
+        ),
     ],
 )
 def test_forward_origins(
@@ -201,13 +331,20 @@ def test_forward_origins(
 ) -> None:
     origin = normalize_message(make_message(1, text="fwd", **fields)).forward_origin
     assert origin is not None
-    assert (origin.kind, origin.user_id, origin.chat_id, origin.name) == (kind, user_id, chat_id, name)
+    assert (origin.kind, origin.user_id, origin.chat_id, origin.name) == (
+        kind,
+        user_id,
+        chat_id,
+        name,
+    )
     assert origin.date == datetime.fromtimestamp(1, tz=UTC)
 
 
 def test_sender_of_channel_posts_and_anonymous_admins() -> None:
     channel = {"id": -1001, "type": "channel", "title": "C"}
-    post = normalize_message(make_message(1, text="пост", chat=channel, sender=None, sender_chat=channel))
+    post = normalize_message(
+        make_message(1, text="пост", chat=channel, sender=None, sender_chat=channel)
+    )
     assert post.user_id == -1001
     no_sender = normalize_message(make_message(1, text="пост", chat=channel, sender=None))
     assert no_sender.user_id == -1001
@@ -226,16 +363,29 @@ def test_sender_of_channel_posts_and_anonymous_admins() -> None:
 
 
 def test_media_group_and_thread_ids() -> None:
-    msg = normalize_message(make_message(1, photo=PHOTO_SIZES, media_group_id="123", message_thread_id=9))
+    msg = normalize_message(
+        make_message(1, photo=PHOTO_SIZES, media_group_id="123", message_thread_id=9)
+    )
     assert (msg.media_group_id, msg.message_thread_id) == ("123", 9)
 
 
 @pytest.mark.parametrize(
     "kind",
-    ["message", "edited_message", "channel_post", "edited_channel_post", "business_message", "edited_business_message"],
+    [
+        "message",
+        "edited_message",
+        "channel_post",
+        "edited_channel_post",
+        "business_message",
+        "edited_business_message",
+    ],
 )
 def test_message_like_update_types(kind: str) -> None:
-    body = make_message(3, text="t", business_connection_id="bc") if "business" in kind else make_message(3, text="t")
+    body = (
+        make_message(3, text="t", business_connection_id="bc")
+        if "business" in kind
+        else make_message(3, text="t")
+    )
     update = normalize_update({"update_id": 1, kind: body})
     assert update.update_type == kind
     assert update.message is not None and update.message.text == "t"

@@ -147,7 +147,9 @@ class SqliteStore(Store):
     async def _run(self, fn: Callable[[sqlite3.Connection], T], *, write: bool) -> T:
         """Run ``fn`` in the store's thread, inside one transaction."""
         if self._conn is None:
-            raise StorageError("store is not open (use `async with store:` or `await store.open()`)")
+            raise StorageError(
+                "store is not open (use `async with store:` or `await store.open()`)"
+            )
         conn = self._conn
 
         def call() -> T:
@@ -285,10 +287,7 @@ class SqliteStore(Store):
 
     async def stats(self) -> StoreStats:
         def read(conn: sqlite3.Connection) -> StoreStats:
-            tables = {
-                t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # noqa: S608
-                for t in TABLES
-            }
+            tables = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
             types = dict(
                 conn.execute(
                     "SELECT message_type, count(*) FROM raw_messages"
@@ -457,7 +456,9 @@ def _resolve_chain(conn: sqlite3.Connection, msg: NormalizedMessage, now: str | 
         root_id = int(bot["related_user_message_id"])
         existing = _chain_id_of_message(conn, msg.chat_id, root_id)
         if existing:
-            conn.execute("UPDATE bot_responses SET chain_id = ? WHERE id = ?", (existing, bot["id"]))
+            conn.execute(
+                "UPDATE bot_responses SET chain_id = ? WHERE id = ?", (existing, bot["id"])
+            )
             return existing
         root_text = None
     elif bot is not None:

@@ -1,0 +1,159 @@
+"""The `superbrain` command in a real subprocess: output, exit codes, and nothing lost."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from superbrain_core.samples import make_update
+
+
+def run(
+    tmp_path: Path, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("SUPERBRAIN_")}
+    full_env.update(
+        {
+            "SUPERBRAIN_DB": f"sqlite:///{tmp_path / 'cli.db'}",
+            "SUPERBRAIN_DATA_DIR": str(tmp_path / "data"),
+            "COLUMNS": "200",
+        }
+    )
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "superbrain_core", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+
+
+def count(tmp_path: Path, table: str) -> int:
+    with sqlite3.connect(tmp_path / "cli.db") as conn:
+        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def write(path: Path, text: str) -> str:
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+UPDATES = [make_update(i, message_id=i, text=f"заметка {i}") for i in range(1, 4)]
+
+
+def test_ingest_counts_new_duplicates_and_edits(tmp_path: Path) -> None:
+    arr = write(tmp_path / "a.json", json.dumps(UPDATES, ensure_ascii=False))
+    first = run(tmp_path, "ingest", arr)
+    assert first.returncode == 0, first.stderr
+    assert "new: 3  duplicate: 0  edits: 0" in first.stdout
+    again = run(tmp_path, "ingest", arr)
+    assert "new: 0  duplicate: 3  edits: 0" in again.stdout
+    edit = make_update(
+        4, "edited_message", message_id=1, text="заметка 1 (исправлено)", edit_date=1_800_000_000
+    )
+    envelope = write(tmp_path / "e.json", json.dumps({"ok": True, "result": [edit]}))
+    third = run(tmp_path, "ingest", envelope)
+    assert "new: 0  duplicate: 0  edits: 1" in third.stdout
+    assert (count(tmp_path, "raw_updates"), count(tmp_path, "raw_messages")) == (4, 4)
+
+
+def test_ingest_from_stdin_as_json_lines(tmp_path: Path) -> None:
+    lines = "\n".join(json.dumps(u) for u in UPDATES)
+    result = run(tmp_path, "ingest", "-", stdin=lines)
+    assert result.returncode == 0, result.stderr
+    assert count(tmp_path, "raw_updates") == 3
+
+
+def test_bad_line_stops_with_location_and_keeps_what_came_before(tmp_path: Path) -> None:
+    lines = [json.dumps(u) for u in UPDATES]
+    lines.insert(2, '{"update_id": 99, "message": ')  # a line cut short
+    path = write(tmp_path / "bad.jsonl", "\n".join(lines))
+    result = run(tmp_path, "ingest", path)
+    assert result.returncode == 1
+    assert "bad.jsonl:3:" in result.stderr
+    assert "Everything before that point was stored." in result.stderr
+    assert count(tmp_path, "raw_updates") == 2
+
+
+def test_truncated_file_names_the_offset(tmp_path: Path) -> None:
+    text = json.dumps(UPDATES, indent=1)
+    path = write(tmp_path / "cut.json", text[: len(text) // 2 + 40])
+    result = run(tmp_path, "ingest", path)
+    assert result.returncode == 1
+    assert (
+        "cut.json:" in result.stderr and "offset" in result.stderr and "truncated" in result.stderr
+    )
+    assert count(tmp_path, "raw_updates") >= 1
+
+
+def test_object_that_is_not_an_update(tmp_path: Path) -> None:
+    path = write(tmp_path / "msg.json", json.dumps(UPDATES[0]["message"]))
+    result = run(tmp_path, "ingest", path)
+    assert result.returncode == 1
+    assert "msg.json:1:1" in result.stderr and "bare Message" in result.stderr
+
+
+def test_missing_file_and_non_utf8(tmp_path: Path) -> None:
+    missing = run(tmp_path, "ingest", str(tmp_path / "nope.json"))
+    assert (
+        missing.returncode == 1
+        and "nope.json" in missing.stderr
+        and "cannot read" in missing.stderr
+    )
+    latin = tmp_path / "latin1.json"
+    latin.write_bytes(b'{"update_id": 1, "message": {"text": "caf\xe9"}}')
+    bad = run(tmp_path, "ingest", str(latin))
+    assert bad.returncode == 1 and "not UTF-8" in bad.stderr
+
+
+def test_stats_lists_tables_and_types(tmp_path: Path) -> None:
+    run(tmp_path, "ingest", write(tmp_path / "a.json", json.dumps(UPDATES)))
+    result = run(tmp_path, "stats")
+    assert result.returncode == 0, result.stderr
+    assert "raw_messages" in result.stdout and "text" in result.stdout and "│ 3" in result.stdout
+
+
+def test_demo_runs_end_to_end(tmp_path: Path) -> None:
+    result = run(tmp_path, "demo")
+    assert result.returncode == 0, result.stderr
+    assert "Chain of message #1" in result.stdout
+    assert "Это задача, а не встреча" in result.stdout
+    assert "too_large" in result.stdout
+    db = tmp_path / "data" / "demo" / "demo.db"
+    with sqlite3.connect(db) as conn:
+        chain_replies = conn.execute("SELECT replies FROM message_chains").fetchall()
+        assert len(chain_replies) == 1 and len(json.loads(chain_replies[0][0])) == 2
+        assert (
+            conn.execute("SELECT count(*) FROM raw_messages WHERE message_id = 5").fetchone()[0]
+            == 2
+        )
+    blobs = [p for p in (tmp_path / "data" / "demo" / "files").rglob("*") if p.is_file()]
+    assert len(blobs) == 4, "five downloadable files, two of them the same bytes"
+    assert run(tmp_path, "demo").returncode == 0, "the demo starts fresh every time"
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"SUPERBRAIN_DB": "mysql://admin:hunter2@db/x"}, "SUPERBRAIN_DB"),
+        ({"SUPERBRAIN_LOG_FORMAT": "xml"}, "SUPERBRAIN_LOG_FORMAT"),
+        ({"SUPERBRAIN_TIMEZONE": "Mars/Olympus"}, "SUPERBRAIN_TIMEZONE"),
+        ({"SUPERBRAIN_BOT_ID": "twelve"}, "SUPERBRAIN_BOT_ID"),
+    ],
+)
+def test_configuration_errors_name_the_variable(
+    tmp_path: Path, env: dict[str, str], variable: str
+) -> None:
+    result = run(tmp_path, "stats", env=env)
+    assert result.returncode == 2
+    assert variable in result.stderr
+    assert "hunter2" not in result.stderr + result.stdout
