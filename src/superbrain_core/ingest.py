@@ -16,6 +16,7 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import anyio
 import attrs
 
 from superbrain_core.capture import Capturer, CaptureTally
@@ -206,36 +207,50 @@ async def ingest_text(
 ) -> CaptureTally:
     """Capture every update in ``text``; stored in batches, each batch atomic.
 
-    On bad input the batch read so far is stored first, then :class:`InputError`
-    is raised naming the spot: nothing before the error is lost.
+    Decoding and normalizing the next batch overlaps with storing the previous
+    one (the store works in its own thread). On bad input every batch read so
+    far is stored first, then :class:`InputError` is raised naming the spot:
+    nothing before the error is lost.
     """
     tally = CaptureTally()
-    batch: list[NormalizedUpdate] = []
+    send, receive = anyio.create_memory_object_stream[list[NormalizedUpdate]](max_buffer_size=1)
 
-    async def flush() -> None:
-        if batch:
-            results = await capturer.capture_normalized(batch)
-            tally.add_all(results, batch)
-            if on_progress is not None:
-                on_progress(len(batch))
-            batch.clear()
+    async def store_batches() -> None:
+        async with receive:
+            async for batch in receive:
+                results = await capturer.capture_normalized(batch)
+                tally.add_all(results, batch)
+                if on_progress is not None:
+                    on_progress(len(batch))
 
-    try:
-        for located in iter_json_values(text, source):
+    bad_input: InputError | None = None
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(store_batches)
+        async with send:
+            batch: list[NormalizedUpdate] = []
             try:
-                batch.append(normalize_update(located.value))
-            except NotAnUpdateError as exc:
-                line, column = _position(text, located.offset)
-                raise NotAnUpdateError(
-                    exc.reason, source=source, line=line, column=column, offset=located.offset
-                ) from exc
-            if len(batch) >= batch_size:
-                await flush()
-    except InputError:
-        await flush()
-        raise
-    await flush()
+                for located in iter_json_values(text, source):
+                    batch.append(_normalize_located(located, text, source))
+                    if len(batch) >= batch_size:
+                        await send.send(batch)
+                        batch = []
+            except InputError as exc:
+                bad_input = exc
+            if batch:
+                await send.send(batch)
+    if bad_input is not None:
+        raise bad_input
     return tally
+
+
+def _normalize_located(located: Located, text: str, source: str) -> NormalizedUpdate:
+    try:
+        return normalize_update(located.value)
+    except NotAnUpdateError as exc:
+        line, column = _position(text, located.offset)
+        raise NotAnUpdateError(
+            exc.reason, source=source, line=line, column=column, offset=located.offset
+        ) from exc
 
 
 async def ingest_paths(

@@ -1,0 +1,86 @@
+"""Capture benchmark: bulk ingest throughput and single-update latency.
+
+    python bench/capture.py [--n 20000] [--single 2000] [--db sqlite:///path.db]
+
+Bulk goes through exactly what ``superbrain ingest`` does (decode, normalize,
+batched atomic capture). Single measures one ``Capturer.capture`` call per update,
+each its own transaction, as the bot does. Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import anyio
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from synthetic import synthetic_updates  # noqa: E402
+
+from superbrain_core.capture import Capturer  # noqa: E402
+from superbrain_core.ingest import ingest_text  # noqa: E402
+from superbrain_core.storage import CaptureOptions, open_store  # noqa: E402
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+async def main(args: argparse.Namespace) -> None:
+    tmp = tempfile.TemporaryDirectory(prefix="superbrain-bench-")
+    db_url = args.db or f"sqlite:///{Path(tmp.name) / 'bench.db'}"
+    text = "\n".join(json.dumps(u, ensure_ascii=False) for u in synthetic_updates(args.n))
+    print(
+        f"backend: {db_url.split(':', 1)[0]}   bulk updates: {args.n}   single updates: {args.single}"
+    )
+
+    async with open_store(db_url) as store:
+        capturer = Capturer(store, CaptureOptions(source="bench"))
+        start = time.perf_counter()
+        tally = await ingest_text(capturer, text, "synthetic.jsonl")
+        bulk_s = time.perf_counter() - start
+        rate = args.n / bulk_s
+        print(
+            f"bulk ingest:   {rate:,.0f} updates/s  ({bulk_s:.2f} s; new {tally.new},"
+            f" edits {tally.edits}, duplicates {tally.duplicate})   target >= 5,000"
+        )
+
+        singles = list(synthetic_updates(args.single, seed=11, first_update_id=10_000_000))
+        for update in singles:
+            # distinct chat so single-capture messages do not collide with bulk ones
+            body = update.get("message") or update.get("edited_message")
+            body["chat"] = dict(body["chat"], id=555)
+        latencies: list[float] = []
+        for update in singles:
+            t0 = time.perf_counter()
+            await capturer.capture(update)
+            latencies.append((time.perf_counter() - t0) * 1000)
+        print(
+            f"single capture: p50 {statistics.median(latencies):.3f} ms   p99 {percentile(latencies, 0.99):.3f} ms"
+            f"   max {max(latencies):.3f} ms   target p99 <= 2 ms"
+        )
+        stats = await store.stats()
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"rows: {stats.tables}")
+    print(f"peak RSS: {rss_mb:.0f} MB")
+    tmp.cleanup()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--n", type=int, default=20_000, help="updates for the bulk ingest")
+    parser.add_argument("--single", type=int, default=2_000, help="updates captured one at a time")
+    parser.add_argument(
+        "--db", default=None, help="database URL (default: a temporary SQLite file)"
+    )
+    anyio.run(main, parser.parse_args())
