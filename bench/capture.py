@@ -22,25 +22,24 @@ import anyio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from synthetic import synthetic_updates  # noqa: E402
+from synthetic import synthetic_updates
 
-from superbrain_core.capture import Capturer  # noqa: E402
-from superbrain_core.ingest import ingest_text  # noqa: E402
-from superbrain_core.storage import CaptureOptions, open_store  # noqa: E402
+from superbrain_core.capture import Capturer
+from superbrain_core.ingest import ingest_text
+from superbrain_core.storage import CaptureOptions, open_store
 
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def main(args: argparse.Namespace) -> None:
     tmp = tempfile.TemporaryDirectory(prefix="superbrain-bench-")
     db_url = args.db or f"sqlite:///{Path(tmp.name) / 'bench.db'}"
     text = "\n".join(json.dumps(u, ensure_ascii=False) for u in synthetic_updates(args.n))
-    print(
-        f"backend: {db_url.split(':', 1)[0]}   bulk updates: {args.n}   single updates: {args.single}"
-    )
+    backend = db_url.split(":", 1)[0]
+    print(f"backend: {backend}   bulk updates: {args.n}   single updates: {args.single}")
 
     async with open_store(db_url) as store:
         capturer = Capturer(store, CaptureOptions(source="bench"))
@@ -63,8 +62,9 @@ async def main(args: argparse.Namespace) -> None:
             t0 = time.perf_counter()
             await capturer.capture(update)
             latencies.append((time.perf_counter() - t0) * 1000)
+        p50, p99 = statistics.median(latencies), percentile(latencies, 0.99)
         print(
-            f"single capture: p50 {statistics.median(latencies):.3f} ms   p99 {percentile(latencies, 0.99):.3f} ms"
+            f"single capture: p50 {p50:.3f} ms   p99 {p99:.3f} ms"
             f"   max {max(latencies):.3f} ms   target p99 <= 2 ms"
         )
         stats = await store.stats()

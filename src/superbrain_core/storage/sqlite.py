@@ -213,8 +213,10 @@ class SqliteStore(Store):
                 checkpointer.stop()
                 try:
                     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-                except sqlite3.Error:
-                    pass  # another connection still reads; the WAL stays valid
+                except sqlite3.Error as exc:
+                    # Another connection still reads; the WAL stays valid and
+                    # the next opener checkpoints it. Nothing is lost.
+                    get_logger(__name__).debug("sqlite_final_checkpoint_skipped", error=str(exc))
             conn.close()
 
         await anyio.to_thread.run_sync(shut, limiter=self._limiter)
