@@ -29,8 +29,8 @@ demo: $(CORE)
 test: lint typecheck pytest
 
 lint: $(DEV)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff format --check src tests bench examples
 
 typecheck: $(DEV)
 	$(BIN)/mypy

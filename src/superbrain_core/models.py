@@ -33,7 +33,8 @@ class CaptureOutcome(enum.StrEnum):
     EDIT = "edit"
     """The update was new and added another version of an already stored message."""
     DUPLICATE = "duplicate"
-    """The update (or the exact message version it carries) was already stored: nothing added."""
+    """Nothing new: the update was already stored, or it carries a message version that is
+    (a redelivery through another route; the raw update itself is then still kept)."""
 
 
 class FileStatus(enum.StrEnum):

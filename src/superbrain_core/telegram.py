@@ -158,6 +158,24 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def as_bot_api_json(obj: Any) -> JSONDict:
+    """Bot API JSON for ``obj``: a dict as is, an aiogram (pydantic) object dumped.
+
+    aiogram objects are dumped by alias (``from`` not ``from_user``), in JSON
+    mode (dates as unix numbers) and without ``None`` fields, which is exactly
+    what Telegram sent, so live capture and file ingest store identical payloads.
+    """
+    if isinstance(obj, dict):
+        return obj
+    dump = getattr(obj, "model_dump", None)
+    if dump is None:
+        raise NotAnUpdateError(f"cannot turn a {type(obj).__name__} into Bot API JSON")
+    data = dump(mode="json", by_alias=True, exclude_none=True)
+    if not isinstance(data, dict):
+        raise NotAnUpdateError(f"{type(obj).__name__}.model_dump() did not return an object")
+    return data
+
+
 def update_type_of(payload: Mapping[str, Any]) -> str:
     """The update's kind: its one field besides ``update_id`` (``unknown`` if there is none).
 

@@ -421,3 +421,18 @@ def test_message_update_that_cannot_be_analyzed_is_still_an_update() -> None:
 def test_not_an_update(value: Any, hint: str) -> None:
     with pytest.raises(NotAnUpdateError, match=hint):
         normalize_update(value)
+
+
+def test_as_bot_api_json_dumps_framework_objects_like_telegram() -> None:
+    from superbrain_core.telegram import as_bot_api_json
+
+    class FakeAiogramUpdate:
+        def model_dump(self, **kwargs: Any) -> dict[str, Any]:
+            assert kwargs == {"mode": "json", "by_alias": True, "exclude_none": True}
+            return {"update_id": 1, "message": make_message(1, text="x")}
+
+    payload = {"update_id": 2}
+    assert as_bot_api_json(payload) is payload
+    assert as_bot_api_json(FakeAiogramUpdate())["message"]["from"]["id"] == 100500
+    with pytest.raises(NotAnUpdateError, match="cannot turn a int"):
+        as_bot_api_json(5)
