@@ -150,6 +150,51 @@ def demo(ctx: typer.Context) -> None:
     _run(run)
 
 
+@app.command()
+def bot(
+    ctx: typer.Context,
+    webhook_url: Annotated[
+        str | None, typer.Option(help="Public URL Telegram posts to; omit for long polling.")
+    ] = None,
+    listen: Annotated[
+        str | None, typer.Option(help="HOST:PORT for the webhook and /healthz, /readyz.")
+    ] = None,
+    webhook_path: Annotated[str | None, typer.Option(help="Path of the webhook endpoint.")] = None,
+    secret_token: Annotated[
+        str | None,
+        typer.Option(help="X-Telegram-Bot-Api-Secret-Token (env SUPERBRAIN_WEBHOOK_SECRET)."),
+    ] = None,
+    api_server: Annotated[
+        str | None, typer.Option(help="Another Bot API server (a local one, or a test double).")
+    ] = None,
+    local_api: Annotated[
+        bool, typer.Option("--local-api", help="The API server runs with --local: no 20 MB limit.")
+    ] = False,
+) -> None:
+    """Run the Telegram bot (reads TELEGRAM_BOT_TOKEN; long polling unless --webhook-url)."""
+    settings = _settings(ctx)
+    try:
+        from superbrain_core.bot import BotSettings, run_bot
+    except ImportError:
+        err_console.print(
+            "[red]the bot needs the 'bot' extra:[/] pip install 'superbrain-core[bot]'"
+        )
+        raise typer.Exit(EXIT_CONFIG_ERROR) from None
+    try:
+        bot_settings = BotSettings.from_env(
+            settings,
+            webhook_url=webhook_url,
+            listen=listen,
+            webhook_path=webhook_path,
+            secret_token=secret_token,
+            api_server=api_server,
+            local_api=local_api or None,
+        )
+    except ConfigError as exc:
+        _config_error(exc)
+    _run(lambda: run_bot(settings, bot_settings))
+
+
 def _run(fn: object) -> None:
     """Run an async command; turn the library's errors into clear messages and exit codes."""
     try:

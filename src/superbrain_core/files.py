@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
 from typing import Protocol
 
 import anyio
+import anyio.to_thread
 import attrs
+import httpx
 
 from superbrain_core.errors import FileSizeMismatchError
 from superbrain_core.models import FileStatus, RawFile
@@ -120,3 +124,89 @@ async def attach_bytes(
         raw_file.id, FileStatus.STORED, file_hash=blob.sha256, file_path=blob.path
     )
     return blob
+
+
+class SupabaseBucketFileStore:
+    """A :class:`FileStore` in a Supabase Storage bucket (private; service key).
+
+    Bytes are first streamed to a local temporary file while hashed, because the
+    object's name *is* its hash and must be known before the upload starts; the
+    upload then streams from that file. Uploading an object that already exists
+    is treated as deduplication, not as an error.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        key: str,
+        bucket: str,
+        *,
+        client: httpx.AsyncClient | None = None,
+        tmp_dir: str | Path | None = None,
+        timeout: float = 120.0,
+    ) -> None:
+        from superbrain_core.supabase_http import auth_headers
+
+        self._base = f"{url.rstrip('/')}/storage/v1/object"
+        self.bucket = bucket
+        self._headers = auth_headers(key)
+        self._client = client or httpx.AsyncClient(timeout=timeout)
+        self._tmp = LocalFileStore(tmp_dir or tempfile.gettempdir())
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    def _object_url(self, rel: str, *, authenticated: bool = False) -> str:
+        prefix = f"{self._base}/authenticated" if authenticated else self._base
+        return f"{prefix}/{self.bucket}/{rel}"
+
+    async def put(
+        self, chunks: AsyncIterable[bytes], *, expected_size: int | None = None
+    ) -> StoredBlob:
+        tmp_dir = self._tmp.root / "upload"
+        await anyio.Path(tmp_dir).mkdir(parents=True, exist_ok=True)
+        local = LocalFileStore(tmp_dir / uuid.uuid4().hex)
+        try:
+            blob = await local.put(chunks, expected_size=expected_size)
+            path = local.root / blob.path
+
+            async def body() -> AsyncIterator[bytes]:
+                async with await anyio.open_file(path, "rb") as f:
+                    while chunk := await f.read(256 * 1024):
+                        yield chunk
+
+            response = await self._client.post(
+                self._object_url(blob.path),
+                content=body(),
+                headers={
+                    **self._headers,
+                    "Content-Type": "application/octet-stream",
+                    "Content-Length": str(blob.size),
+                    "x-upsert": "false",
+                },
+            )
+        finally:
+            await anyio.to_thread.run_sync(shutil.rmtree, local.root, True)
+        if response.status_code in (200, 201):
+            return StoredBlob(blob.sha256, blob.size, blob.path, created=True)
+        if response.status_code == 409 or "Duplicate" in response.text:
+            return StoredBlob(blob.sha256, blob.size, blob.path, created=False)
+        raise OSError(f"Supabase Storage upload failed: HTTP {response.status_code}")
+
+    async def read(self, sha256: str) -> bytes:
+        response = await self._client.get(
+            self._object_url(blob_path(sha256), authenticated=True), headers=self._headers
+        )
+        if response.status_code != 200:
+            raise OSError(f"Supabase Storage download failed: HTTP {response.status_code}")
+        return response.content
+
+    async def exists(self, sha256: str) -> bool:
+        response = await self._client.head(
+            self._object_url(blob_path(sha256), authenticated=True), headers=self._headers
+        )
+        if response.status_code == 200:
+            return True
+        if response.status_code in (400, 404):
+            return False
+        raise OSError(f"Supabase Storage lookup failed: HTTP {response.status_code}")

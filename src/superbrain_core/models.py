@@ -223,6 +223,22 @@ class BotResponseIn:
     result: JSONDict | None = None
     error: str | None = None
     created_at: datetime | None = None
+    is_edit: bool = False
+    """An edit of an earlier message: recorded as a row of its own, never merged."""
+    idempotency_key: str | None = None
+    """Recording twice with the same key stores one row (retries, spool replays)."""
+
+    def to_json(self) -> JSONDict:
+        data = attrs.asdict(self)
+        data["created_at"] = self.created_at.isoformat() if self.created_at else None
+        return data
+
+    @classmethod
+    def from_json(cls, data: JSONDict) -> BotResponseIn:
+        values = dict(data)
+        if values.get("created_at"):
+            values["created_at"] = datetime.fromisoformat(values["created_at"])
+        return cls(**values)
 
 
 @attrs.frozen
@@ -241,6 +257,20 @@ class BotResponse:
     result: JSONDict | None
     error: str | None
     created_at: datetime
+    is_edit: bool = False
+
+
+@attrs.frozen
+class BatchRun:
+    """One run of the nightly analyzer, as the bot's ``/last`` reports it."""
+
+    id: int
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    classifier: str | None
+    counts: JSONDict
+    digest: str | None
 
 
 @attrs.frozen

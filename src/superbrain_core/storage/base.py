@@ -17,6 +17,7 @@ from typing import Self
 import attrs
 
 from superbrain_core.models import (
+    BatchRun,
     BotResponse,
     BotResponseIn,
     CaptureResult,
@@ -124,6 +125,9 @@ class Store(abc.ABC):
         """The chain a message belongs to, as its root or as a reply."""
 
     @abc.abstractmethod
+    async def get_file(self, file_row_id: int) -> RawFile | None: ...
+
+    @abc.abstractmethod
     async def files_of_message(self, chat_id: int, message_id: int) -> list[RawFile]: ...
 
     @abc.abstractmethod
@@ -150,3 +154,11 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def stats(self) -> StoreStats: ...
+
+    @abc.abstractmethod
+    async def ping(self) -> None:
+        """Cheap round trip proving the store answers; raises :class:`StorageError` if not."""
+
+    @abc.abstractmethod
+    async def last_batch_run(self) -> BatchRun | None:
+        """The newest analyzer run, for the bot's ``/last``."""

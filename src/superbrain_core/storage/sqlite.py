@@ -25,6 +25,7 @@ from superbrain_core import jsonutil
 from superbrain_core.errors import ConfigError, StorageError, TransientStorageError
 from superbrain_core.logs import get_logger
 from superbrain_core.models import (
+    BatchRun,
     BotResponse,
     BotResponseIn,
     CaptureOutcome,
@@ -313,6 +314,13 @@ class SqliteStore(Store):
 
         return await self._run(read, write=False)
 
+    async def get_file(self, file_row_id: int) -> RawFile | None:
+        def read(conn: sqlite3.Connection) -> RawFile | None:
+            row = conn.execute("SELECT * FROM raw_files WHERE id = ?", (file_row_id,)).fetchone()
+            return _raw_file(row) if row else None
+
+        return await self._run(read, write=False)
+
     async def files_of_message(self, chat_id: int, message_id: int) -> list[RawFile]:
         def read(conn: sqlite3.Connection) -> list[RawFile]:
             rows = conn.execute(
@@ -366,6 +374,26 @@ class SqliteStore(Store):
                 "SELECT * FROM bot_responses WHERE chat_id = ? ORDER BY id", (chat_id,)
             ).fetchall()
             return [_bot_response(r) for r in rows]
+
+        return await self._run(read, write=False)
+
+    async def ping(self) -> None:
+        await self._run(lambda conn: conn.execute("SELECT 1").fetchone(), write=False)
+
+    async def last_batch_run(self) -> BatchRun | None:
+        def read(conn: sqlite3.Connection) -> BatchRun | None:
+            row = conn.execute("SELECT * FROM batch_runs ORDER BY id DESC LIMIT 1").fetchone()
+            if row is None:
+                return None
+            return BatchRun(
+                id=row["id"],
+                started_at=_dt(row["started_at"]) or _now(),
+                finished_at=_dt(row["finished_at"]),
+                status=row["status"],
+                classifier=row["classifier"],
+                counts=jsonutil.loads(row["counts"]) or {},
+                digest=row["digest"],
+            )
 
         return await self._run(read, write=False)
 
@@ -509,7 +537,7 @@ def _chain_id_of_message(conn: sqlite3.Connection, chat_id: int, message_id: int
         return str(row["chain_id"])
     row = conn.execute(
         "SELECT chain_id FROM bot_responses WHERE chat_id = ? AND message_id = ?"
-        " AND chain_id IS NOT NULL",
+        " AND chain_id IS NOT NULL LIMIT 1",
         (chat_id, message_id),
     ).fetchone()
     return str(row["chain_id"]) if row else None
@@ -529,7 +557,8 @@ def _resolve_chain(conn: sqlite3.Connection, msg: NormalizedMessage, now: str | 
         return existing
     bot = conn.execute(
         "SELECT id, related_user_message_id, response_text FROM bot_responses"
-        " WHERE chat_id = ? AND message_id = ?",
+        " WHERE chat_id = ? AND message_id = ?"
+        " ORDER BY related_user_message_id IS NULL, id LIMIT 1",
         (msg.chat_id, target),
     ).fetchone()
     root_id, root_text = target, msg.reply_to_text
@@ -655,20 +684,28 @@ def _initial_file_status(
 
 
 def _record_bot_response(conn: sqlite3.Connection, r: BotResponseIn) -> BotResponse:
-    if r.message_id is not None:
-        row = conn.execute(
-            "SELECT * FROM bot_responses WHERE chat_id = ? AND message_id = ?",
+    existing = None
+    if r.idempotency_key is not None:
+        existing = conn.execute(
+            "SELECT * FROM bot_responses WHERE idempotency_key = ?", (r.idempotency_key,)
+        ).fetchone()
+    if existing is None and r.message_id is not None and not r.is_edit:
+        existing = conn.execute(
+            "SELECT * FROM bot_responses WHERE chat_id = ? AND message_id = ? AND is_edit = 0",
             (r.chat_id, r.message_id),
         ).fetchone()
-        if row is not None:
-            return _bot_response(row)
+    if existing is not None:
+        return _bot_response(existing)
     chain_id = None
     if r.related_user_message_id is not None:
         chain_id = _chain_id_of_message(conn, r.chat_id, r.related_user_message_id)
+    if chain_id is None and r.message_id is not None and r.is_edit:
+        chain_id = _chain_id_of_message(conn, r.chat_id, r.message_id)
     cur = conn.execute(
         "INSERT INTO bot_responses (user_id, message_id, response_text, response_type,"
         " related_user_message_id, ai_analysis, chain_id, created_at, chat_id, method,"
-        " request, result, error) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " request, result, error, is_edit, idempotency_key)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             r.user_id,
             r.message_id,
@@ -682,7 +719,9 @@ def _record_bot_response(conn: sqlite3.Connection, r: BotResponseIn) -> BotRespo
             r.method,
             jsonutil.dumps(r.request) if r.request is not None else None,
             jsonutil.dumps(r.result) if r.result is not None else None,
-            r.error,
+            jsonutil.clean_text(r.error),
+            int(r.is_edit),
+            r.idempotency_key,
         ),
     )
     row = conn.execute("SELECT * FROM bot_responses WHERE id = ?", (cur.lastrowid,)).fetchone()
@@ -772,6 +811,7 @@ def _bot_response(row: sqlite3.Row) -> BotResponse:
         result=jsonutil.loads(row["result"]),
         error=row["error"],
         created_at=_dt(row["created_at"]) or _now(),
+        is_edit=bool(row["is_edit"]),
     )
 
 

@@ -91,10 +91,15 @@ CREATE TABLE IF NOT EXISTS bot_responses (
     method                   TEXT,
     request                  TEXT,
     result                   TEXT,
-    error                    TEXT
+    error                    TEXT,
+    is_edit                  INTEGER NOT NULL DEFAULT 0,
+    idempotency_key          TEXT
 );
+-- A sent message is recorded once; each edit of it is a row of its own.
 CREATE UNIQUE INDEX IF NOT EXISTS uq_bot_responses_message
-    ON bot_responses (chat_id, message_id) WHERE message_id IS NOT NULL;
+    ON bot_responses (chat_id, message_id) WHERE message_id IS NOT NULL AND is_edit = 0;
+CREATE UNIQUE INDEX IF NOT EXISTS uq_bot_responses_key
+    ON bot_responses (idempotency_key) WHERE idempotency_key IS NOT NULL;
 CREATE INDEX IF NOT EXISTS idx_bot_responses_related
     ON bot_responses (chat_id, related_user_message_id);
 
@@ -110,3 +115,14 @@ CREATE TABLE IF NOT EXISTS message_chains (
     UNIQUE (chat_id, original_message_id)
 );
 CREATE INDEX IF NOT EXISTS idx_chains_user ON message_chains (user_id);
+
+-- One row per nightly analyzer run; the bot's /last shows the newest digest.
+CREATE TABLE IF NOT EXISTS batch_runs (
+    id           INTEGER PRIMARY KEY,
+    started_at   TEXT NOT NULL,
+    finished_at  TEXT,
+    status       TEXT NOT NULL DEFAULT 'running',
+    classifier   TEXT,
+    counts       TEXT NOT NULL DEFAULT '{}',
+    digest       TEXT
+);

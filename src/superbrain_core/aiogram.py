@@ -1,0 +1,365 @@
+"""Capture for aiogram 3 bots, installed with one call (extra ``bot``).
+
+::
+
+    capture = superbrain_core.aiogram.install(dp, bot, store)
+
+installs, on an existing ``Dispatcher`` and ``Bot``:
+
+* an **outer middleware on every update**, which persists the raw update before
+  any filter or handler runs (so updates no handler matches are stored too);
+* a **request middleware on the bot's session**, which records every call that
+  creates or edits a message (``send*``, ``copyMessage``, ``forwardMessage``,
+  ``editMessage*``) with its result in ``bot_responses``, linked to the user
+  message being handled; failed calls are recorded with their error;
+* a **file pipeline**, which downloads every file the updates carry (up to the
+  download limit) into the FileStore in the background, with retries.
+
+Bots that receive raw JSON themselves (the deployed bot's webhook and polling
+loop) call :meth:`SuperbrainCapture.capture_raw` before acknowledging and
+:meth:`SuperbrainCapture.dispatch` afterwards; the middleware then sees the
+update is already stored and does not store it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
+import anyio
+import attrs
+from aiogram import BaseMiddleware, Bot, Dispatcher
+from aiogram.client.default import Default
+from aiogram.client.session.middlewares.base import (
+    BaseRequestMiddleware,
+    NextRequestMiddlewareType,
+)
+from aiogram.methods import TelegramMethod
+from aiogram.methods.base import Response, TelegramType
+from aiogram.types import InputFile, TelegramObject, Update
+from pydantic import BaseModel, ValidationError
+
+from superbrain_core.botapi import BotApiClient
+from superbrain_core.capture import Capturer
+from superbrain_core.filepipe import BotApiFetcher, FileFetcher, FilePipeline
+from superbrain_core.files import FileStore
+from superbrain_core.logs import get_logger
+from superbrain_core.models import BotResponseIn, JSONDict
+from superbrain_core.spool import CaptureReceipt, DurableCapture, Spool
+from superbrain_core.storage.base import CaptureOptions, Store
+from superbrain_core.telegram import MESSAGE_UPDATE_TYPES, as_bot_api_json
+
+log = get_logger(__name__)
+
+#: ``data`` key set when the update was stored before it reached the dispatcher.
+CAPTURED = "superbrain_captured"
+
+#: The user message whose update is being handled, so that replies the handler
+#: sends can be linked to it. A context variable follows the handler's task.
+_handling: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar(
+    "superbrain_handling", default=None
+)
+
+_RECORDED = re.compile(r"^(send|copyMessages?$|forwardMessages?$|editMessage)")
+#: Calls whose name matches but that create no message in a chat.
+_NOT_MESSAGES = frozenset({"sendChatAction", "sendGift"})
+
+
+def _message_key(payload: JSONDict) -> tuple[int, int] | None:
+    for kind in MESSAGE_UPDATE_TYPES:
+        message = payload.get(kind)
+        if isinstance(message, dict):
+            chat = message.get("chat")
+            if isinstance(chat, dict) and isinstance(chat.get("id"), int):
+                message_id = message.get("message_id")
+                if isinstance(message_id, int):
+                    return chat["id"], message_id
+    return None
+
+
+def _update_message_key(update: Update) -> tuple[int, int] | None:
+    for kind in MESSAGE_UPDATE_TYPES:
+        message = getattr(update, kind, None)
+        if message is not None:
+            return message.chat.id, message.message_id
+    return None
+
+
+class CaptureMiddleware(BaseMiddleware):
+    """Outer middleware on ``dp.update``: store first, then let aiogram route."""
+
+    def __init__(self, capture: SuperbrainCapture) -> None:
+        self.capture = capture
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        if isinstance(event, Update) and not data.get(CAPTURED):
+            await self.capture.capture_raw(as_bot_api_json(event))
+        key = _update_message_key(event) if isinstance(event, Update) else None
+        token = _handling.set(key)
+        try:
+            return await handler(event, data)
+        finally:
+            _handling.reset(token)
+
+
+def _jsonable(value: Any) -> Any:
+    """A request's parameters as JSON: uploads become their file name, objects are dumped."""
+    if isinstance(value, Default):
+        return None
+    if isinstance(value, InputFile):
+        return {"input_file": value.filename}
+    if isinstance(value, BaseModel):  # Telegram objects and the method calls themselves
+        return _jsonable(value.model_dump(exclude_none=True, warnings=False))
+    if isinstance(value, dict):
+        items = ((str(k), _jsonable(v)) for k, v in value.items())
+        return {k: v for k, v in items if v is not None}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if hasattr(value, "timestamp"):
+        return int(value.timestamp())
+    return str(value)
+
+
+def _response_type(method_name: str) -> str:
+    if method_name.startswith("edit"):
+        return "edit_" + _snake(method_name[len("editMessage") :] or "message")
+    if method_name.startswith("send"):
+        kind = _snake(method_name[len("send") :])
+        return "text" if kind == "message" else kind
+    return _snake(method_name.replace("Message", "").replace("Messages", ""))
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+class ResponseRecorder(BaseRequestMiddleware):
+    """Session middleware: record every message the bot sends or edits, and failures."""
+
+    def __init__(self, capture: SuperbrainCapture) -> None:
+        self.capture = capture
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        name = method.__api_method__
+        if not _RECORDED.match(name) or name in _NOT_MESSAGES:
+            return await make_request(bot, method)
+        try:
+            # The session hands back the call's *result* here (a Message, a list
+            # of them, True...), whatever the annotation of the hook says.
+            result: Any = await make_request(bot, method)
+        except Exception as exc:
+            await self._record(method, None, error=f"{type(exc).__name__}: {exc}")
+            raise
+        await self._record(method, result)
+        return cast("Response[TelegramType]", result)
+
+    async def _record(
+        self, method: TelegramMethod[Any], result: Any, error: str | None = None
+    ) -> None:
+        name = method.__api_method__
+        request = _jsonable(method)
+        chat_id = request.get("chat_id") if isinstance(request, dict) else None
+        results: list[JSONDict] = []
+        if isinstance(result, list):
+            results = [_jsonable(r) for r in result if isinstance(r, TelegramObject)]
+        elif isinstance(result, TelegramObject):
+            results = [_jsonable(result)]
+        related = self._related(request, chat_id)
+        key = uuid.uuid4().hex
+        for index, item in enumerate(results or [{}]):
+            chat = item.get("chat") if isinstance(item, dict) else None
+            item_chat = chat.get("id") if isinstance(chat, dict) else None
+            target_chat = item_chat if isinstance(item_chat, int) else chat_id
+            if not isinstance(target_chat, int):
+                log.info("bot_response_not_recorded", method=name, reason="no numeric chat id")
+                continue
+            text = (
+                item.get("text")
+                or item.get("caption")
+                or request.get("text")
+                or request.get("caption")
+            )
+            record = BotResponseIn(
+                chat_id=target_chat,
+                message_id=item.get("message_id")
+                if isinstance(item.get("message_id"), int)
+                else None,
+                response_text=text if isinstance(text, str) else None,
+                response_type=_response_type(name),
+                user_id=self.capture.bot_user_id,
+                related_user_message_id=related[1]
+                if related and related[0] == target_chat
+                else None,
+                method=name,
+                request=request if isinstance(request, dict) else None,
+                result=item or None,
+                error=error,
+                is_edit=name.startswith("edit"),
+                idempotency_key=f"{key}:{index}",
+            )
+            await self.capture.durable.record_bot_response(record)
+
+    @staticmethod
+    def _related(request: Any, chat_id: Any) -> tuple[int, int] | None:
+        """The user message this call answers: an explicit reply, else the update being handled."""
+        if isinstance(request, dict) and isinstance(chat_id, int):
+            params = request.get("reply_parameters")
+            if isinstance(params, dict) and isinstance(params.get("message_id"), int):
+                target_chat = params.get("chat_id", chat_id)
+                if isinstance(target_chat, int):
+                    return target_chat, params["message_id"]
+            if isinstance(request.get("reply_to_message_id"), int):
+                return chat_id, request["reply_to_message_id"]
+        return _handling.get()
+
+
+@attrs.define(eq=False)
+class SuperbrainCapture:
+    """What :func:`install` put in place, and the calls a raw-JSON bot needs."""
+
+    dp: Dispatcher
+    bot: Bot
+    store: Store
+    durable: DurableCapture
+    files: FilePipeline | None
+    bot_user_id: int
+    _background: asyncio.Task[None] | None = None
+    _dispatching: set[asyncio.Task[Any]] = attrs.field(factory=set)
+    _dispatch_slots: asyncio.Semaphore = attrs.field(factory=lambda: asyncio.Semaphore(256))
+
+    async def capture_raw(self, payload: JSONDict) -> CaptureReceipt:
+        """Persist one raw update (storage, else spool) and queue its files.
+
+        Raises ``CaptureUnavailableError`` when it could not be persisted anywhere:
+        the caller must then not acknowledge the update.
+        """
+        receipt = await self.durable.capture(payload)
+        if self.files is not None and receipt.result is not None and receipt.result.file_row_ids:
+            self.files.submit(receipt.result.file_row_ids)
+        return receipt
+
+    async def feed(self, payload: JSONDict) -> Any:
+        """Hand an already captured raw update to the dispatcher.
+
+        aiogram's models reject some real updates; those stay stored raw and are
+        only skipped for handling, with a warning.
+        """
+        try:
+            update = Update.model_validate(payload, context={"bot": self.bot})
+        except ValidationError as exc:
+            log.warning(
+                "update_not_dispatched",
+                update_id=payload.get("update_id"),
+                reason="aiogram cannot parse it; it is stored raw",
+                errors=exc.error_count(),
+            )
+            return None
+        return await self.dp.feed_update(self.bot, update, **{CAPTURED: True})
+
+    def dispatch(self, payload: JSONDict) -> None:
+        """Feed the dispatcher in the background (the caller has already acknowledged)."""
+        task = asyncio.get_running_loop().create_task(self.handle(payload))
+        self._dispatching.add(task)
+        task.add_done_callback(self._dispatching.discard)
+
+    async def handle(self, payload: JSONDict) -> None:
+        """:meth:`feed`, with a failing handler logged instead of raised."""
+        async with self._dispatch_slots:
+            try:
+                await self.feed(payload)
+            except Exception:
+                # The update is already stored; a failing handler loses nothing
+                # and must not take the bot down.
+                log.exception("handler_failed", update_id=payload.get("update_id"))
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Wait for in-flight handlers (graceful shutdown)."""
+        if self._dispatching:
+            await asyncio.wait(set(self._dispatching), timeout=timeout)
+
+    async def start(self) -> None:
+        """Start background work: file downloads and spool replay. Idempotent."""
+        if self._background is None:
+            self._background = asyncio.get_running_loop().create_task(self._run_background())
+
+    async def _run_background(self) -> None:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self.durable.replay_forever)
+            if self.files is not None:
+                tg.start_soon(self.files.run)
+                await self.files.resume_pending()
+
+    async def stop(self) -> None:
+        """Drain handlers, then stop background work."""
+        await self.drain()
+        if self._background is not None:
+            self._background.cancel()
+            try:
+                await self._background
+            except asyncio.CancelledError:
+                pass
+            self._background = None
+
+
+def install(
+    dp: Dispatcher,
+    bot: Bot,
+    store: Store,
+    *,
+    files: FileStore | None = None,
+    fetcher: FileFetcher | None = None,
+    spool: Spool | str | None = None,
+    options: CaptureOptions | None = None,
+    download_concurrency: int = 4,
+) -> SuperbrainCapture:
+    """Install raw capture, reply recording and the file pipeline on ``dp`` and ``bot``.
+
+    ``files``: where file bytes go (no downloads when ``None``). ``fetcher``:
+    where they come from (default: the bot's Bot API server). ``spool``: a file
+    that takes updates while storage is down (no spool when ``None``).
+    Background work starts and stops with the dispatcher's startup/shutdown.
+    """
+    capture_options = options or CaptureOptions(bot_id=bot.id, source="bot")
+    spool_obj = Spool(spool) if isinstance(spool, str) else spool
+    durable = DurableCapture(Capturer(store, capture_options), spool_obj)
+    pipeline = None
+    if files is not None:
+        if fetcher is None:
+            base = bot.session.api.base.split("/bot{token}")[0]
+            fetcher = BotApiFetcher(
+                BotApiClient(bot.token, api_server=base, local_files=bot.session.api.is_local)
+            )
+        pipeline = FilePipeline(store, files, fetcher, concurrency=download_concurrency)
+    capture = SuperbrainCapture(
+        dp=dp, bot=bot, store=store, durable=durable, files=pipeline, bot_user_id=bot.id
+    )
+    dp.update.outer_middleware(CaptureMiddleware(capture))
+    bot.session.middleware(ResponseRecorder(capture))
+    dp.startup.register(capture.start)
+    dp.shutdown.register(capture.stop)
+    return capture
+
+
+__all__ = [
+    "CAPTURED",
+    "CaptureMiddleware",
+    "ResponseRecorder",
+    "SuperbrainCapture",
+    "install",
+]
