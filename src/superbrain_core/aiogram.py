@@ -24,6 +24,7 @@ update is already stored and does not store it again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import re
 import uuid
@@ -310,10 +311,8 @@ class SuperbrainCapture:
         await self.drain()
         if self._background is not None:
             self._background.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._background
-            except asyncio.CancelledError:
-                pass
             self._background = None
 
 

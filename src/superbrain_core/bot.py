@@ -124,7 +124,8 @@ class BotSettings:
             )
         if webhook_url and not secret:
             raise ConfigError(
-                "webhook mode needs SUPERBRAIN_WEBHOOK_SECRET (--secret-token), or anyone could post updates",
+                "webhook mode needs SUPERBRAIN_WEBHOOK_SECRET (--secret-token):"
+                " without it anyone could post updates",
                 variable="SUPERBRAIN_WEBHOOK_SECRET",
             )
         bucket = pick("SUPERBRAIN_FILES_BUCKET", "files_bucket")
@@ -254,6 +255,8 @@ class BotServer:
     settings: BotSettings
     store: Store
     stopping: anyio.Event = attrs.field(factory=anyio.Event)
+    #: Pause after an update could not be persisted, before asking for it again.
+    unpersisted_delay: float = 5.0
 
     def web_app(self) -> web.Application:
         app = web.Application()
@@ -330,7 +333,7 @@ class BotServer:
                     log.error(
                         "update_not_persisted", update_id=payload.get("update_id"), error=str(exc)
                     )
-                    await anyio.sleep(5)
+                    await anyio.sleep(self.unpersisted_delay)
                     break
                 except NotAnUpdateError as exc:
                     log.error("not_an_update_skipped", reason=exc.reason)

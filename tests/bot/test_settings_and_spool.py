@@ -1,0 +1,136 @@
+"""Bot configuration is validated up front; the spool survives torn writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+import respx
+
+from superbrain_core.bot import BotSettings
+from superbrain_core.errors import ConfigError
+from superbrain_core.files import SupabaseBucketFileStore, blob_path, iter_chunks
+from superbrain_core.settings import Settings
+from superbrain_core.spool import Spool
+from superbrain_core.testing import BOT_TOKEN
+
+BASE = Settings()
+
+
+def settings(**env: str) -> BotSettings:
+    return BotSettings.from_env(BASE, {"TELEGRAM_BOT_TOKEN": BOT_TOKEN, **env})
+
+
+def test_defaults_and_parsing() -> None:
+    s = settings(SUPERBRAIN_OWNER_IDS="100500, 42", SUPERBRAIN_ACK="off", SUPERBRAIN_LISTEN="127.0.0.1:9000")
+    assert s.owner_ids == frozenset({100500, 42}) and not s.ack
+    assert (s.listen_host, s.listen_port, s.bot_id) == ("127.0.0.1", 9000, 4200000042)
+    assert s.webhook_url is None and s.spool_path == Path("data/spool/updates.jsonl")
+    assert BOT_TOKEN not in repr(s)
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"TELEGRAM_BOT_TOKEN": ""}, "TELEGRAM_BOT_TOKEN"),
+        ({"TELEGRAM_BOT_TOKEN": "12345:short"}, "TELEGRAM_BOT_TOKEN"),
+        ({"SUPERBRAIN_OWNER_IDS": "me"}, "SUPERBRAIN_OWNER_IDS"),
+        ({"SUPERBRAIN_LISTEN": "8080"}, "SUPERBRAIN_LISTEN"),
+        ({"SUPERBRAIN_WEBHOOK_URL": "https://bot.example/hook"}, "SUPERBRAIN_WEBHOOK_SECRET"),
+        ({"SUPERBRAIN_WEBHOOK_URL": "ftp://x", "SUPERBRAIN_WEBHOOK_SECRET": "s"}, "SUPERBRAIN_WEBHOOK_URL"),
+        ({"SUPERBRAIN_WEBHOOK_URL": "https://x", "SUPERBRAIN_WEBHOOK_SECRET": "no spaces"}, "SUPERBRAIN_WEBHOOK_SECRET"),
+        ({"SUPERBRAIN_FILES_BUCKET": "files"}, "SUPABASE_URL"),
+        ({"SUPERBRAIN_FILES_BUCKET": "files", "SUPABASE_URL": "https://p.supabase.co"}, "SUPABASE_SERVICE_KEY"),
+        ({"SUPERBRAIN_ACK": "maybe"}, "SUPERBRAIN_ACK"),
+    ],
+)
+def test_bad_settings_name_the_variable_and_hide_the_token(env: dict[str, str], variable: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        settings(**env)
+    assert info.value.variable == variable and variable in str(info.value)
+    assert "AAFakeToken" not in str(info.value)
+
+
+def test_cli_reports_missing_token_with_exit_code_2(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SUPERBRAIN_", "TELEGRAM_"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "superbrain_core", "bot"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60
+    )
+    assert result.returncode == 2 and "TELEGRAM_BOT_TOKEN is not set" in result.stderr
+
+
+@pytest.mark.anyio
+async def test_spool_keeps_order_and_ignores_a_torn_last_line(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s" / "updates.jsonl")
+    assert not await spool.pending() and await spool.read() == []
+    for i in range(3):
+        await spool.append({"update": {"update_id": i, "текст": "\u0000 и 🎉"}})
+    with spool.path.open("ab") as f:
+        f.write(b'{"update": {"update_id": 3, "mess')  # the process died mid-append
+    entries = await spool.read()
+    assert [e["update"]["update_id"] for e in entries] == [0, 1, 2]
+    assert entries[0]["update"]["текст"] == "\u0000 и 🎉"
+    await spool.clear()
+    assert not await spool.pending()
+
+
+@pytest.mark.anyio
+async def test_corrupt_spool_line_in_the_middle_is_an_error(tmp_path: Path) -> None:
+    from superbrain_core.errors import StorageError
+
+    spool = Spool(tmp_path / "updates.jsonl")
+    spool.path.write_bytes(b'{"update": {"update_id": 1}}\ngarbage\n{"update": {"update_id": 2}}\n')
+    with pytest.raises(StorageError, match="updates.jsonl:2"):
+        await spool.read()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("key", "headers"),
+    [
+        ("sb_secret_abcdefghijklmnop", {"apikey": "sb_secret_abcdefghijklmnop"}),
+        ("eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.sig", {"apikey": "eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.sig", "authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.sig"}),
+    ],
+)
+async def test_supabase_bucket_upload_dedup_and_auth(tmp_path: Path, key: str, headers: dict[str, str]) -> None:
+    data = b"file bytes" * 1000
+    import hashlib
+
+    sha = hashlib.sha256(data).hexdigest()
+    url = f"https://proj.supabase.co/storage/v1/object/files/{blob_path(sha)}"
+    with respx.mock(assert_all_called=True) as mock:
+        route = mock.post(url).mock(
+            side_effect=[httpx.Response(200, json={"Key": "x"}), httpx.Response(400, json={"error": "Duplicate", "statusCode": "409"})]
+        )
+        store = SupabaseBucketFileStore("https://proj.supabase.co/", key, "files", tmp_dir=tmp_path)
+        first = await store.put(iter_chunks(data), expected_size=len(data))
+        second = await store.put(iter_chunks(data), expected_size=len(data))
+        await store.aclose()
+    assert (first.sha256, first.created, second.created) == (sha, True, False)
+    request = route.calls[0].request
+    assert request.content == data
+    assert request.headers["x-upsert"] == "false"
+    for name, value in headers.items():
+        assert request.headers[name] == value
+    if "authorization" not in headers:
+        assert "authorization" not in request.headers, "sb_secret keys must not be sent as a bearer token"
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()], "temporary copies are removed"
+
+
+@pytest.mark.anyio
+async def test_supabase_bucket_errors_are_raised(tmp_path: Path) -> None:
+    with respx.mock() as mock:
+        mock.post(url__regex=r".*/storage/v1/object/files/.*").mock(return_value=httpx.Response(500))
+        mock.head(url__regex=r".*/authenticated/files/.*").mock(return_value=httpx.Response(404))
+        store = SupabaseBucketFileStore("https://proj.supabase.co", "sb_secret_x1234567890", "files", tmp_dir=tmp_path)
+        with pytest.raises(OSError, match="HTTP 500"):
+            await store.put(iter_chunks(b"abc"), expected_size=3)
+        assert not await store.exists("00" * 32)
+        await store.aclose()
+    with pytest.raises(ConfigError, match="publishable"):
+        SupabaseBucketFileStore("https://p.supabase.co", "sb_publishable_abc", "files")
