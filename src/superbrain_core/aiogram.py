@@ -29,6 +29,7 @@ import contextvars
 import re
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any, cast
 
 import anyio
@@ -112,14 +113,32 @@ class CaptureMiddleware(BaseMiddleware):
             _handling.reset(token)
 
 
-def _jsonable(value: Any) -> Any:
-    """A request's parameters as JSON: uploads become their file name, objects are dumped."""
-    if isinstance(value, Default):
-        return None
+def _fallback(value: Any) -> Any:
     if isinstance(value, InputFile):
         return {"input_file": value.filename}
-    if isinstance(value, BaseModel):  # Telegram objects and the method calls themselves
-        return _jsonable(value.model_dump(exclude_none=True, warnings=False))
+    if isinstance(value, Default):
+        return None
+    return str(value)
+
+
+def _jsonable(value: Any) -> Any:
+    """Bot API JSON of a method call or its result: aliases (``from``), no ``None``, uploads by name.
+
+    Fields left at their defaults are omitted: for a method call they are the
+    bot-wide defaults aiogram fills in later, not something the handler chose.
+    """
+    if isinstance(value, BaseModel):
+        try:
+            return value.model_dump(
+                mode="json",
+                by_alias=True,
+                exclude_none=True,
+                exclude_defaults=True,
+                warnings=False,
+                fallback=_fallback,
+            )
+        except TypeError:  # pydantic < 2.11 has no ``fallback``: walk it ourselves
+            value = value.model_dump(by_alias=True, exclude_none=True, warnings=False)
     if isinstance(value, dict):
         items = ((str(k), _jsonable(v)) for k, v in value.items())
         return {k: v for k, v in items if v is not None}
@@ -127,9 +146,9 @@ def _jsonable(value: Any) -> Any:
         return [_jsonable(v) for v in value]
     if value is None or isinstance(value, str | int | float | bool):
         return value
-    if hasattr(value, "timestamp"):
+    if isinstance(value, datetime):
         return int(value.timestamp())
-    return str(value)
+    return _fallback(value)
 
 
 def _response_type(method_name: str) -> str:
@@ -228,6 +247,31 @@ class ResponseRecorder(BaseRequestMiddleware):
             if isinstance(request.get("reply_to_message_id"), int):
                 return chat_id, request["reply_to_message_id"]
         return _handling.get()
+
+
+class PinResponseTypes(BaseRequestMiddleware):
+    """Keep aiogram's parametrized ``Response[...]`` models alive.
+
+    aiogram validates every Bot API answer with ``Response[method.__returning__]``.
+    pydantic caches such generic models only weakly, so each garbage collection
+    frees them and the next call rebuilds the model schema: about 6 ms per call
+    on these machines, which dominated the bot's throughput. Holding one strong
+    reference per return type makes the cache hit every time.
+    """
+
+    def __init__(self) -> None:
+        self._pinned: dict[Any, Any] = {}
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        returning = method.__returning__
+        if returning not in self._pinned:
+            self._pinned[returning] = Response[returning]  # type: ignore[valid-type]
+        return await make_request(bot, method)
 
 
 @attrs.define(eq=False)
@@ -349,6 +393,7 @@ def install(
         dp=dp, bot=bot, store=store, durable=durable, files=pipeline, bot_user_id=bot.id
     )
     dp.update.outer_middleware(CaptureMiddleware(capture))
+    bot.session.middleware(PinResponseTypes())
     bot.session.middleware(ResponseRecorder(capture))
     dp.startup.register(capture.start)
     dp.shutdown.register(capture.stop)
@@ -358,6 +403,7 @@ def install(
 __all__ = [
     "CAPTURED",
     "CaptureMiddleware",
+    "PinResponseTypes",
     "ResponseRecorder",
     "SuperbrainCapture",
     "install",

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
 import attrs
 
@@ -28,10 +29,10 @@ from superbrain_core.capture import Capturer
 from superbrain_core.errors import StorageError, SuperbrainError
 from superbrain_core.logs import get_logger
 from superbrain_core.models import BotResponse, BotResponseIn, CaptureResult
+from superbrain_core.models import NormalizedUpdate
 from superbrain_core.telegram import normalize_update
 
 log = get_logger(__name__)
-T = TypeVar("T")
 
 
 class CaptureUnavailableError(SuperbrainError):
@@ -59,8 +60,12 @@ class Spool:
 
     async def append(self, entry: dict[str, Any]) -> None:
         """Durably append one entry; returns only after it is on disk."""
-        line = (jsonutil.dumps(entry) + "\n").encode("utf-8")
-        await anyio.to_thread.run_sync(self._append_sync, line)
+        await self.append_many([entry])
+
+    async def append_many(self, entries: list[dict[str, Any]]) -> None:
+        """Durably append entries in order, with one fsync."""
+        data = b"".join((jsonutil.dumps(e) + "\n").encode("utf-8") for e in entries)
+        await anyio.to_thread.run_sync(self._append_sync, data)
 
     def _read_sync(self) -> list[dict[str, Any]]:
         try:
@@ -114,6 +119,22 @@ class CaptureReceipt:
     result: CaptureResult | None = None
 
 
+@attrs.define(eq=False)
+class _Pending:
+    """One record waiting for the next group commit."""
+
+    work: NormalizedUpdate | BotResponseIn
+    done: anyio.Event = attrs.field(factory=anyio.Event)
+    result: CaptureResult | BotResponse | None = None
+    error: BaseException | None = None
+
+    def spool_entry(self) -> dict[str, Any]:
+        """Its spool form, built only when it is spooled: ``{"update": …}`` or ``{"bot_response": …}``."""
+        if isinstance(self.work, BotResponseIn):
+            return {"bot_response": self.work.to_json()}
+        return {"update": self.work.payload}
+
+
 class DurableCapture:
     """Capture that never drops an update it acknowledged, nor a reply the bot sent.
 
@@ -121,54 +142,108 @@ class DurableCapture:
     storage or in the spool, and raise :class:`CaptureUnavailableError` when it
     is in neither. Spool entries are ``{"update": payload}`` or
     ``{"bot_response": record}``, replayed in the order they were written.
+
+    Records arriving together are written together (group commit): the first
+    caller writes everything queued behind it in one transaction, so under load
+    the cost of a commit and a thread hop is shared by many updates, while each
+    caller still waits for its own record to be persisted.
     """
 
-    def __init__(self, capturer: Capturer, spool: Spool | None) -> None:
+    def __init__(self, capturer: Capturer, spool: Spool | None, *, max_batch: int = 256) -> None:
         self.capturer = capturer
         self.spool = spool
+        self.max_batch = max_batch
         self._lock = anyio.Lock()
+        self._queue: list[_Pending] = []
         self._spool_has_entries: bool | None = None
 
     async def capture(self, payload: dict[str, Any]) -> CaptureReceipt:
         # Validate first: something that is not an update is refused before it
         # can reach the spool, where it would block every replay behind it.
         update = normalize_update(payload)
-
-        async def store() -> CaptureResult:
-            (result,) = await self.capturer.capture_normalized([update])
-            return result
-
-        result = await self._write_through(store, {"update": payload})
+        result = await self._submit(_Pending(update))
+        assert result is None or isinstance(result, CaptureResult)
         return CaptureReceipt(result is not None, result)
 
     async def record_bot_response(self, response: BotResponseIn) -> BotResponse | None:
         """Record what the bot sent; ``None`` when it went to the spool instead."""
-        return await self._write_through(
-            lambda: self.capturer.store.record_bot_response(response),
-            {"bot_response": response.to_json()},
-        )
+        result = await self._submit(_Pending(response))
+        assert result is None or isinstance(result, BotResponse)
+        return result
 
-    async def _write_through(
-        self, store: Callable[[], Awaitable[T]], entry: dict[str, Any]
-    ) -> T | None:
-        async with self._lock:
+    async def _submit(self, pending: _Pending) -> CaptureResult | BotResponse | None:
+        self._queue.append(pending)
+        if not self._lock.locked():
+            async with self._lock:
+                # Let every caller that is already running join this batch.
+                await anyio.lowlevel.checkpoint()
+                while self._queue:
+                    batch = self._queue[: self.max_batch]
+                    del self._queue[: self.max_batch]
+                    await self._commit(batch)
+        await pending.done.wait()
+        if pending.error is not None:
+            raise pending.error
+        return pending.result
+
+    async def _commit(self, batch: list[_Pending]) -> None:
+        """Write a batch in order: to storage while it answers, the rest to the spool."""
+        try:
             if self._spool_has_entries is None and self.spool is not None:
                 self._spool_has_entries = await self.spool.pending()
+            index = 0
             if not self._spool_has_entries:
-                try:
-                    return await store()
-                except (StorageError, OSError) as exc:
-                    log.warning("storage_unavailable_spooling", error=str(exc))
-            if self.spool is None:
-                raise CaptureUnavailableError("storage failed and no spool is configured")
+                index = await self._store_runs(batch)
+            rest = batch[index:]
+            if rest:
+                await self._spool_entries(rest)
+        except BaseException as exc:
+            for pending in batch:
+                if not pending.done.is_set():
+                    pending.error = exc
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            for pending in batch:
+                pending.done.set()
+
+    async def _store_runs(self, batch: list[_Pending]) -> int:
+        """Store consecutive runs of one kind per transaction; return how many were stored."""
+        index = 0
+        while index < len(batch):
+            kind = type(batch[index].work)
+            end = index
+            while end < len(batch) and type(batch[end].work) is kind:
+                end += 1
+            run = batch[index:end]
             try:
-                await self.spool.append(entry)
-            except OSError as exc:
-                raise CaptureUnavailableError(
-                    f"storage failed and the spool is not writable: {exc.strerror or exc}"
-                ) from exc
-            self._spool_has_entries = True
-            return None
+                if kind is BotResponseIn:
+                    results: list[Any] = await self.capturer.store.record_bot_responses(
+                        [p.work for p in run]  # type: ignore[misc]
+                    )
+                else:
+                    results = await self.capturer.capture_normalized(
+                        [p.work for p in run]  # type: ignore[misc]
+                    )
+            except (StorageError, OSError) as exc:
+                log.warning("storage_unavailable_spooling", error=str(exc), records=len(batch) - index)
+                return index
+            for pending, result in zip(run, results, strict=True):
+                pending.result = result
+                pending.done.set()
+            index = end
+        return index
+
+    async def _spool_entries(self, rest: list[_Pending]) -> None:
+        if self.spool is None:
+            raise CaptureUnavailableError("storage failed and no spool is configured")
+        try:
+            await self.spool.append_many([p.spool_entry() for p in rest])
+        except OSError as exc:
+            raise CaptureUnavailableError(
+                f"storage failed and the spool is not writable: {exc.strerror or exc}"
+            ) from exc
+        self._spool_has_entries = True
 
     async def replay(self) -> int:
         """Store every spooled update in order, then empty the spool.

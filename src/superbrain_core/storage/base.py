@@ -103,6 +103,10 @@ class Store(abc.ABC):
         and message id) returns the existing row.
         """
 
+    async def record_bot_responses(self, responses: Sequence[BotResponseIn]) -> list[BotResponse]:
+        """Record several responses in order; backends make it one transaction."""
+        return [await self.record_bot_response(r) for r in responses]
+
     # -- reads ---------------------------------------------------------------
 
     @abc.abstractmethod

@@ -271,6 +271,13 @@ class SqliteStore(Store):
     async def record_bot_response(self, response: BotResponseIn) -> BotResponse:
         return await self._run(lambda conn: _record_bot_response(conn, response), write=True)
 
+    async def record_bot_responses(self, responses: Sequence[BotResponseIn]) -> list[BotResponse]:
+        if not responses:
+            return []
+        return await self._run(
+            lambda conn: [_record_bot_response(conn, r) for r in responses], write=True
+        )
+
     # -- reads -----------------------------------------------------------------
 
     async def get_update(self, update_id: int, *, bot_id: int = 0) -> RawUpdate | None:
@@ -522,25 +529,17 @@ def _capture_one(
 
 
 def _chain_id_of_message(conn: sqlite3.Connection, chat_id: int, message_id: int) -> str | None:
+    """The chain a message is in: as a stored member, as a root, or as a bot message."""
     row = conn.execute(
-        "SELECT chain_id FROM raw_messages WHERE chat_id = ? AND message_id = ?"
+        "SELECT chain_id FROM raw_messages WHERE chat_id = ?1 AND message_id = ?2"
+        " AND chain_id IS NOT NULL"
+        " UNION ALL SELECT chain_id FROM message_chains"
+        " WHERE chat_id = ?1 AND original_message_id = ?2"
+        " UNION ALL SELECT chain_id FROM bot_responses WHERE chat_id = ?1 AND message_id = ?2"
         " AND chain_id IS NOT NULL LIMIT 1",
         (chat_id, message_id),
     ).fetchone()
-    if row:
-        return str(row["chain_id"])
-    row = conn.execute(
-        "SELECT chain_id FROM message_chains WHERE chat_id = ? AND original_message_id = ?",
-        (chat_id, message_id),
-    ).fetchone()
-    if row:
-        return str(row["chain_id"])
-    row = conn.execute(
-        "SELECT chain_id FROM bot_responses WHERE chat_id = ? AND message_id = ?"
-        " AND chain_id IS NOT NULL LIMIT 1",
-        (chat_id, message_id),
-    ).fetchone()
-    return str(row["chain_id"]) if row else None
+    return str(row[0]) if row else None
 
 
 def _resolve_chain(conn: sqlite3.Connection, msg: NormalizedMessage, now: str | None) -> str:
@@ -684,28 +683,19 @@ def _initial_file_status(
 
 
 def _record_bot_response(conn: sqlite3.Connection, r: BotResponseIn) -> BotResponse:
-    existing = None
-    if r.idempotency_key is not None:
-        existing = conn.execute(
-            "SELECT * FROM bot_responses WHERE idempotency_key = ?", (r.idempotency_key,)
-        ).fetchone()
-    if existing is None and r.message_id is not None and not r.is_edit:
-        existing = conn.execute(
-            "SELECT * FROM bot_responses WHERE chat_id = ? AND message_id = ? AND is_edit = 0",
-            (r.chat_id, r.message_id),
-        ).fetchone()
-    if existing is not None:
-        return _bot_response(existing)
     chain_id = None
     if r.related_user_message_id is not None:
         chain_id = _chain_id_of_message(conn, r.chat_id, r.related_user_message_id)
     if chain_id is None and r.message_id is not None and r.is_edit:
         chain_id = _chain_id_of_message(conn, r.chat_id, r.message_id)
+    created_at = r.created_at or _now()
+    # The unique indexes (idempotency key; one original send per message) make
+    # a repeated record a no-op; the existing row is then returned.
     cur = conn.execute(
         "INSERT INTO bot_responses (user_id, message_id, response_text, response_type,"
         " related_user_message_id, ai_analysis, chain_id, created_at, chat_id, method,"
         " request, result, error, is_edit, idempotency_key)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
         (
             r.user_id,
             r.message_id,
@@ -714,7 +704,7 @@ def _record_bot_response(conn: sqlite3.Connection, r: BotResponseIn) -> BotRespo
             r.related_user_message_id,
             jsonutil.dumps(r.ai_analysis) if r.ai_analysis is not None else None,
             chain_id,
-            _ts(r.created_at or _now()),
+            _ts(created_at),
             r.chat_id,
             r.method,
             jsonutil.dumps(r.request) if r.request is not None else None,
@@ -724,8 +714,33 @@ def _record_bot_response(conn: sqlite3.Connection, r: BotResponseIn) -> BotRespo
             r.idempotency_key,
         ),
     )
-    row = conn.execute("SELECT * FROM bot_responses WHERE id = ?", (cur.lastrowid,)).fetchone()
-    return _bot_response(row)
+    if cur.rowcount == 1:
+        return BotResponse(
+            id=int(cur.lastrowid or 0),
+            chat_id=r.chat_id,
+            message_id=r.message_id,
+            user_id=r.user_id,
+            response_text=jsonutil.clean_text(r.response_text),
+            response_type=r.response_type,
+            related_user_message_id=r.related_user_message_id,
+            chain_id=chain_id,
+            ai_analysis=r.ai_analysis,
+            method=r.method,
+            request=r.request,
+            result=r.result,
+            error=jsonutil.clean_text(r.error),
+            created_at=datetime.fromisoformat(_ts(created_at) or ""),
+            is_edit=r.is_edit,
+        )
+    existing = conn.execute(
+        "SELECT * FROM bot_responses WHERE idempotency_key = ?"
+        " UNION ALL SELECT * FROM bot_responses WHERE chat_id = ? AND message_id = ? AND is_edit = 0"
+        " LIMIT 1",
+        (r.idempotency_key, r.chat_id, r.message_id),
+    ).fetchone()
+    if existing is None:  # pragma: no cover - a conflict implies a row
+        raise StorageError("bot response conflicted with a row that is not there")
+    return _bot_response(existing)
 
 
 # -- row conversion ---------------------------------------------------------------

@@ -100,6 +100,8 @@ CREATE UNIQUE INDEX IF NOT EXISTS uq_bot_responses_message
     ON bot_responses (chat_id, message_id) WHERE message_id IS NOT NULL AND is_edit = 0;
 CREATE UNIQUE INDEX IF NOT EXISTS uq_bot_responses_key
     ON bot_responses (idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS idx_bot_responses_message
+    ON bot_responses (chat_id, message_id);
 CREATE INDEX IF NOT EXISTS idx_bot_responses_related
     ON bot_responses (chat_id, related_user_message_id);
 

@@ -1,0 +1,162 @@
+"""Webhook throughput on loopback, with and without capture.
+
+    python bench/webhook.py [--n 4000] [--concurrency 64]
+
+The same aiogram app (dispatcher, the bot's handlers, a Bot whose session is the
+fake Bot API, so replies cost no network) is served twice on 127.0.0.1:
+
+* without capture: aiogram's own ``SimpleRequestHandler`` (handlers in background);
+* with capture: the deployed bot's webhook, which stores each update in SQLite
+  (and every reply the bot sends) before answering 200.
+
+A separate process posts the updates with the given concurrency, so client and
+server do not share an interpreter. Prints updates/s for both and the cost of
+capture. Asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SECRET = "bench-secret"
+
+
+async def client(url: str, n: int, concurrency: int) -> None:
+    import aiohttp
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    from superbrain_core.samples import make_update
+
+    bodies = [
+        json.dumps(make_update(i, message_id=i, text=f"Купить молоко #{i}")).encode() for i in range(1, n + 1)
+    ]
+    headers = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET}
+    failures = 0
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+
+        async def worker() -> None:
+            nonlocal failures
+            while not queue.empty():
+                body = queue.get_nowait()
+                async with session.post(url, data=body, headers=headers) as response:
+                    await response.read()
+                    failures += response.status != 200
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - start
+    print(json.dumps({"elapsed": elapsed, "failures": failures}))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def serve(mode: str, n: int, concurrency: int, tmp: Path) -> tuple[float, float]:
+    from aiogram import Dispatcher
+    from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+    from aiohttp import web
+
+    from superbrain_core.aiogram import PinResponseTypes, install
+    from superbrain_core.bot import BotServer, BotSettings, build_router
+    from superbrain_core.botapi import BotApiClient
+    from superbrain_core.samples import OWNER_ID
+    from superbrain_core.spool import Spool
+    from superbrain_core.storage.sqlite import SqliteStore
+    from superbrain_core.testing import BOT_TOKEN, fake_bot
+
+    settings = BotSettings(
+        token=BOT_TOKEN,
+        owner_ids=frozenset({OWNER_ID}),
+        webhook_url="https://bench.invalid/hook",
+        webhook_path="/hook",
+        secret_token=SECRET,
+        spool_path=tmp / f"{mode}-spool.jsonl",
+    )
+    async with SqliteStore(tmp / f"{mode}.db") as store:
+        bot = fake_bot()
+        dp = Dispatcher()
+        dp.include_router(build_router(store, settings))
+        pending: list[asyncio.Task[object]] = []
+        if mode == "with":
+            capture = install(dp, bot, store, spool=Spool(settings.spool_path))
+            app = BotServer(capture, BotApiClient(BOT_TOKEN), settings, store).web_app()
+        else:
+            # The same aiogram speed-up install() applies, so that only capture differs.
+            bot.session.middleware(PinResponseTypes())
+            app = web.Application()
+            SimpleRequestHandler(dp, bot, secret_token=SECRET, handle_in_background=True).register(app, path="/hook")
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        port = free_port()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--client", f"http://127.0.0.1:{port}/hook",
+            "--n", str(n), "--concurrency", str(concurrency),
+            stdout=subprocess.PIPE,
+        )
+        cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+        out, _ = await proc.communicate()
+        cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+        result = json.loads(out)
+        start_drain = time.perf_counter()
+        if mode == "with":
+            await capture.drain()
+        else:
+            # aiogram keeps its background handler tasks in the handler object.
+            await asyncio.sleep(0)
+            pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            del pending
+        drain = time.perf_counter() - start_drain
+        await runner.cleanup()
+        stats = await store.stats()
+        await bot.session.close()
+    if result["failures"]:
+        print(f"  {mode}: {result['failures']} requests failed")
+    print(
+        f"  {mode:>7} capture: {n / result['elapsed']:8,.0f} updates/s acknowledged"
+        f"  (raw_updates stored: {stats.tables['raw_updates']}, replies recorded:"
+        f" {stats.tables['bot_responses']}, drain {drain:.2f} s,"
+        f" server CPU {(cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime) / result['elapsed']:.0%})"
+    )
+    return n / result["elapsed"], drain
+
+
+async def main(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(prefix="superbrain-webhook-") as tmp:
+        print(f"webhook benchmark: {args.n} updates, concurrency {args.concurrency}, loopback")
+        without, _ = await serve("without", args.n, args.concurrency, Path(tmp))
+        with_capture, _ = await serve("with", args.n, args.concurrency, Path(tmp))
+    cost = 1 - with_capture / without
+    print(f"capture costs {cost:.0%} of throughput (target <= 30%); with capture {with_capture:,.0f}/s (target >= 500)")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=4000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--client", default=None, help=argparse.SUPPRESS)
+    ns = parser.parse_args()
+    if ns.client:
+        asyncio.run(client(ns.client, ns.n, ns.concurrency))
+    else:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+        from superbrain_core.logs import configure_logging
+
+        configure_logging("json", "ERROR")
+        asyncio.run(main(ns))
