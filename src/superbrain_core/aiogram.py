@@ -122,7 +122,7 @@ def _fallback(value: Any) -> Any:
 
 
 def _jsonable(value: Any) -> Any:
-    """Bot API JSON of a method call or its result: aliases (``from``), no ``None``, uploads by name.
+    """Bot API JSON of a call or its result: aliases (``from``), no ``None``, uploads by name.
 
     Fields left at their defaults are omitted: for a method call they are the
     bot-wide defaults aiogram fills in later, not something the handler chose.
@@ -165,10 +165,15 @@ def _snake(name: str) -> str:
 
 
 class ResponseRecorder(BaseRequestMiddleware):
-    """Session middleware: record every message the bot sends or edits, and failures."""
+    """Session middleware: record every message the bot sends or edits, and failures.
+
+    It also does what :class:`PinResponseTypes` does, so that one middleware
+    layer (aiogram rebuilds the chain on every call) serves both.
+    """
 
     def __init__(self, capture: SuperbrainCapture) -> None:
         self.capture = capture
+        self._pinned: dict[Any, Any] = {}
 
     async def __call__(
         self,
@@ -176,6 +181,9 @@ class ResponseRecorder(BaseRequestMiddleware):
         bot: Bot,
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
+        returning = method.__returning__
+        if returning not in self._pinned:
+            self._pinned[returning] = Response[returning]  # type: ignore[valid-type]
         name = method.__api_method__
         if not _RECORDED.match(name) or name in _NOT_MESSAGES:
             return await make_request(bot, method)
@@ -250,7 +258,7 @@ class ResponseRecorder(BaseRequestMiddleware):
 
 
 class PinResponseTypes(BaseRequestMiddleware):
-    """Keep aiogram's parametrized ``Response[...]`` models alive.
+    """Keep aiogram's parametrized ``Response[...]`` models alive (without recording).
 
     aiogram validates every Bot API answer with ``Response[method.__returning__]``.
     pydantic caches such generic models only weakly, so each garbage collection
@@ -393,7 +401,6 @@ def install(
         dp=dp, bot=bot, store=store, durable=durable, files=pipeline, bot_user_id=bot.id
     )
     dp.update.outer_middleware(CaptureMiddleware(capture))
-    bot.session.middleware(PinResponseTypes())
     bot.session.middleware(ResponseRecorder(capture))
     dp.startup.register(capture.start)
     dp.shutdown.register(capture.stop)

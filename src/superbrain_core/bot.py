@@ -25,7 +25,7 @@ from typing import Any
 
 import anyio
 import attrs
-from aiogram import Bot, Dispatcher, F, Router
+from aiogram import Bot, Dispatcher, Router
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.filters import Command, Filter
@@ -172,6 +172,17 @@ HELP = (
 )
 
 
+class PrivateChat(Filter):
+    """Passes messages in private chats.
+
+    A class rather than ``F.chat.type == "private"``: aiogram evaluates magic
+    filters as plain functions in a worker thread, one thread hop per message.
+    """
+
+    async def __call__(self, message: Message) -> bool:
+        return message.chat.type == "private"
+
+
 class OwnerOnly(Filter):
     """Passes messages from the owners only: everyone else is stored, never answered."""
 
@@ -218,7 +229,7 @@ def build_router(store: Store, settings: BotSettings) -> Router:
 
     if settings.ack:
 
-        @router.message(F.chat.type == "private")
+        @router.message(PrivateChat())
         async def acknowledge(message: Message) -> None:
             # One acknowledgement per album, not one per photo.
             group = message.media_group_id

@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import anyio
 import anyio.lowlevel
@@ -28,8 +27,7 @@ from superbrain_core import jsonutil
 from superbrain_core.capture import Capturer
 from superbrain_core.errors import StorageError, SuperbrainError
 from superbrain_core.logs import get_logger
-from superbrain_core.models import BotResponse, BotResponseIn, CaptureResult
-from superbrain_core.models import NormalizedUpdate
+from superbrain_core.models import BotResponse, BotResponseIn, CaptureResult, NormalizedUpdate
 from superbrain_core.telegram import normalize_update
 
 log = get_logger(__name__)
@@ -129,7 +127,7 @@ class _Pending:
     error: BaseException | None = None
 
     def spool_entry(self) -> dict[str, Any]:
-        """Its spool form, built only when it is spooled: ``{"update": …}`` or ``{"bot_response": …}``."""
+        """Its spool form, built only when spooled: ``{"update": …}`` or ``{"bot_response": …}``."""
         if isinstance(self.work, BotResponseIn):
             return {"bot_response": self.work.to_json()}
         return {"update": self.work.payload}
@@ -175,7 +173,9 @@ class DurableCapture:
         self._queue.append(pending)
         if not self._lock.locked():
             async with self._lock:
-                # Let every caller that is already running join this batch.
+                # Let callers that are already running (and requests already
+                # received) join this batch: two turns of the event loop.
+                await anyio.lowlevel.checkpoint()
                 await anyio.lowlevel.checkpoint()
                 while self._queue:
                     batch = self._queue[: self.max_batch]
@@ -187,52 +187,32 @@ class DurableCapture:
         return pending.result
 
     async def _commit(self, batch: list[_Pending]) -> None:
-        """Write a batch in order: to storage while it answers, the rest to the spool."""
+        """Write a batch in order: to storage in one unit, else all of it to the spool."""
         try:
             if self._spool_has_entries is None and self.spool is not None:
                 self._spool_has_entries = await self.spool.pending()
-            index = 0
+            stored = False
             if not self._spool_has_entries:
-                index = await self._store_runs(batch)
-            rest = batch[index:]
-            if rest:
-                await self._spool_entries(rest)
+                try:
+                    results = await self.capturer.store.write_batch(
+                        [p.work for p in batch], self.capturer.options
+                    )
+                except (StorageError, OSError) as exc:
+                    log.warning("storage_unavailable_spooling", error=str(exc), records=len(batch))
+                else:
+                    for pending, result in zip(batch, results, strict=True):
+                        pending.result = result
+                    stored = True
+            if not stored:
+                await self._spool_entries(batch)
         except BaseException as exc:
             for pending in batch:
-                if not pending.done.is_set():
-                    pending.error = exc
+                pending.error = exc
             if not isinstance(exc, Exception):
                 raise
         finally:
             for pending in batch:
                 pending.done.set()
-
-    async def _store_runs(self, batch: list[_Pending]) -> int:
-        """Store consecutive runs of one kind per transaction; return how many were stored."""
-        index = 0
-        while index < len(batch):
-            kind = type(batch[index].work)
-            end = index
-            while end < len(batch) and type(batch[end].work) is kind:
-                end += 1
-            run = batch[index:end]
-            try:
-                if kind is BotResponseIn:
-                    results: list[Any] = await self.capturer.store.record_bot_responses(
-                        [p.work for p in run]  # type: ignore[misc]
-                    )
-                else:
-                    results = await self.capturer.capture_normalized(
-                        [p.work for p in run]  # type: ignore[misc]
-                    )
-            except (StorageError, OSError) as exc:
-                log.warning("storage_unavailable_spooling", error=str(exc), records=len(batch) - index)
-                return index
-            for pending, result in zip(run, results, strict=True):
-                pending.result = result
-                pending.done.set()
-            index = end
-        return index
 
     async def _spool_entries(self, rest: list[_Pending]) -> None:
         if self.spool is None:

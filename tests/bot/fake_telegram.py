@@ -65,9 +65,14 @@ class FakeTelegram:
             file_id = str(params.get("file_id"))
             if file_id not in self.files:
                 return web.json_response(
-                    {"ok": False, "error_code": 400, "description": "Bad Request: wrong file_id"}, status=400
+                    {"ok": False, "error_code": 400, "description": "Bad Request: wrong file_id"},
+                    status=400,
                 )
-            result = {"file_id": file_id, "file_unique_id": "u" + file_id, "file_path": f"docs/{file_id}"}
+            result = {
+                "file_id": file_id,
+                "file_unique_id": "u" + file_id,
+                "file_path": f"docs/{file_id}",
+            }
         elif name.startswith("send"):
             chat_id = int(params.get("chat_id", 0))
             result = {

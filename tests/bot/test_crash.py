@@ -44,12 +44,20 @@ def start_bot(tmp_path: Path, port: int, api: str) -> subprocess.Popen[bytes]:
     log = (tmp_path / "bot.log").open("ab")
     return subprocess.Popen(
         [
-            sys.executable, "-m", "superbrain_core", "bot",
-            "--webhook-url", f"http://127.0.0.1:{port}/hook",
-            "--listen", f"127.0.0.1:{port}",
-            "--webhook-path", "/hook",
-            "--secret-token", SECRET,
-            "--api-server", api,
+            sys.executable,
+            "-m",
+            "superbrain_core",
+            "bot",
+            "--webhook-url",
+            f"http://127.0.0.1:{port}/hook",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--webhook-path",
+            "/hook",
+            "--secret-token",
+            SECRET,
+            "--api-server",
+            api,
         ],
         env=env,
         stdout=log,
@@ -86,9 +94,13 @@ async def test_kill_9_mid_burst_loses_nothing_acknowledged(tmp_path: Path) -> No
                 for update_id in ids:
                     if killed:
                         return
-                    payload = make_update(update_id, message_id=update_id, text=f"сообщение {update_id}")
+                    payload = make_update(
+                        update_id, message_id=update_id, text=f"сообщение {update_id}"
+                    )
                     try:
-                        response = await client.post("/hook", json=payload, headers={SECRET_HEADER: SECRET})
+                        response = await client.post(
+                            "/hook", json=payload, headers={SECRET_HEADER: SECRET}
+                        )
                     except httpx.TransportError:
                         continue
                     if 200 <= response.status_code < 300:
@@ -112,8 +124,12 @@ async def test_kill_9_mid_burst_loses_nothing_acknowledged(tmp_path: Path) -> No
             await wait_ready(client, proc)
             for update_id in ids:
                 if update_id not in acknowledged:
-                    payload = make_update(update_id, message_id=update_id, text=f"сообщение {update_id}")
-                    response = await client.post("/hook", json=payload, headers={SECRET_HEADER: SECRET})
+                    payload = make_update(
+                        update_id, message_id=update_id, text=f"сообщение {update_id}"
+                    )
+                    response = await client.post(
+                        "/hook", json=payload, headers={SECRET_HEADER: SECRET}
+                    )
                     assert response.status_code == 200
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=30)
@@ -125,12 +141,22 @@ async def test_kill_9_mid_burst_loses_nothing_acknowledged(tmp_path: Path) -> No
         await telegram.close()
 
     with sqlite3.connect(tmp_path / "bot.db") as conn:
-        counts = dict(conn.execute("SELECT update_id, count(*) FROM raw_updates GROUP BY update_id").fetchall())
-        messages = dict(conn.execute("SELECT message_id, count(*) FROM raw_messages GROUP BY message_id").fetchall())
+        counts = dict(
+            conn.execute(
+                "SELECT update_id, count(*) FROM raw_updates GROUP BY update_id"
+            ).fetchall()
+        )
+        messages = dict(
+            conn.execute(
+                "SELECT message_id, count(*) FROM raw_messages GROUP BY message_id"
+            ).fetchall()
+        )
     missing = sorted(acknowledged - set(counts))
     assert missing == [], f"acknowledged but not stored: {missing[:10]}"
     assert all(counts[i] == 1 for i in acknowledged)
     assert set(counts) == set(range(1, BURST + 1)), "after redelivery every update is stored"
     assert set(messages.values()) == {1}, "no message stored twice"
     assert telegram.names().count("setWebhook") == 2
-    assert BOT_TOKEN.split(":")[1] not in (tmp_path / "bot.log").read_text(), "the token is never logged"
+    assert BOT_TOKEN.split(":")[1] not in (tmp_path / "bot.log").read_text(), (
+        "the token is never logged"
+    )

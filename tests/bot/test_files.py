@@ -22,17 +22,28 @@ pytestmark = pytest.mark.anyio
 
 
 def doc(file_id: str, size: int, name: str = "file.bin") -> dict:  # type: ignore[type-arg]
-    return {"file_id": file_id, "file_unique_id": "u" + file_id, "file_size": size, "file_name": name}
+    return {
+        "file_id": file_id,
+        "file_unique_id": "u" + file_id,
+        "file_size": size,
+        "file_name": name,
+    }
 
 
 @pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[tuple[SqliteStore, FakeTelegram, FilePipeline, Capturer]]:
+async def env(
+    tmp_path: Path,
+) -> AsyncIterator[tuple[SqliteStore, FakeTelegram, FilePipeline, Capturer]]:
     telegram = FakeTelegram()
     base = await telegram.start()
     api = BotApiClient(BOT_TOKEN, api_server=base)
     async with SqliteStore(tmp_path / "files.db") as store:
         pipeline = FilePipeline(
-            store, LocalFileStore(tmp_path / "blobs"), BotApiFetcher(api), base_delay=0.01, max_attempts=4
+            store,
+            LocalFileStore(tmp_path / "blobs"),
+            BotApiFetcher(api),
+            base_delay=0.01,
+            max_attempts=4,
         )
         capturer = Capturer(store, CaptureOptions(max_download_bytes=1_000_000))
         yield store, telegram, pipeline, capturer
@@ -51,11 +62,15 @@ async def run_pipeline(pipeline: FilePipeline, ids: list[int]) -> None:
         tg.cancel_scope.cancel()
 
 
-async def test_same_file_in_two_messages_is_downloaded_and_stored_once_per_hash(env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_same_file_in_two_messages_is_downloaded_and_stored_once_per_hash(
+    env, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     store, telegram, pipeline, capturer = env
     telegram.files["A"] = b"%PDF-1.7 quarterly report" * 100
     r1 = await capturer.capture(make_update(1, message_id=1, document=doc("A", 2500)))
-    r2 = await capturer.capture(make_update(2, message_id=2, document=doc("A", 2500), caption="ещё раз"))
+    r2 = await capturer.capture(
+        make_update(2, message_id=2, document=doc("A", 2500), caption="ещё раз")
+    )
     await run_pipeline(pipeline, [*r1.file_row_ids, *r2.file_row_ids])
     rows = [(await store.files_of_message(OWNER_ID, m))[0] for m in (1, 2)]
     assert [r.status for r in rows] == [FileStatus.STORED, FileStatus.STORED]
@@ -79,7 +94,9 @@ async def test_size_mismatch_is_retried_then_failed_with_the_reason(env) -> None
 async def test_oversize_file_is_never_requested(env) -> None:  # type: ignore[no-untyped-def]
     store, telegram, pipeline, capturer = env
     telegram.files["C"] = b"x"
-    r = await capturer.capture(make_update(1, message_id=1, document=doc("C", 5_000_000, "фильм.mkv")))
+    r = await capturer.capture(
+        make_update(1, message_id=1, document=doc("C", 5_000_000, "фильм.mkv"))
+    )
     assert r.file_row_ids == (1,)
     (row,) = await store.files_of_message(OWNER_ID, 1)
     assert row.status is FileStatus.TOO_LARGE and row.file_name == "фильм.mkv"
@@ -140,7 +157,15 @@ async def test_install_downloads_what_the_bot_receives(tmp_path: Path) -> None:
         async with SqliteStore(tmp_path / "i.db") as store:
             capture = install(Dispatcher(), bot, store, files=LocalFileStore(tmp_path / "blobs"))
             await capture.start()
-            photo = [{"file_id": "F", "file_unique_id": "uF", "file_size": 550, "width": 10, "height": 10}]
+            photo = [
+                {
+                    "file_id": "F",
+                    "file_unique_id": "uF",
+                    "file_size": 550,
+                    "width": 10,
+                    "height": 10,
+                }
+            ]
             await capture.capture_raw(make_update(1, message_id=1, photo=photo, caption="дача"))
             assert capture.files is not None
             with anyio.fail_after(10):

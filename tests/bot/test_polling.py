@@ -34,10 +34,23 @@ async def test_offset_moves_only_past_persisted_updates(harness: BotHarness, tmp
     telegram = FakeTelegram()
     base = await telegram.start()
     api = BotApiClient(BOT_TOKEN, api_server=base)
-    settings = BotSettings(token=BOT_TOKEN, owner_ids=frozenset({OWNER_ID}), spool_path=harness.spool.path, poll_timeout=0)
-    server = BotServer(capture=harness.capture, api=api, settings=settings, store=harness.store, unpersisted_delay=0.05)
+    settings = BotSettings(
+        token=BOT_TOKEN,
+        owner_ids=frozenset({OWNER_ID}),
+        spool_path=harness.spool.path,
+        poll_timeout=0,
+    )
+    server = BotServer(
+        capture=harness.capture,
+        api=api,
+        settings=settings,
+        store=harness.store,
+        unpersisted_delay=0.05,
+    )
     try:
-        telegram.updates.append([make_update(11, message_id=1, text="раз"), make_update(12, message_id=2, text="два")])
+        telegram.updates.append(
+            [make_update(11, message_id=1, text="раз"), make_update(12, message_id=2, text="два")]
+        )
         await poll_until(server, telegram, calls=2)
         assert offsets(telegram)[:2] == [None, 13]
         assert await harness.store.get_update(12, bot_id=harness.bot.id) is not None

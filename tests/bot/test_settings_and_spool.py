@@ -23,7 +23,9 @@ def settings(**env: str) -> BotSettings:
 
 
 def test_defaults_and_parsing() -> None:
-    s = settings(SUPERBRAIN_OWNER_IDS="100500, 42", SUPERBRAIN_ACK="off", SUPERBRAIN_LISTEN="127.0.0.1:9000")
+    s = settings(
+        SUPERBRAIN_OWNER_IDS="100500, 42", SUPERBRAIN_ACK="off", SUPERBRAIN_LISTEN="127.0.0.1:9000"
+    )
     assert s.owner_ids == frozenset({100500, 42}) and not s.ack
     assert (s.listen_host, s.listen_port, s.bot_id) == ("127.0.0.1", 9000, 4200000042)
     assert s.webhook_url is None and s.spool_path == Path("data/spool/updates.jsonl")
@@ -38,14 +40,25 @@ def test_defaults_and_parsing() -> None:
         ({"SUPERBRAIN_OWNER_IDS": "me"}, "SUPERBRAIN_OWNER_IDS"),
         ({"SUPERBRAIN_LISTEN": "8080"}, "SUPERBRAIN_LISTEN"),
         ({"SUPERBRAIN_WEBHOOK_URL": "https://bot.example/hook"}, "SUPERBRAIN_WEBHOOK_SECRET"),
-        ({"SUPERBRAIN_WEBHOOK_URL": "ftp://x", "SUPERBRAIN_WEBHOOK_SECRET": "s"}, "SUPERBRAIN_WEBHOOK_URL"),
-        ({"SUPERBRAIN_WEBHOOK_URL": "https://x", "SUPERBRAIN_WEBHOOK_SECRET": "no spaces"}, "SUPERBRAIN_WEBHOOK_SECRET"),
+        (
+            {"SUPERBRAIN_WEBHOOK_URL": "ftp://x", "SUPERBRAIN_WEBHOOK_SECRET": "s"},
+            "SUPERBRAIN_WEBHOOK_URL",
+        ),
+        (
+            {"SUPERBRAIN_WEBHOOK_URL": "https://x", "SUPERBRAIN_WEBHOOK_SECRET": "no spaces"},
+            "SUPERBRAIN_WEBHOOK_SECRET",
+        ),
         ({"SUPERBRAIN_FILES_BUCKET": "files"}, "SUPABASE_URL"),
-        ({"SUPERBRAIN_FILES_BUCKET": "files", "SUPABASE_URL": "https://p.supabase.co"}, "SUPABASE_SERVICE_KEY"),
+        (
+            {"SUPERBRAIN_FILES_BUCKET": "files", "SUPABASE_URL": "https://p.supabase.co"},
+            "SUPABASE_SERVICE_KEY",
+        ),
         ({"SUPERBRAIN_ACK": "maybe"}, "SUPERBRAIN_ACK"),
     ],
 )
-def test_bad_settings_name_the_variable_and_hide_the_token(env: dict[str, str], variable: str) -> None:
+def test_bad_settings_name_the_variable_and_hide_the_token(
+    env: dict[str, str], variable: str
+) -> None:
     with pytest.raises(ConfigError) as info:
         settings(**env)
     assert info.value.variable == variable and variable in str(info.value)
@@ -59,7 +72,12 @@ def test_cli_reports_missing_token_with_exit_code_2(tmp_path: Path) -> None:
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SUPERBRAIN_", "TELEGRAM_"))}
     result = subprocess.run(
-        [sys.executable, "-m", "superbrain_core", "bot"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60
+        [sys.executable, "-m", "superbrain_core", "bot"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
     )
     assert result.returncode == 2 and "TELEGRAM_BOT_TOKEN is not set" in result.stderr
 
@@ -85,7 +103,7 @@ async def test_corrupt_spool_line_in_the_middle_is_an_error(tmp_path: Path) -> N
 
     spool = Spool(tmp_path / "updates.jsonl")
     spool.path.write_bytes(b'{"update": {"update_id": 1}}\ngarbage\n{"update": {"update_id": 2}}\n')
-    with pytest.raises(StorageError, match="updates.jsonl:2"):
+    with pytest.raises(StorageError, match=r"updates\.jsonl:2"):
         await spool.read()
 
 
@@ -94,10 +112,18 @@ async def test_corrupt_spool_line_in_the_middle_is_an_error(tmp_path: Path) -> N
     ("key", "headers"),
     [
         ("sb_secret_abcdefghijklmnop", {"apikey": "sb_secret_abcdefghijklmnop"}),
-        ("eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.sig", {"apikey": "eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.sig", "authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.sig"}),
+        (
+            "eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.sig",
+            {
+                "apikey": "eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.sig",
+                "authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.sig",
+            },
+        ),
     ],
 )
-async def test_supabase_bucket_upload_dedup_and_auth(tmp_path: Path, key: str, headers: dict[str, str]) -> None:
+async def test_supabase_bucket_upload_dedup_and_auth(
+    tmp_path: Path, key: str, headers: dict[str, str]
+) -> None:
     data = b"file bytes" * 1000
     import hashlib
 
@@ -105,7 +131,10 @@ async def test_supabase_bucket_upload_dedup_and_auth(tmp_path: Path, key: str, h
     url = f"https://proj.supabase.co/storage/v1/object/files/{blob_path(sha)}"
     with respx.mock(assert_all_called=True) as mock:
         route = mock.post(url).mock(
-            side_effect=[httpx.Response(200, json={"Key": "x"}), httpx.Response(400, json={"error": "Duplicate", "statusCode": "409"})]
+            side_effect=[
+                httpx.Response(200, json={"Key": "x"}),
+                httpx.Response(400, json={"error": "Duplicate", "statusCode": "409"}),
+            ]
         )
         store = SupabaseBucketFileStore("https://proj.supabase.co/", key, "files", tmp_dir=tmp_path)
         first = await store.put(iter_chunks(data), expected_size=len(data))
@@ -118,16 +147,22 @@ async def test_supabase_bucket_upload_dedup_and_auth(tmp_path: Path, key: str, h
     for name, value in headers.items():
         assert request.headers[name] == value
     if "authorization" not in headers:
-        assert "authorization" not in request.headers, "sb_secret keys must not be sent as a bearer token"
+        assert "authorization" not in request.headers, (
+            "sb_secret keys must not be sent as a bearer token"
+        )
     assert not [p for p in tmp_path.rglob("*") if p.is_file()], "temporary copies are removed"
 
 
 @pytest.mark.anyio
 async def test_supabase_bucket_errors_are_raised(tmp_path: Path) -> None:
     with respx.mock() as mock:
-        mock.post(url__regex=r".*/storage/v1/object/files/.*").mock(return_value=httpx.Response(500))
+        mock.post(url__regex=r".*/storage/v1/object/files/.*").mock(
+            return_value=httpx.Response(500)
+        )
         mock.head(url__regex=r".*/authenticated/files/.*").mock(return_value=httpx.Response(404))
-        store = SupabaseBucketFileStore("https://proj.supabase.co", "sb_secret_x1234567890", "files", tmp_dir=tmp_path)
+        store = SupabaseBucketFileStore(
+            "https://proj.supabase.co", "sb_secret_x1234567890", "files", tmp_dir=tmp_path
+        )
         with pytest.raises(OSError, match="HTTP 500"):
             await store.put(iter_chunks(b"abc"), expected_size=3)
         assert not await store.exists("00" * 32)

@@ -26,7 +26,9 @@ def test_there_are_dockerfiles() -> None:
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
 def test_hadolint_is_clean(dockerfile: Path) -> None:
-    result = subprocess.run([hadolint(), str(dockerfile)], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [hadolint(), str(dockerfile)], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0 and result.stdout.strip() == "", result.stdout
 
 
@@ -37,7 +39,9 @@ def test_multi_stage_non_root_and_pinned(dockerfile: Path) -> None:
     users = re.findall(r"^USER\s+(\S+)", text, re.M)
     assert users and users[-1].split(":")[0] not in {"root", "0"}, "runs as a non-root user"
     image = re.search(r"^ARG PYTHON_IMAGE=(\S+)", text, re.M)
-    assert image and re.fullmatch(r"python:\d+\.\d+\.\d+-slim-\w+(@sha256:[0-9a-f]{64})?", image.group(1))
+    assert image and re.fullmatch(
+        r"python:\d+\.\d+\.\d+-slim-\w+(@sha256:[0-9a-f]{64})?", image.group(1)
+    )
     assert "PIP_CONSTRAINT=/src/deploy/constraints.txt" in text, "every package pinned"
 
 
@@ -47,5 +51,15 @@ def test_constraints_pin_every_runtime_dependency() -> None:
         for line in (ROOT / "deploy/constraints.txt").read_text().splitlines()
         if line and not line.startswith("#")
     )
-    for name in ("aiogram", "anyio", "attrs", "httpx", "structlog", "typer", "rich", "psycopg", "hatchling"):
+    for name in (
+        "aiogram",
+        "anyio",
+        "attrs",
+        "httpx",
+        "structlog",
+        "typer",
+        "rich",
+        "psycopg",
+        "hatchling",
+    ):
         assert name in pins, f"{name} is not pinned"

@@ -103,6 +103,32 @@ class Store(abc.ABC):
         and message id) returns the existing row.
         """
 
+    async def write_batch(
+        self,
+        items: Sequence[NormalizedUpdate | BotResponseIn],
+        options: CaptureOptions | None = None,
+    ) -> list[CaptureResult | BotResponse]:
+        """Capture updates and record bot responses, in order, as one unit where possible.
+
+        This is what group commit uses: the bot's traffic interleaves the two.
+        The default runs consecutive items of one kind together; backends that
+        can do the whole batch in one transaction override it.
+        """
+        results: list[CaptureResult | BotResponse] = []
+        index = 0
+        while index < len(items):
+            end = index
+            kind = type(items[index])
+            while end < len(items) and type(items[end]) is kind:
+                end += 1
+            run = items[index:end]
+            if kind is BotResponseIn:
+                results.extend(await self.record_bot_responses(run))  # type: ignore[arg-type]
+            else:
+                results.extend(await self.capture_many(run, options))  # type: ignore[arg-type]
+            index = end
+        return results
+
     async def record_bot_responses(self, responses: Sequence[BotResponseIn]) -> list[BotResponse]:
         """Record several responses in order; backends make it one transaction."""
         return [await self.record_bot_response(r) for r in responses]

@@ -271,6 +271,24 @@ class SqliteStore(Store):
     async def record_bot_response(self, response: BotResponseIn) -> BotResponse:
         return await self._run(lambda conn: _record_bot_response(conn, response), write=True)
 
+    async def write_batch(
+        self,
+        items: Sequence[NormalizedUpdate | BotResponseIn],
+        options: CaptureOptions | None = None,
+    ) -> list[CaptureResult | BotResponse]:
+        opts = options or CaptureOptions()
+
+        def write(conn: sqlite3.Connection) -> list[CaptureResult | BotResponse]:
+            now = _ts(_now())
+            return [
+                _record_bot_response(conn, item)
+                if isinstance(item, BotResponseIn)
+                else _capture_one(conn, item, opts, now)
+                for item in items
+            ]
+
+        return await self._run(write, write=True) if items else []
+
     async def record_bot_responses(self, responses: Sequence[BotResponseIn]) -> list[BotResponse]:
         if not responses:
             return []
@@ -734,8 +752,8 @@ def _record_bot_response(conn: sqlite3.Connection, r: BotResponseIn) -> BotRespo
         )
     existing = conn.execute(
         "SELECT * FROM bot_responses WHERE idempotency_key = ?"
-        " UNION ALL SELECT * FROM bot_responses WHERE chat_id = ? AND message_id = ? AND is_edit = 0"
-        " LIMIT 1",
+        " UNION ALL SELECT * FROM bot_responses"
+        " WHERE chat_id = ? AND message_id = ? AND is_edit = 0 LIMIT 1",
         (r.idempotency_key, r.chat_id, r.message_id),
     ).fetchone()
     if existing is None:  # pragma: no cover - a conflict implies a row
