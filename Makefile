@@ -41,6 +41,7 @@ pytest: $(DEV)
 ## Benchmarks (print figures; no pass/fail).
 bench: $(DEV)
 	$(BIN)/python bench/capture.py
+	$(BIN)/python bench/webhook.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache data demo-data

@@ -70,11 +70,12 @@ def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        # Tracebacks become plain text here, in both formats, so that the
+        # redaction below sees them; a pretty renderer would also print every
+        # frame's local variables, tokens included.
+        structlog.processors.format_exc_info,
+        redact_secrets,
     ]
-    if use_json:
-        processors.append(structlog.processors.format_exc_info)
-    # Last before rendering, so it also sees formatted tracebacks.
-    processors.append(redact_secrets)
     renderer: Any = (
         structlog.processors.JSONRenderer(ensure_ascii=False)
         if use_json

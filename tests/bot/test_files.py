@@ -176,3 +176,51 @@ async def test_install_downloads_what_the_bot_receives(tmp_path: Path) -> None:
     finally:
         await bot.session.close()
         await telegram.close()
+
+
+async def test_embedding_example_captures_and_answers(tmp_path: Path) -> None:
+    """Run the example other bots copy, polling a fake Telegram, and look at what it stored."""
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+
+    import anyio
+
+    root = Path(__file__).resolve().parents[2]
+    telegram = FakeTelegram()
+    base = await telegram.start()
+    start = make_update(
+        7, message_id=1, text="/start", entities=[{"type": "bot_command", "offset": 0, "length": 6}]
+    )
+    unhandled = make_update(
+        8,
+        "callback_query",
+        id="9",
+        chat_instance="1",
+        data="x",
+        **{"from": {"id": 5, "is_bot": False, "first_name": "A"}},
+    )
+    telegram.updates.append([start, unhandled])
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "SUPERBRAIN_"))}
+    env.update({"TELEGRAM_BOT_TOKEN": BOT_TOKEN, "TELEGRAM_API_SERVER": base})
+    proc = subprocess.Popen(
+        [sys.executable, str(root / "examples" / "embed_in_your_bot.py")], env=env, cwd=tmp_path
+    )
+    try:
+        with anyio.fail_after(60):
+            while "sendMessage" not in telegram.names():
+                assert proc.poll() is None, "the example exited"
+                await anyio.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+        await telegram.close()
+    with sqlite3.connect(tmp_path / "my_bot.db") as conn:
+        stored = {row[0] for row in conn.execute("SELECT update_id FROM raw_updates")}
+        replies = conn.execute(
+            "SELECT response_text, related_user_message_id FROM bot_responses"
+        ).fetchall()
+    assert stored == {7, 8}, "the unhandled update is stored too"
+    assert replies == [("Hi! I remember everything you send me.", 1)]

@@ -93,3 +93,19 @@ def test_open_store_rejects_unknown_urls_without_echoing_them() -> None:
     assert "topsecret" not in str(info.value) and info.value.variable == "SUPERBRAIN_DB"
     with pytest.raises(ConfigError):
         open_store("sqlite:///")
+
+
+@pytest.mark.parametrize("fmt", ["console", "json"])
+def test_tracebacks_show_no_locals_and_are_redacted(
+    fmt: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging(fmt, "INFO")
+    log = structlog.get_logger("test")
+    secret_local = TOKEN  # noqa: F841 - a local a pretty traceback would print
+    try:
+        raise RuntimeError(f"call to https://api.telegram.org/bot{TOKEN}/sendMessage failed")
+    except RuntimeError:
+        log.exception("send_failed")
+    err = capsys.readouterr().err
+    assert "RuntimeError" in err and "send_failed" in err
+    assert TOKEN not in err and "secret_local" not in err
