@@ -164,16 +164,23 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
-class ResponseRecorder(BaseRequestMiddleware):
-    """Session middleware: record every message the bot sends or edits, and failures.
+class PinResponseTypes(BaseRequestMiddleware):
+    """Keep aiogram's parametrized ``Response[...]`` models alive (without recording).
 
-    It also does what :class:`PinResponseTypes` does, so that one middleware
-    layer (aiogram rebuilds the chain on every call) serves both.
+    aiogram validates every Bot API answer with ``Response[method.__returning__]``.
+    pydantic caches such generic models only weakly, so each garbage collection
+    frees them and the next call rebuilds the model schema: about 6 ms per call
+    on these machines, which dominated the bot's throughput. Holding one strong
+    reference per return type makes the cache hit every time.
     """
 
-    def __init__(self, capture: SuperbrainCapture) -> None:
-        self.capture = capture
+    def __init__(self) -> None:
         self._pinned: dict[Any, Any] = {}
+
+    def _pin(self, method: TelegramMethod[Any]) -> None:
+        returning = method.__returning__
+        if returning not in self._pinned:
+            self._pinned[returning] = Response[returning]  # type: ignore[valid-type]
 
     async def __call__(
         self,
@@ -181,9 +188,28 @@ class ResponseRecorder(BaseRequestMiddleware):
         bot: Bot,
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
-        returning = method.__returning__
-        if returning not in self._pinned:
-            self._pinned[returning] = Response[returning]  # type: ignore[valid-type]
+        self._pin(method)
+        return await make_request(bot, method)
+
+
+class ResponseRecorder(PinResponseTypes):
+    """Session middleware: record every message the bot sends or edits, and failures.
+
+    It also pins response types, so that one middleware layer (aiogram rebuilds
+    the chain on every call) serves both.
+    """
+
+    def __init__(self, capture: SuperbrainCapture) -> None:
+        super().__init__()
+        self.capture = capture
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        self._pin(method)
         name = method.__api_method__
         if not _RECORDED.match(name) or name in _NOT_MESSAGES:
             return await make_request(bot, method)
@@ -255,31 +281,6 @@ class ResponseRecorder(BaseRequestMiddleware):
             if isinstance(request.get("reply_to_message_id"), int):
                 return chat_id, request["reply_to_message_id"]
         return _handling.get()
-
-
-class PinResponseTypes(BaseRequestMiddleware):
-    """Keep aiogram's parametrized ``Response[...]`` models alive (without recording).
-
-    aiogram validates every Bot API answer with ``Response[method.__returning__]``.
-    pydantic caches such generic models only weakly, so each garbage collection
-    frees them and the next call rebuilds the model schema: about 6 ms per call
-    on these machines, which dominated the bot's throughput. Holding one strong
-    reference per return type makes the cache hit every time.
-    """
-
-    def __init__(self) -> None:
-        self._pinned: dict[Any, Any] = {}
-
-    async def __call__(
-        self,
-        make_request: NextRequestMiddlewareType[TelegramType],
-        bot: Bot,
-        method: TelegramMethod[TelegramType],
-    ) -> Response[TelegramType]:
-        returning = method.__returning__
-        if returning not in self._pinned:
-            self._pinned[returning] = Response[returning]  # type: ignore[valid-type]
-        return await make_request(bot, method)
 
 
 @attrs.define(eq=False)
