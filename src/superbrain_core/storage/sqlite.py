@@ -469,11 +469,19 @@ def _capture_one(
     edit_key = _ts(msg.edit_date)
     version = 1
     chain_id: str | None = None
+    root_chain: str | None = None
+    # The message's stored versions and, in the same round trip, a chain it is
+    # already the root of (a reply to it arrived first: a replay, an import).
     for row in conn.execute(
-        "SELECT id, version, chain_id, coalesce(edit_date, '') = coalesce(?, '') AS same"
-        " FROM raw_messages WHERE chat_id = ? AND message_id = ?",
-        (edit_key, msg.chat_id, msg.message_id),
+        "SELECT id, version, chain_id, coalesce(edit_date, '') = coalesce(?3, '') AS same"
+        " FROM raw_messages WHERE chat_id = ?1 AND message_id = ?2"
+        " UNION ALL SELECT NULL, 0, chain_id, 0 FROM message_chains"
+        " WHERE chat_id = ?1 AND original_message_id = ?2",
+        (msg.chat_id, msg.message_id, edit_key),
     ):
+        if row[0] is None:
+            root_chain = row[2]
+            continue
         if row[3]:
             # A new update carrying a version we already hold (for example the
             # same edit captured by two routes): the raw update is kept, nothing else.
@@ -489,14 +497,8 @@ def _capture_one(
         chain_id = chain_id or row[2]
     if chain_id is None and msg.is_clarification and msg.reply_to_message_id is not None:
         chain_id = _resolve_chain(conn, msg, now)
-    elif chain_id is None and version == 1:
-        # The message may already be a chain root: a reply to it arrived first
-        # (a replay, an import), and the chain was started from the reply.
-        root = conn.execute(
-            "SELECT chain_id FROM message_chains WHERE chat_id = ? AND original_message_id = ?",
-            (msg.chat_id, msg.message_id),
-        ).fetchone()
-        chain_id = root[0] if root else None
+    if chain_id is None:
+        chain_id = root_chain
     cur = conn.execute(
         "INSERT INTO raw_messages (user_id, message_id, message_text, message_type,"
         " reply_to_message_id, reply_to_text, is_clarification, raw_telegram_json,"
