@@ -89,7 +89,8 @@ async def serve(mode: str, n: int, concurrency: int, tmp: Path) -> tuple[float, 
         secret_token=SECRET,
         spool_path=tmp / f"{mode}-spool.jsonl",
     )
-    async with SqliteStore(tmp / f"{mode}.db") as store:
+    # synchronous=FULL, as the deployed bot runs: acknowledged means on disk.
+    async with SqliteStore(tmp / f"{mode}.db", synchronous="FULL") as store:
         session = FakeBotApiSession()
         bot = fake_bot(session)
         dp = Dispatcher()

@@ -28,7 +28,7 @@ import contextlib
 import contextvars
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -49,9 +49,9 @@ from superbrain_core.botapi import BotApiClient
 from superbrain_core.capture import Capturer
 from superbrain_core.filepipe import BotApiFetcher, FileFetcher, FilePipeline
 from superbrain_core.files import FileStore
-from superbrain_core.logs import get_logger
-from superbrain_core.models import BotResponseIn, JSONDict
-from superbrain_core.spool import CaptureReceipt, DurableCapture, Spool
+from superbrain_core.logs import get_logger, redact_text
+from superbrain_core.models import BotResponse, BotResponseIn, CaptureResult, JSONDict
+from superbrain_core.spool import CaptureReceipt, CaptureUnavailableError, DurableCapture, Spool
 from superbrain_core.storage.base import CaptureOptions, Store
 from superbrain_core.telegram import MESSAGE_UPDATE_TYPES, as_bot_api_json
 
@@ -218,10 +218,22 @@ class ResponseRecorder(PinResponseTypes):
             # of them, True...), whatever the annotation of the hook says.
             result: Any = await make_request(bot, method)
         except Exception as exc:
-            await self._record(method, None, error=f"{type(exc).__name__}: {exc}")
+            # Error texts can embed the request URL, and with it the token.
+            error = redact_text(f"{type(exc).__name__}: {exc}")
+            await self._record_safely(method, None, error=error)
             raise
-        await self._record(method, result)
+        await self._record_safely(method, result)
         return cast("Response[TelegramType]", result)
+
+    async def _record_safely(
+        self, method: TelegramMethod[Any], result: Any, error: str | None = None
+    ) -> None:
+        """Record, but never fail the call: the message has gone out (or the API error
+        must reach the handler), whatever happens to the record."""
+        try:
+            await self._record(method, result, error)
+        except CaptureUnavailableError as exc:
+            log.error("bot_response_not_recorded", method=method.__api_method__, error=str(exc))
 
     async def _record(
         self, method: TelegramMethod[Any], result: Any, error: str | None = None
@@ -293,20 +305,30 @@ class SuperbrainCapture:
     durable: DurableCapture
     files: FilePipeline | None
     bot_user_id: int
+    owned_clients: list[BotApiClient] = attrs.field(factory=list)
     _background: asyncio.Task[None] | None = None
     _dispatching: set[asyncio.Task[Any]] = attrs.field(factory=set)
     _dispatch_slots: asyncio.Semaphore = attrs.field(factory=lambda: asyncio.Semaphore(256))
 
+    def __attrs_post_init__(self) -> None:
+        # Files are queued whenever their update reaches storage: directly, or
+        # later when the spool is replayed.
+        self.durable.on_stored = self._queue_files
+
+    def _queue_files(self, results: Sequence[CaptureResult | BotResponse]) -> None:
+        if self.files is None:
+            return
+        for result in results:
+            if isinstance(result, CaptureResult) and result.file_row_ids:
+                self.files.submit(result.file_row_ids)
+
     async def capture_raw(self, payload: JSONDict) -> CaptureReceipt:
-        """Persist one raw update (storage, else spool) and queue its files.
+        """Persist one raw update (storage, else spool); its files are queued once stored.
 
         Raises ``CaptureUnavailableError`` when it could not be persisted anywhere:
         the caller must then not acknowledge the update.
         """
-        receipt = await self.durable.capture(payload)
-        if self.files is not None and receipt.result is not None and receipt.result.file_row_ids:
-            self.files.submit(receipt.result.file_row_ids)
-        return receipt
+        return await self.durable.capture(payload)
 
     async def feed(self, payload: JSONDict) -> Any:
         """Hand an already captured raw update to the dispatcher.
@@ -343,9 +365,21 @@ class SuperbrainCapture:
                 log.exception("handler_failed", update_id=payload.get("update_id"))
 
     async def drain(self, timeout: float = 30.0) -> None:
-        """Wait for in-flight handlers (graceful shutdown)."""
-        if self._dispatching:
-            await asyncio.wait(set(self._dispatching), timeout=timeout)
+        """Wait for in-flight handlers, including ones they start (graceful shutdown).
+
+        Handlers still running after ``timeout`` are cancelled, so that nothing
+        touches the store after it is closed; their updates are stored already.
+        """
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self._dispatching:
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                log.warning("handlers_cancelled_at_shutdown", count=len(self._dispatching))
+                for task in list(self._dispatching):
+                    task.cancel()
+                await asyncio.gather(*self._dispatching, return_exceptions=True)
+                return
+            await asyncio.wait(set(self._dispatching), timeout=remaining)
 
     async def start(self) -> None:
         """Start background work: file downloads and spool replay. Idempotent."""
@@ -353,20 +387,33 @@ class SuperbrainCapture:
             self._background = asyncio.get_running_loop().create_task(self._run_background())
 
     async def _run_background(self) -> None:
+        # Replay and downloads fail independently: a crash in one is logged and
+        # the other keeps running (replay_forever and the pipeline both log and
+        # continue on errors of their own).
         async with anyio.create_task_group() as tg:
             tg.start_soon(self.durable.replay_forever)
             if self.files is not None:
                 tg.start_soon(self.files.run)
-                await self.files.resume_pending()
+                try:
+                    await self.files.resume_pending()
+                except Exception:
+                    log.exception("resume_downloads_failed")
 
     async def stop(self) -> None:
-        """Drain handlers, then stop background work."""
+        """Drain handlers, try the spool once more, stop background work, close clients."""
         await self.drain()
+        try:
+            await self.durable.replay()
+        except Exception:
+            log.exception("final_spool_replay_failed")
         if self._background is not None:
             self._background.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._background
             self._background = None
+        for client in self.owned_clients:
+            await client.aclose()
+        self.owned_clients.clear()
 
 
 def install(
@@ -391,15 +438,22 @@ def install(
     spool_obj = Spool(spool) if isinstance(spool, str) else spool
     durable = DurableCapture(Capturer(store, capture_options), spool_obj)
     pipeline = None
+    owned: list[BotApiClient] = []
     if files is not None:
         if fetcher is None:
             base = bot.session.api.base.split("/bot{token}")[0]
-            fetcher = BotApiFetcher(
-                BotApiClient(bot.token, api_server=base, local_files=bot.session.api.is_local)
-            )
+            client = BotApiClient(bot.token, api_server=base, local_files=bot.session.api.is_local)
+            owned.append(client)
+            fetcher = BotApiFetcher(client)
         pipeline = FilePipeline(store, files, fetcher, concurrency=download_concurrency)
     capture = SuperbrainCapture(
-        dp=dp, bot=bot, store=store, durable=durable, files=pipeline, bot_user_id=bot.id
+        dp=dp,
+        bot=bot,
+        store=store,
+        durable=durable,
+        files=pipeline,
+        bot_user_id=bot.id,
+        owned_clients=owned,
     )
     dp.update.outer_middleware(CaptureMiddleware(capture))
     bot.session.middleware(ResponseRecorder(capture))

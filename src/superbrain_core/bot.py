@@ -302,6 +302,11 @@ class BotServer:
         }
         return web.json_response(body, status=200 if ready else 503)
 
+    def _spool_writable(self) -> bool:
+        spool_dir = self.settings.spool_path.parent
+        target = spool_dir if spool_dir.exists() else spool_dir.parent
+        return os.access(target, os.W_OK)
+
     async def webhook(self, request: web.Request) -> web.Response:
         expected = self.settings.secret_token or ""
         given = request.headers.get(SECRET_HEADER, "")
@@ -314,13 +319,14 @@ class BotServer:
         except ValueError:
             return web.Response(status=400, text="body is not JSON")
         try:
-            await self.capture.capture_raw(payload)
+            receipt = await self.capture.capture_raw(payload)
         except NotAnUpdateError as exc:
             return web.Response(status=400, text=exc.reason)
         except CaptureUnavailableError as exc:
             log.error("update_not_persisted", update_id=payload.get("update_id"), error=str(exc))
             return web.Response(status=503, text="not persisted; retry")
-        self.capture.dispatch(payload)
+        if not receipt.duplicate:  # a redelivery was handled the first time
+            self.capture.dispatch(payload)
         return web.Response(status=200)
 
     async def poll(self) -> None:
@@ -376,22 +382,38 @@ async def run_bot(
     )
     files = _file_store(app, settings)
     limit = None if settings.local_api else app.max_download_bytes
-    async with open_store(app.db_url) as store:
-        dp = Dispatcher()
-        dp.include_router(build_router(store, settings))
-        capture = install(
-            dp,
-            bot,
-            store,
-            files=files,
-            spool=Spool(settings.spool_path),
-            options=CaptureOptions(bot_id=settings.bot_id, source="bot", max_download_bytes=limit),
-        )
-        server = BotServer(capture=capture, api=api, settings=settings, store=store)
-        runner = web.AppRunner(
-            server.web_app(), shutdown_timeout=30, handle_signals=False, access_log=None
-        )
-        await runner.setup()
+    try:
+        async with open_store(app.db_url, durable=True) as store:
+            dp = Dispatcher()
+            dp.include_router(build_router(store, settings))
+            capture = install(
+                dp,
+                bot,
+                store,
+                files=files,
+                spool=Spool(settings.spool_path),
+                options=CaptureOptions(
+                    bot_id=settings.bot_id, source="bot", max_download_bytes=limit
+                ),
+            )
+            server = BotServer(capture=capture, api=api, settings=settings, store=store)
+            await _serve(server, dp, bot, ready)
+    finally:
+        await api.aclose()
+        await bot.session.close()
+        if isinstance(files, SupabaseBucketFileStore):
+            await files.aclose()
+        log.info("bot_stopped")
+
+
+async def _serve(server: BotServer, dp: Dispatcher, bot: Bot, ready: anyio.Event | None) -> None:
+    """Serve until a signal; then stop intake, drain, and stop background work, in that order."""
+    settings = server.settings
+    runner = web.AppRunner(
+        server.web_app(), shutdown_timeout=30, handle_signals=False, access_log=None
+    )
+    await runner.setup()
+    try:
         site = web.TCPSite(runner, settings.listen_host, settings.listen_port)
         await site.start()
         await dp.emit_startup(bot=bot, dispatcher=dp)
@@ -401,29 +423,24 @@ async def run_bot(
             listen=f"{settings.listen_host}:{settings.listen_port}",
             bot_id=settings.bot_id,
         )
-        try:
-            async with anyio.create_task_group() as tg:
-                if settings.webhook_url:
-                    tg.start_soon(_set_webhook, api, settings)
-                else:
-                    tg.start_soon(_delete_webhook_then_poll, api, server)
-                if ready is not None:
-                    ready.set()
-                with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-                    async for signum in signals:
-                        log.info("shutdown_requested", signal=signal.Signals(signum).name)
-                        break
-                server.stopping.set()
-                tg.cancel_scope.cancel()
-        finally:
+        async with anyio.create_task_group() as tg:
+            if settings.webhook_url:
+                tg.start_soon(_set_webhook, server.api, settings)
+            else:
+                tg.start_soon(_delete_webhook_then_poll, server.api, server)
+            if ready is not None:
+                ready.set()
+            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                async for signum in signals:
+                    log.info("shutdown_requested", signal=signal.Signals(signum).name)
+                    break
             server.stopping.set()
+            tg.cancel_scope.cancel()
+    finally:
+        server.stopping.set()
+        with anyio.CancelScope(shield=True):
             await runner.cleanup()  # stops intake, waits for in-flight webhook captures
             await dp.emit_shutdown(bot=bot, dispatcher=dp)  # drains handlers, stops downloads
-            await api.aclose()
-            await bot.session.close()
-            if isinstance(files, SupabaseBucketFileStore):
-                await files.aclose()
-            log.info("bot_stopped")
 
 
 async def _set_webhook(api: BotApiClient, settings: BotSettings) -> None:

@@ -18,9 +18,9 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from superbrain_core.botapi import BotApiClient, BotApiError
-from superbrain_core.errors import FileSizeMismatchError
+from superbrain_core.errors import StorageError
 from superbrain_core.files import FileStore, attach_bytes
-from superbrain_core.logs import get_logger
+from superbrain_core.logs import get_logger, redact_text
 from superbrain_core.models import FileStatus, RawFile
 from superbrain_core.storage.base import Store
 
@@ -106,15 +106,22 @@ class FilePipeline:
         await self._idle.wait()
 
     async def resume_pending(self) -> int:
-        """Queue every file still ``pending`` (say, after a restart). Returns how many."""
-        count, after = 0, 0
-        while True:
-            page = await self.store.list_files(status=FileStatus.PENDING, after_id=after, limit=500)
-            if not page:
-                return count
-            self.submit(f.id for f in page)
-            count += len(page)
-            after = page[-1].id
+        """Queue every file still ``pending`` or ``failed`` (after a restart). Returns how many.
+
+        Failed files get a fresh round of attempts on every start: a download
+        that failed for a day (an outage) can still succeed.
+        """
+        count = 0
+        for status in (FileStatus.PENDING, FileStatus.FAILED):
+            after = 0
+            while True:
+                page = await self.store.list_files(status=status, after_id=after, limit=500)
+                if not page:
+                    break
+                self.submit(f.id for f in page)
+                count += len(page)
+                after = page[-1].id
+        return count
 
     async def run(self) -> None:
         """Work the queue until cancelled."""
@@ -127,6 +134,10 @@ class FilePipeline:
         async for file_id, attempt in self._receive:
             try:
                 await self._attempt(file_id, attempt)
+            except Exception:
+                # A worker never dies: the file stays pending/failed and is
+                # picked up again on the next start.
+                log.exception("file_download_crashed", file_row_id=file_id)
             finally:
                 self._done()
 
@@ -155,7 +166,11 @@ class FilePipeline:
 
     async def _try_once(self, file_id: int, attempt: int) -> FileStatus | None:
         """One attempt; returns the final status, or ``None`` when a retry should follow."""
-        raw_file = await self.store.get_file(file_id)
+        try:
+            raw_file = await self.store.get_file(file_id)
+        except StorageError as exc:
+            log.info("file_download_deferred", file_row_id=file_id, error=str(exc))
+            return None if attempt < self.max_attempts else FileStatus.PENDING
         if raw_file is None or raw_file.status not in (FileStatus.PENDING, FileStatus.FAILED):
             return raw_file.status if raw_file else FileStatus.MISSING
         try:
@@ -165,9 +180,13 @@ class FilePipeline:
         except FileTooLargeError as exc:
             await self.store.set_file_status(file_id, FileStatus.TOO_LARGE, reason=str(exc))
             return FileStatus.TOO_LARGE
-        except (BotApiError, FileSizeMismatchError, OSError) as exc:
-            reason = f"attempt {attempt}/{self.max_attempts}: {exc}"
-            await self.store.set_file_status(file_id, FileStatus.FAILED, reason=reason)
+        except Exception as exc:  # the API, the network, the size check, the FileStore...
+            detail = redact_text(str(exc)) or type(exc).__name__
+            reason = f"attempt {attempt}/{self.max_attempts}: {detail}"
+            try:
+                await self.store.set_file_status(file_id, FileStatus.FAILED, reason=reason)
+            except StorageError as store_exc:
+                log.info("file_status_not_saved", file_row_id=file_id, error=str(store_exc))
             permanent = isinstance(exc, BotApiError) and not exc.transient
             if permanent or attempt >= self.max_attempts:
                 log.warning("file_download_failed", file_row_id=file_id, reason=reason)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,13 @@ from superbrain_core import jsonutil
 from superbrain_core.capture import Capturer
 from superbrain_core.errors import StorageError, SuperbrainError
 from superbrain_core.logs import get_logger
-from superbrain_core.models import BotResponse, BotResponseIn, CaptureResult, NormalizedUpdate
+from superbrain_core.models import (
+    BotResponse,
+    BotResponseIn,
+    CaptureOutcome,
+    CaptureResult,
+    NormalizedUpdate,
+)
 from superbrain_core.telegram import normalize_update
 
 log = get_logger(__name__)
@@ -42,16 +49,34 @@ class CaptureUnavailableError(SuperbrainError):
 
 
 class Spool:
-    """Append-only, fsynced JSON Lines file of raw updates awaiting storage."""
+    """Append-only, fsynced JSON Lines file of raw updates awaiting storage.
+
+    Lines that cannot be replayed (not JSON, or refused by storage for a reason
+    other than an outage) are moved to ``<spool>.rejected`` with the reason,
+    so that one bad line never blocks everything queued behind it.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
 
-    def _append_sync(self, line: bytes) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    @property
+    def rejected_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".rejected")
+
+    @staticmethod
+    def _append_to(path: Path, data: bytes) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            os.write(fd, line)
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                # The process died mid-append before: end that torn line so it
+                # stays on its own (it is rejected on replay, never acknowledged).
+                data = b"\n" + data
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -63,14 +88,21 @@ class Spool:
     async def append_many(self, entries: list[dict[str, Any]]) -> None:
         """Durably append entries in order, with one fsync."""
         data = b"".join((jsonutil.dumps(e) + "\n").encode("utf-8") for e in entries)
-        await anyio.to_thread.run_sync(self._append_sync, data)
+        await anyio.to_thread.run_sync(self._append_to, self.path, data)
 
-    def _read_sync(self) -> list[dict[str, Any]]:
+    async def reject(self, entry: Any, reason: str) -> None:
+        """Set an entry aside, with why, in the rejected file (kept for a human)."""
+        record = {"reason": reason, "entry": entry}
+        data = (jsonutil.dumps(record) + "\n").encode("utf-8")
+        await anyio.to_thread.run_sync(self._append_to, self.rejected_path, data)
+
+    def _read_sync(self) -> list[Any]:
+        """Entries in order; a line that is not JSON comes back as ``bytes``."""
         try:
             raw = self.path.read_bytes()
         except (FileNotFoundError, NotADirectoryError):
             return []
-        entries: list[dict[str, Any]] = []
+        entries: list[Any] = []
         lines = raw.split(b"\n")
         for number, line in enumerate(lines, start=1):
             if not line.strip():
@@ -83,10 +115,10 @@ class Spool:
                     # fsync returned, so that update was never acknowledged.
                     log.warning("spool_torn_tail_ignored", path=str(self.path))
                     continue
-                raise StorageError(f"{self.path}:{number}: spool line is not JSON") from None
+                entries.append(bytes(line))
         return entries
 
-    async def read(self) -> list[dict[str, Any]]:
+    async def read(self) -> list[Any]:
         return await anyio.to_thread.run_sync(self._read_sync)
 
     async def pending(self) -> bool:
@@ -100,10 +132,16 @@ class Spool:
 
     def _clear_sync(self) -> None:
         # Replace rather than truncate in place, so a crash leaves either the
-        # old spool (replayed again; deduplicated) or an empty one.
+        # old spool (replayed again; deduplicated) or an empty one; then sync
+        # the directory so the replacement itself is durable.
         tmp = self.path.with_suffix(".empty")
         tmp.write_bytes(b"")
         os.replace(tmp, self.path)
+        fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     async def clear(self) -> None:
         await anyio.to_thread.run_sync(self._clear_sync)
@@ -115,6 +153,11 @@ class CaptureReceipt:
 
     stored: bool
     result: CaptureResult | None = None
+
+    @property
+    def duplicate(self) -> bool:
+        """Storage already had this update: it was delivered (and handled) before."""
+        return self.result is not None and self.result.outcome is CaptureOutcome.DUPLICATE
 
 
 @attrs.define(eq=False)
@@ -147,10 +190,19 @@ class DurableCapture:
     caller still waits for its own record to be persisted.
     """
 
-    def __init__(self, capturer: Capturer, spool: Spool | None, *, max_batch: int = 256) -> None:
+    def __init__(
+        self,
+        capturer: Capturer,
+        spool: Spool | None,
+        *,
+        max_batch: int = 256,
+        on_stored: Callable[[Sequence[CaptureResult | BotResponse]], None] | None = None,
+    ) -> None:
         self.capturer = capturer
         self.spool = spool
         self.max_batch = max_batch
+        #: Called with what reached storage (directly or on replay), e.g. to queue files.
+        self.on_stored = on_stored
         self._lock = anyio.Lock()
         self._queue: list[_Pending] = []
         self._spool_has_entries: bool | None = None
@@ -173,18 +225,25 @@ class DurableCapture:
         self._queue.append(pending)
         if not self._lock.locked():
             async with self._lock:
-                # Let callers that are already running (and requests already
-                # received) join this batch: two turns of the event loop.
-                await anyio.lowlevel.checkpoint()
-                await anyio.lowlevel.checkpoint()
-                while self._queue:
-                    batch = self._queue[: self.max_batch]
-                    del self._queue[: self.max_batch]
-                    await self._commit(batch)
+                # Shielded: cancelling the caller that happens to lead must not
+                # abandon the records of other callers batched with its own.
+                with anyio.CancelScope(shield=True):
+                    # Let callers that are already running (and requests already
+                    # received) join this batch: two turns of the event loop.
+                    await anyio.lowlevel.checkpoint()
+                    await anyio.lowlevel.checkpoint()
+                    await self._drain()
         await pending.done.wait()
         if pending.error is not None:
             raise pending.error
         return pending.result
+
+    async def _drain(self) -> None:
+        """Commit everything queued. Call with the lock held; returns with an empty queue."""
+        while self._queue:
+            batch = self._queue[: self.max_batch]
+            del self._queue[: self.max_batch]
+            await self._commit(batch)
 
     async def _commit(self, batch: list[_Pending]) -> None:
         """Write a batch in order: to storage in one unit, else all of it to the spool."""
@@ -199,17 +258,21 @@ class DurableCapture:
                     )
                 except (StorageError, OSError) as exc:
                     log.warning("storage_unavailable_spooling", error=str(exc), records=len(batch))
+                except Exception:
+                    # Not an outage but a fault: keep the records (the spool
+                    # sets aside what storage keeps refusing) rather than drop them.
+                    log.exception("storage_write_failed_spooling", records=len(batch))
                 else:
                     for pending, result in zip(batch, results, strict=True):
                         pending.result = result
                     stored = True
+                    if self.on_stored is not None:
+                        self.on_stored(results)
             if not stored:
                 await self._spool_entries(batch)
-        except BaseException as exc:
+        except Exception as exc:
             for pending in batch:
                 pending.error = exc
-            if not isinstance(exc, Exception):
-                raise
         finally:
             for pending in batch:
                 pending.done.set()
@@ -226,38 +289,62 @@ class DurableCapture:
         self._spool_has_entries = True
 
     async def replay(self) -> int:
-        """Store every spooled update in order, then empty the spool.
+        """Store every spooled entry in order, then empty the spool.
 
         Returns how many entries were replayed (0 when storage is still down or
-        the spool is empty). Safe to repeat: capture is idempotent.
+        the spool is empty). Safe to repeat: capture is idempotent. Entries that
+        storage refuses for a reason other than an outage, and lines that are
+        not JSON, are moved to the rejected file instead of blocking the rest.
         """
         if self.spool is None:
             return 0
+        replayed = 0
         async with self._lock:
-            entries = await self.spool.read()
-            if not entries:
-                self._spool_has_entries = False
-                return 0
+            with anyio.CancelScope(shield=True):
+                try:
+                    replayed = await self._replay_locked(self.spool)
+                finally:
+                    # Records that arrived during the replay have no leader: commit them.
+                    await self._drain()
+        return replayed
+
+    async def _replay_locked(self, spool: Spool) -> int:
+        entries = await spool.read()
+        if not entries:
+            self._spool_has_entries = False
+            return 0
+        store = self.capturer.store
+        for entry in entries:
             try:
-                for entry in entries:
-                    if "update" in entry:
-                        await self.capturer.capture(entry["update"])
-                    elif "bot_response" in entry:
-                        record = BotResponseIn.from_json(entry["bot_response"])
-                        await self.capturer.store.record_bot_response(record)
-                    else:
-                        raise StorageError(f"{self.spool.path}: unknown spool entry")
+                if isinstance(entry, dict) and "update" in entry:
+                    results: list[Any] = [await self.capturer.capture(entry["update"])]
+                elif isinstance(entry, dict) and "bot_response" in entry:
+                    record = BotResponseIn.from_json(entry["bot_response"])
+                    results = [await store.record_bot_response(record)]
+                else:
+                    raise ValueError("not a spool entry")
             except (StorageError, OSError) as exc:
                 log.info("spool_replay_deferred", pending=len(entries), error=str(exc))
                 return 0
-            await self.spool.clear()
-            self._spool_has_entries = False
-            log.info("spool_replayed", updates=len(entries))
-            return len(entries)
+            except Exception as exc:  # a poison entry: set it aside, keep going
+                reason = f"{type(exc).__name__}: {exc}"
+                raw = entry.decode("utf-8", "replace") if isinstance(entry, bytes) else entry
+                await spool.reject(raw, reason)
+                log.error("spool_entry_rejected", reason=reason, rejected=str(spool.rejected_path))
+                continue
+            if self.on_stored is not None:
+                self.on_stored(results)
+        await spool.clear()
+        self._spool_has_entries = False
+        log.info("spool_replayed", entries=len(entries))
+        return len(entries)
 
     async def replay_forever(self, interval: float = 5.0) -> None:
         """Background loop: retry the spool every ``interval`` seconds while it has entries."""
         while True:
             await anyio.sleep(interval)
             if self._spool_has_entries or self._spool_has_entries is None:
-                await self.replay()
+                try:
+                    await self.replay()
+                except Exception:
+                    log.exception("spool_replay_failed")

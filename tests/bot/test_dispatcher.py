@@ -228,3 +228,41 @@ async def test_message_like_updates_keep_their_text(harness: BotHarness) -> None
         await harness.deliver({"update_id": n, kind: body})
         stored = await harness.store.get_message(OWNER_ID, n)
         assert stored is not None and stored.message_text == f"текст {kind}"
+
+
+async def test_reply_recording_never_breaks_the_send(harness: BotHarness, tmp_path: Path) -> None:
+    """With storage and spool both gone, the reply still goes out and the handler goes on."""
+    from superbrain_core.spool import Spool
+
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a directory")
+    harness.capture.durable.spool = Spool(blocker / "spool.jsonl")
+    await harness.store.close()
+    sent = await harness.bot.send_message(OWNER_ID, "всё равно отправлено")
+    assert sent.text == "всё равно отправлено"
+    await harness.store.open()
+
+
+async def test_stored_errors_never_contain_the_token(harness: BotHarness) -> None:
+    from superbrain_core.testing import BOT_TOKEN
+
+    harness.session.add_error(
+        502, f"Bad Gateway at https://api.telegram.org/bot{BOT_TOKEN}/sendMessage"
+    )
+    with pytest.raises(Exception, match="Bad Gateway"):
+        await harness.bot.send_message(OWNER_ID, "x")
+    (row,) = await harness.store.bot_responses(OWNER_ID)
+    assert row.error is not None and "Bad Gateway" in row.error
+    assert BOT_TOKEN.split(":")[1] not in row.error
+
+
+async def test_two_edits_within_one_second_are_two_versions(harness: BotHarness) -> None:
+    await harness.deliver(make_update(1, message_id=7, text="v1"))
+    for update_id, text in ((2, "v2"), (3, "v3")):
+        await harness.deliver(
+            make_update(
+                update_id, "edited_message", message_id=7, text=text, edit_date=1_800_000_000
+            )
+        )
+    versions = await harness.store.message_versions(OWNER_ID, 7)
+    assert [v.message_text for v in versions] == ["v1", "v2", "v3"]

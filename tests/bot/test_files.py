@@ -224,3 +224,45 @@ async def test_embedding_example_captures_and_answers(tmp_path: Path) -> None:
         ).fetchall()
     assert stored == {7, 8}, "the unhandled update is stored too"
     assert replies == [("Hi! I remember everything you send me.", 1)]
+
+
+async def test_files_of_spooled_updates_are_downloaded_after_replay(tmp_path: Path) -> None:
+    import anyio
+    from aiogram import Bot, Dispatcher
+    from aiogram.client.session.aiohttp import AiohttpSession
+    from aiogram.client.telegram import TelegramAPIServer
+
+    from superbrain_core.aiogram import install
+    from superbrain_core.spool import Spool
+
+    telegram = FakeTelegram()
+    base = await telegram.start()
+    telegram.files["S"] = b"spooled photo" * 10
+    bot = Bot(BOT_TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(base)))
+    try:
+        async with SqliteStore(tmp_path / "s.db") as store:
+            capture = install(
+                Dispatcher(),
+                bot,
+                store,
+                files=LocalFileStore(tmp_path / "blobs"),
+                spool=Spool(tmp_path / "spool.jsonl"),
+            )
+            await capture.start()
+            await store.close()  # storage outage
+            photo = [
+                {"file_id": "S", "file_unique_id": "uS", "file_size": 130, "width": 1, "height": 1}
+            ]
+            receipt = await capture.capture_raw(make_update(1, message_id=1, photo=photo))
+            assert not receipt.stored
+            await store.open()
+            assert await capture.durable.replay() == 1
+            assert capture.files is not None
+            with anyio.fail_after(10):
+                await capture.files.wait_idle()
+            (row,) = await store.files_of_message(OWNER_ID, 1)
+            assert row.status is FileStatus.STORED
+            await capture.stop()
+    finally:
+        await bot.session.close()
+        await telegram.close()

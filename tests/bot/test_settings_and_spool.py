@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anyio.lowlevel
 import httpx
 import pytest
 import respx
@@ -97,14 +98,99 @@ async def test_spool_keeps_order_and_ignores_a_torn_last_line(tmp_path: Path) ->
     assert not await spool.pending()
 
 
-@pytest.mark.anyio
-async def test_corrupt_spool_line_in_the_middle_is_an_error(tmp_path: Path) -> None:
-    from superbrain_core.errors import StorageError
+async def _durable(tmp_path: Path):  # type: ignore[no-untyped-def]
+    from superbrain_core.capture import Capturer
+    from superbrain_core.spool import DurableCapture
+    from superbrain_core.storage.sqlite import SqliteStore
 
-    spool = Spool(tmp_path / "updates.jsonl")
-    spool.path.write_bytes(b'{"update": {"update_id": 1}}\ngarbage\n{"update": {"update_id": 2}}\n')
-    with pytest.raises(StorageError, match=r"updates\.jsonl:2"):
-        await spool.read()
+    store = SqliteStore(tmp_path / "d.db")
+    await store.open()
+    return store, DurableCapture(Capturer(store), Spool(tmp_path / "spool" / "updates.jsonl"))
+
+
+@pytest.mark.anyio
+async def test_bad_lines_are_set_aside_and_the_rest_replayed(tmp_path: Path) -> None:
+    from superbrain_core.samples import make_update
+
+    store, durable = await _durable(tmp_path)
+    spool = durable.spool
+    assert spool is not None
+    await spool.append({"update": make_update(1, message_id=1, text="до")})
+    with spool.path.open("ab") as f:
+        f.write(b"garbage in the middle\n")
+    await spool.append({"update": {"no": "update_id"}})  # storage refuses it for good
+    await spool.append({"update": make_update(2, message_id=2, text="после")})
+    assert await durable.replay() == 4
+    assert await store.get_update(1) is not None and await store.get_update(2) is not None
+    rejected = spool.rejected_path.read_text(encoding="utf-8").splitlines()
+    assert len(rejected) == 2
+    assert "garbage in the middle" in rejected[0] and "NotAnUpdateError" in rejected[1]
+    assert not await spool.pending()
+    await store.close()
+
+
+@pytest.mark.anyio
+async def test_a_torn_tail_does_not_corrupt_the_next_append(tmp_path: Path) -> None:
+    from superbrain_core.samples import make_update
+
+    store, durable = await _durable(tmp_path)
+    spool = durable.spool
+    assert spool is not None
+    await spool.append({"update": make_update(1, message_id=1, text="раз")})
+    with spool.path.open("ab") as f:
+        f.write(b'{"update": {"update_id": 2, "mess')  # died mid-append, never acknowledged
+    await spool.append({"update": make_update(3, message_id=3, text="три")})
+    assert [e["update"]["update_id"] for e in await spool.read() if isinstance(e, dict)] == [1, 3]
+    await durable.replay()
+    assert await store.get_update(1) is not None and await store.get_update(3) is not None
+    await store.close()
+
+
+@pytest.mark.anyio
+async def test_records_arriving_during_a_replay_are_written(tmp_path: Path) -> None:
+    """A capture that queues while the replay holds the lock must not wait forever."""
+    import anyio
+
+    from superbrain_core.samples import make_update
+
+    store, durable = await _durable(tmp_path)
+    assert durable.spool is not None
+    for i in range(1, 50):
+        await durable.spool.append({"update": make_update(i, message_id=i, text=f"спул {i}")})
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(durable.replay)
+        await anyio.lowlevel.checkpoint()  # the replay now holds the lock
+        with anyio.fail_after(10):
+            receipt = await durable.capture(make_update(100, message_id=100, text="во время"))
+    assert receipt.stored
+    assert (await store.stats()).tables["raw_updates"] == 50
+    await store.close()
+
+
+@pytest.mark.anyio
+async def test_cancelling_the_leading_caller_does_not_fail_the_others(tmp_path: Path) -> None:
+    import anyio
+
+    from superbrain_core.samples import make_update
+
+    store, durable = await _durable(tmp_path)
+    results: dict[int, object] = {}
+    scopes: list[anyio.CancelScope] = []
+
+    async def capture(i: int) -> None:
+        with anyio.CancelScope() as scope:
+            scopes.append(scope)
+            results[i] = await durable.capture(make_update(i, message_id=i, text=str(i)))
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            for i in range(1, 20):
+                tg.start_soon(capture, i)
+            await anyio.lowlevel.checkpoint()  # task 1 leads the group commit now
+            scopes[0].cancel()
+    assert set(results) >= set(range(2, 20)), "every other caller got its answer"
+    assert (await store.stats()).tables["raw_updates"] == 19, "the leader's own record too"
+    await store.close()
 
 
 @pytest.mark.anyio

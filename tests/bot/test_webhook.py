@@ -141,3 +141,13 @@ async def test_health_and_readiness(server, harness: BotHarness) -> None:  # typ
     bot_server.stopping.set()
     assert (await client.get("/readyz")).status_code == 503
     assert (await post(client, make_update(9, message_id=9, text="x"))).status_code == 503
+
+
+async def test_a_redelivered_update_is_not_handled_twice(server, harness: BotHarness) -> None:  # type: ignore[no-untyped-def]
+    _, client = server
+    update = make_update(1, message_id=1, text="заметка")
+    assert (await post(client, update)).status_code == 200
+    await harness.capture.drain()
+    assert (await post(client, update)).status_code == 200, "Telegram must stop redelivering"
+    await harness.capture.drain()
+    assert harness.sent() == ["✓ Сохранил"], "one acknowledgement, not two"

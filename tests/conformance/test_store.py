@@ -450,3 +450,26 @@ async def test_any_text_round_trips(store_factory, text: str) -> None:  # type: 
         # The text column holds the same text, lone surrogates shown as U+FFFD.
         expected = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
         assert msg.message_text == expected
+
+
+async def test_a_failed_commit_leaves_the_store_usable(store: Store) -> None:
+    """A transaction whose COMMIT fails is rolled back; the next capture works."""
+    from superbrain_core.errors import StorageError
+    from superbrain_core.storage.sqlite import SqliteStore
+
+    if not isinstance(store, SqliteStore):
+        pytest.skip("exercises the SQLite transaction wrapper")
+
+    def violate(conn):  # type: ignore[no-untyped-def]
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS parent (id INTEGER PRIMARY KEY)")
+        conn.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS child (p INTEGER REFERENCES parent(id)"
+            " DEFERRABLE INITIALLY DEFERRED)"
+        )
+        conn.execute("INSERT INTO child (p) VALUES (42)")  # fails only at COMMIT
+
+    with pytest.raises(StorageError, match="FOREIGN KEY"):
+        await store._run(violate, write=True)
+    assert (
+        await cap(store, make_update(800, message_id=800, text="после", date=T0))
+    ).outcome is CaptureOutcome.NEW

@@ -12,17 +12,19 @@ from superbrain_core.storage.base import BOT_API_DOWNLOAD_LIMIT, CaptureOptions,
 DEFAULT_DB_URL = "sqlite:///superbrain.db"
 
 
-def open_store(url: str) -> Store:
+def open_store(url: str, *, durable: bool = False) -> Store:
     """A store for ``url``, not yet opened: use ``async with open_store(url) as store``.
 
     ``sqlite:///relative.db``, ``sqlite:////absolute.db`` and ``sqlite:///:memory:``
-    select the embedded store.
+    select the embedded store. ``durable=True`` (the bot) makes every commit
+    survive a power loss, not only a crash of the process, unless the URL says
+    otherwise: what the bot acknowledged to Telegram is never redelivered.
     """
     url = url.strip()
     if url.startswith("sqlite:"):
         from superbrain_core.storage.sqlite import SqliteStore
 
-        return SqliteStore.from_url(url)
+        return SqliteStore.from_url(url, default_synchronous="FULL" if durable else "NORMAL")
     scheme = url.split(":", 1)[0] if ":" in url else url
     if scheme in {"postgres", "postgresql", "supabase"}:
         raise ConfigError(

@@ -9,6 +9,7 @@ against other tasks *and* other processes using the same file.
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
 import uuid
@@ -149,11 +150,11 @@ class SqliteStore(Store):
         self._checkpointer: _Checkpointer | None = None
 
     @classmethod
-    def from_url(cls, url: str) -> SqliteStore:
+    def from_url(cls, url: str, *, default_synchronous: str = "NORMAL") -> SqliteStore:
         path = sqlite_path_from_url(url)
         query = url.split("?", 1)[1] if "?" in url else ""
         params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
-        return cls(path, synchronous=params.get("synchronous", "NORMAL"))
+        return cls(path, synchronous=params.get("synchronous", default_synchronous))
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -237,10 +238,13 @@ class SqliteStore(Store):
                 conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
                 try:
                     result = fn(conn)
+                    conn.execute("COMMIT")
                 except BaseException:
-                    conn.execute("ROLLBACK")
+                    # Also after a failed COMMIT: a connection left inside a
+                    # transaction would refuse every later BEGIN.
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
                     raise
-                conn.execute("COMMIT")
                 if write and self._checkpointer is not None:
                     self._checkpointer.note_write()
                 return result
@@ -467,17 +471,19 @@ def _capture_one(
         return CaptureResult(update.update_id, update.update_type, CaptureOutcome.NEW)
     is_edit = update.update_type in EDIT_UPDATE_TYPES
     edit_key = _ts(msg.edit_date)
+    content = _content_hash(msg)
     version = 1
     chain_id: str | None = None
     root_chain: str | None = None
     # The message's stored versions and, in the same round trip, a chain it is
     # already the root of (a reply to it arrived first: a replay, an import).
     for row in conn.execute(
-        "SELECT id, version, chain_id, coalesce(edit_date, '') = coalesce(?3, '') AS same"
+        "SELECT id, version, chain_id,"
+        " coalesce(edit_date, '') = coalesce(?3, '') AND content_hash = ?4 AS same"
         " FROM raw_messages WHERE chat_id = ?1 AND message_id = ?2"
         " UNION ALL SELECT NULL, 0, chain_id, 0 FROM message_chains"
         " WHERE chat_id = ?1 AND original_message_id = ?2",
-        (msg.chat_id, msg.message_id, edit_key),
+        (msg.chat_id, msg.message_id, edit_key, content),
     ):
         if row[0] is None:
             root_chain = row[2]
@@ -504,8 +510,8 @@ def _capture_one(
         " reply_to_message_id, reply_to_text, is_clarification, raw_telegram_json,"
         " created_at, chat_id, version, message_date, edit_date, media_group_id,"
         " message_thread_id, chain_id, sender_is_bot, entities, forward_origin, update_id,"
-        " bot_id, update_type, source)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " bot_id, update_type, source, content_hash)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             msg.user_id,
             msg.message_id,
@@ -530,6 +536,7 @@ def _capture_one(
             opts.bot_id,
             update.update_type,
             opts.source,
+            content,
         ),
     )
     raw_message_id = int(cur.lastrowid or 0)
@@ -546,6 +553,14 @@ def _capture_one(
         chain_id=chain_id,
         file_row_ids=tuple(i for i in file_ids if i is not None),
     )
+
+
+def _content_hash(msg: NormalizedMessage) -> str:
+    """What tells two versions with the same ``edit_date`` apart (Telegram dates have
+    one-second resolution, so two quick edits can share one)."""
+    files = ",".join(f.file_unique_id or f.file_id or "" for f in msg.files)
+    material = jsonutil.dumps([msg.message_type, msg.text, msg.entities, files])
+    return hashlib.blake2b(material.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
 
 
 def _chain_id_of_message(conn: sqlite3.Connection, chat_id: int, message_id: int) -> str | None:
@@ -610,10 +625,14 @@ def _resolve_chain(conn: sqlite3.Connection, msg: NormalizedMessage, now: str | 
         "UPDATE raw_messages SET chain_id = ? WHERE chat_id = ? AND message_id = ?",
         (chain_id, msg.chat_id, root_id),
     )
+    # Two statements rather than one with OR, so that each uses its index.
     conn.execute(
-        "UPDATE bot_responses SET chain_id = ? WHERE chat_id = ?"
-        " AND (message_id = ? OR related_user_message_id = ?)",
-        (chain_id, msg.chat_id, target, root_id),
+        "UPDATE bot_responses SET chain_id = ? WHERE chat_id = ? AND message_id = ?",
+        (chain_id, msg.chat_id, target),
+    )
+    conn.execute(
+        "UPDATE bot_responses SET chain_id = ? WHERE chat_id = ? AND related_user_message_id = ?",
+        (chain_id, msg.chat_id, root_id),
     )
     return chain_id
 

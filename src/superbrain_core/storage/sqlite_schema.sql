@@ -41,11 +41,13 @@ CREATE TABLE IF NOT EXISTS raw_messages (
     bot_id               INTEGER NOT NULL DEFAULT 0,
     update_type          TEXT,
     source               TEXT    NOT NULL DEFAULT 'bot',
+    content_hash         TEXT    NOT NULL DEFAULT '',
     UNIQUE (chat_id, message_id, version)
 );
--- One row per distinct version: the original (no edit_date) and each edit.
+-- One row per distinct version: the original (no edit_date) and each edit;
+-- content_hash separates two edits made within the same second.
 CREATE UNIQUE INDEX IF NOT EXISTS uq_raw_messages_edit
-    ON raw_messages (chat_id, message_id, coalesce(edit_date, ''));
+    ON raw_messages (chat_id, message_id, coalesce(edit_date, ''), content_hash);
 CREATE INDEX IF NOT EXISTS idx_raw_messages_user ON raw_messages (user_id);
 CREATE INDEX IF NOT EXISTS idx_raw_messages_processed ON raw_messages (is_processed, id);
 CREATE INDEX IF NOT EXISTS idx_raw_messages_chain ON raw_messages (chain_id);
