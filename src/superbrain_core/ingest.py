@@ -30,7 +30,7 @@ _ENVELOPE = re.compile(
 )
 _DECODER = json.JSONDecoder()
 
-DEFAULT_BATCH = 500
+DEFAULT_BATCH = 2000
 
 
 @attrs.frozen

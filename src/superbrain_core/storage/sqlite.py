@@ -471,7 +471,8 @@ def _capture_one(
         return CaptureResult(update.update_id, update.update_type, CaptureOutcome.NEW)
     is_edit = update.update_type in EDIT_UPDATE_TYPES
     edit_key = _ts(msg.edit_date)
-    content = _content_hash(msg)
+    # Only edits need it: an original has one content by definition.
+    content = _content_hash(msg) if edit_key is not None else ""
     version = 1
     chain_id: str | None = None
     root_chain: str | None = None
