@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.to_thread
 import attrs
 
 from superbrain_core.capture import Capturer, CaptureTally
@@ -263,7 +264,7 @@ async def ingest_paths(
     """Ingest several files in order; stops at the first bad input (see :func:`ingest_text`)."""
     report = IngestReport()
     for path in paths:
-        text, name = read_source(path)
+        text, name = await anyio.to_thread.run_sync(read_source, path)
         tally = await ingest_text(
             capturer, text, name, batch_size=batch_size, on_progress=on_progress
         )
