@@ -140,42 +140,48 @@ async def test_pending_files_are_resumed_after_a_restart(env) -> None:  # type: 
     assert (await store.files_of_message(OWNER_ID, 1))[0].status is FileStatus.STORED
 
 
-async def test_install_downloads_what_the_bot_receives(tmp_path: Path) -> None:
-    """The one-call set-up wires capture to the file pipeline and the bot's own API server."""
-    import anyio
+@pytest.fixture
+async def live(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A real aiogram Bot talking to the fake Telegram, with capture installed."""
     from aiogram import Bot, Dispatcher
     from aiogram.client.session.aiohttp import AiohttpSession
     from aiogram.client.telegram import TelegramAPIServer
 
     from superbrain_core.aiogram import install
+    from superbrain_core.spool import Spool
 
     telegram = FakeTelegram()
     base = await telegram.start()
-    telegram.files["F"] = b"photo bytes" * 50
     bot = Bot(BOT_TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(base)))
     try:
-        async with SqliteStore(tmp_path / "i.db") as store:
-            capture = install(Dispatcher(), bot, store, files=LocalFileStore(tmp_path / "blobs"))
+        async with SqliteStore(tmp_path / "live.db") as store:
+            capture = install(
+                Dispatcher(),
+                bot,
+                store,
+                files=LocalFileStore(tmp_path / "blobs"),
+                spool=Spool(tmp_path / "spool.jsonl"),
+            )
             await capture.start()
-            photo = [
-                {
-                    "file_id": "F",
-                    "file_unique_id": "uF",
-                    "file_size": 550,
-                    "width": 10,
-                    "height": 10,
-                }
-            ]
-            await capture.capture_raw(make_update(1, message_id=1, photo=photo, caption="дача"))
-            assert capture.files is not None
-            with anyio.fail_after(10):
-                await capture.files.wait_idle()
-            (row,) = await store.files_of_message(OWNER_ID, 1)
-            assert row.status is FileStatus.STORED
+            yield telegram, store, capture
             await capture.stop()
     finally:
         await bot.session.close()
         await telegram.close()
+
+
+async def test_install_downloads_what_the_bot_receives(live) -> None:  # type: ignore[no-untyped-def]
+    """The one-call set-up wires capture to the file pipeline and the bot's own API server."""
+    import anyio
+
+    telegram, store, capture = live
+    telegram.files["F"] = b"photo bytes" * 50
+    photo = [{"file_id": "F", "file_unique_id": "uF", "file_size": 550, "width": 10, "height": 10}]
+    await capture.capture_raw(make_update(1, message_id=1, photo=photo, caption="дача"))
+    with anyio.fail_after(10):
+        await capture.files.wait_idle()
+    (row,) = await store.files_of_message(OWNER_ID, 1)
+    assert row.status is FileStatus.STORED
 
 
 async def test_embedding_example_captures_and_answers(tmp_path: Path) -> None:
@@ -226,43 +232,18 @@ async def test_embedding_example_captures_and_answers(tmp_path: Path) -> None:
     assert replies == [("Hi! I remember everything you send me.", 1)]
 
 
-async def test_files_of_spooled_updates_are_downloaded_after_replay(tmp_path: Path) -> None:
+async def test_files_of_spooled_updates_are_downloaded_after_replay(live) -> None:  # type: ignore[no-untyped-def]
     import anyio
-    from aiogram import Bot, Dispatcher
-    from aiogram.client.session.aiohttp import AiohttpSession
-    from aiogram.client.telegram import TelegramAPIServer
 
-    from superbrain_core.aiogram import install
-    from superbrain_core.spool import Spool
-
-    telegram = FakeTelegram()
-    base = await telegram.start()
+    telegram, store, capture = live
     telegram.files["S"] = b"spooled photo" * 10
-    bot = Bot(BOT_TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(base)))
-    try:
-        async with SqliteStore(tmp_path / "s.db") as store:
-            capture = install(
-                Dispatcher(),
-                bot,
-                store,
-                files=LocalFileStore(tmp_path / "blobs"),
-                spool=Spool(tmp_path / "spool.jsonl"),
-            )
-            await capture.start()
-            await store.close()  # storage outage
-            photo = [
-                {"file_id": "S", "file_unique_id": "uS", "file_size": 130, "width": 1, "height": 1}
-            ]
-            receipt = await capture.capture_raw(make_update(1, message_id=1, photo=photo))
-            assert not receipt.stored
-            await store.open()
-            assert await capture.durable.replay() == 1
-            assert capture.files is not None
-            with anyio.fail_after(10):
-                await capture.files.wait_idle()
-            (row,) = await store.files_of_message(OWNER_ID, 1)
-            assert row.status is FileStatus.STORED
-            await capture.stop()
-    finally:
-        await bot.session.close()
-        await telegram.close()
+    await store.close()  # storage outage
+    photo = [{"file_id": "S", "file_unique_id": "uS", "file_size": 130, "width": 1, "height": 1}]
+    receipt = await capture.capture_raw(make_update(1, message_id=1, photo=photo))
+    assert not receipt.stored
+    await store.open()
+    assert await capture.durable.replay() == 1
+    with anyio.fail_after(10):
+        await capture.files.wait_idle()
+    (row,) = await store.files_of_message(OWNER_ID, 1)
+    assert row.status is FileStatus.STORED
