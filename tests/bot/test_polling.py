@@ -87,3 +87,24 @@ async def test_offset_moves_only_past_persisted_updates(harness: BotHarness, tmp
     finally:
         await api.aclose()
         await telegram.close()
+
+
+async def test_probes_are_served_in_polling_mode_too(harness: BotHarness) -> None:
+    import httpx
+    from aiohttp.test_utils import TestServer
+
+    settings = BotSettings(token=BOT_TOKEN, spool_path=harness.spool.path)
+    server = BotServer(
+        capture=harness.capture, api=BotApiClient(BOT_TOKEN), settings=settings, store=harness.store
+    )
+    test_server = TestServer(server.web_app(), host="127.0.0.1")
+    await test_server.start_server()
+    try:
+        async with httpx.AsyncClient(base_url=str(test_server.make_url("/"))) as client:
+            assert (await client.get("/healthz")).status_code == 200
+            assert (await client.get("/readyz")).json()["ready"] is True
+            assert (await client.post("/telegram/webhook", json={})).status_code in (404, 405), (
+                "no webhook endpoint while polling"
+            )
+    finally:
+        await test_server.close()
