@@ -71,18 +71,6 @@ _RECORDED = re.compile(r"^(send|copyMessages?$|forwardMessages?$|editMessage)")
 _NOT_MESSAGES = frozenset({"sendChatAction", "sendGift"})
 
 
-def _message_key(payload: JSONDict) -> tuple[int, int] | None:
-    for kind in MESSAGE_UPDATE_TYPES:
-        message = payload.get(kind)
-        if isinstance(message, dict):
-            chat = message.get("chat")
-            if isinstance(chat, dict) and isinstance(chat.get("id"), int):
-                message_id = message.get("message_id")
-                if isinstance(message_id, int):
-                    return chat["id"], message_id
-    return None
-
-
 def _update_message_key(update: Update) -> tuple[int, int] | None:
     for kind in MESSAGE_UPDATE_TYPES:
         message = getattr(update, kind, None)

@@ -33,7 +33,12 @@ from aiogram.types import Message
 from aiohttp import web
 
 from superbrain_core.aiogram import SuperbrainCapture, install
-from superbrain_core.botapi import ALL_UPDATE_TYPES, BotApiClient, BotApiError
+from superbrain_core.botapi import (
+    ALL_UPDATE_TYPES,
+    DEFAULT_API_SERVER,
+    BotApiClient,
+    BotApiError,
+)
 from superbrain_core.errors import ConfigError, NotAnUpdateError, StorageError
 from superbrain_core.files import FileStore, LocalFileStore, SupabaseBucketFileStore
 from superbrain_core.logs import get_logger
@@ -376,7 +381,7 @@ async def run_bot(
     bot = Bot(settings.token, session=session)
     api = BotApiClient(
         settings.token,
-        api_server=settings.api_server or "https://api.telegram.org",
+        api_server=settings.api_server or DEFAULT_API_SERVER,
         local_files=settings.local_api,
         timeout=settings.poll_timeout + 15,
     )

@@ -43,6 +43,14 @@ class CaptureTally:
         if update is not None and update.problem:
             self.problems.append(f"update {update.update_id}: {update.problem}")
 
+    def merge(self, other: CaptureTally) -> None:
+        """Add another tally's counts to this one (several files into one report)."""
+        self.new += other.new
+        self.duplicate += other.duplicate
+        self.edits += other.edits
+        self.problems.extend(other.problems)
+        self.by_update_type.update(other.by_update_type)
+
     def add_all(
         self, results: Iterable[CaptureResult], updates: Sequence[NormalizedUpdate]
     ) -> None:

@@ -141,16 +141,6 @@ class FilePipeline:
             finally:
                 self._done()
 
-    async def process(self, file_id: int) -> FileStatus:
-        """Download one file now, retrying inline; for tools and tests."""
-        attempt = 1
-        while True:
-            outcome = await self._try_once(file_id, attempt)
-            if outcome is not None:
-                return outcome
-            await anyio.sleep(self._delay(attempt))
-            attempt += 1
-
     async def _attempt(self, file_id: int, attempt: int) -> None:
         outcome = await self._try_once(file_id, attempt)
         if outcome is None and self._tg is not None:

@@ -269,9 +269,5 @@ async def ingest_paths(
             capturer, text, name, batch_size=batch_size, on_progress=on_progress
         )
         report.files[name] = tally
-        report.tally.new += tally.new
-        report.tally.duplicate += tally.duplicate
-        report.tally.edits += tally.edits
-        report.tally.problems.extend(tally.problems)
-        report.tally.by_update_type.update(tally.by_update_type)
+        report.tally.merge(tally)
     return report

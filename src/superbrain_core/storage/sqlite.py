@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import anyio
 import anyio.to_thread
@@ -262,24 +262,23 @@ class SqliteStore(Store):
     async def capture_many(
         self, updates: Sequence[NormalizedUpdate], options: CaptureOptions | None = None
     ) -> list[CaptureResult]:
-        opts = options or CaptureOptions()
-        if not updates:
-            return []
-
-        def write(conn: sqlite3.Connection) -> list[CaptureResult]:
-            now = _ts(_now())
-            return [_capture_one(conn, u, opts, now) for u in updates]
-
-        return await self._run(write, write=True)
+        return cast(list[CaptureResult], await self.write_batch(updates, options))
 
     async def record_bot_response(self, response: BotResponseIn) -> BotResponse:
-        return await self._run(lambda conn: _record_bot_response(conn, response), write=True)
+        (recorded,) = await self.record_bot_responses([response])
+        return recorded
+
+    async def record_bot_responses(self, responses: Sequence[BotResponseIn]) -> list[BotResponse]:
+        return cast(list[BotResponse], await self.write_batch(responses))
 
     async def write_batch(
         self,
         items: Sequence[NormalizedUpdate | BotResponseIn],
         options: CaptureOptions | None = None,
     ) -> list[CaptureResult | BotResponse]:
+        """Every write of this store goes through here: one transaction for all items."""
+        if not items:
+            return []
         opts = options or CaptureOptions()
 
         def write(conn: sqlite3.Connection) -> list[CaptureResult | BotResponse]:
@@ -291,14 +290,7 @@ class SqliteStore(Store):
                 for item in items
             ]
 
-        return await self._run(write, write=True) if items else []
-
-    async def record_bot_responses(self, responses: Sequence[BotResponseIn]) -> list[BotResponse]:
-        if not responses:
-            return []
-        return await self._run(
-            lambda conn: [_record_bot_response(conn, r) for r in responses], write=True
-        )
+        return await self._run(write, write=True)
 
     # -- reads -----------------------------------------------------------------
 
