@@ -316,3 +316,132 @@ class StoreStats:
     tables: dict[str, int]
     message_types: dict[str, int]
     file_statuses: dict[str, int]
+
+
+# -- the analyzer's bookkeeping --------------------------------------------------
+
+
+class RouteOutcome(enum.StrEnum):
+    """What applying one placement did to the structured tables."""
+
+    PLACED = "placed"
+    """First placement of the message."""
+    UPDATED = "updated"
+    """Same table, changed fields (or a newer classifier confirmed it)."""
+    MOVED = "moved"
+    """Deleted from the wrong table and inserted into the right one."""
+    UNCHANGED = "unchanged"
+    """Same table, same fields: nothing written but the processing bookkeeping."""
+    STALE = "stale"
+    """A concurrent run already placed it from newer input; this verdict was dropped."""
+
+
+@attrs.frozen
+class WorkItem:
+    """One claimed (or, in a dry run, peeked) raw message version awaiting analysis.
+
+    ``target_message_id`` is the message that gets filed: the chain's root when
+    the root is stored, otherwise the message itself. Clarifications are folded
+    into their root this way.
+    """
+
+    id: int
+    chat_id: int
+    message_id: int
+    target_message_id: int
+    attempts: int = 0
+
+
+@attrs.frozen
+class RoutingEntry:
+    """One placement ever made (``routing_log``); the current one has no ``superseded_at``."""
+
+    id: int
+    raw_message_id: int
+    chat_id: int
+    message_id: int
+    destination: str
+    record_id: int | None
+    classification: JSONDict
+    classifier: str
+    classifier_version: str
+    confidence: float
+    input_version: int
+    run_id: int | None
+    created_at: datetime
+    superseded_at: datetime | None
+
+
+@attrs.frozen
+class WorkContext:
+    """Everything stored about one target message that its classification may use.
+
+    ``members`` are the newest versions of the chain's other messages in arrival
+    order; ``input_version`` is the highest raw row id looked at, which lets a
+    store drop a verdict made from older input than the current placement's.
+    """
+
+    root: RawMessage
+    members: tuple[RawMessage, ...]
+    bot_messages: tuple[BotResponse, ...]
+    files: tuple[RawFile, ...]
+    placement: RoutingEntry | None
+    input_version: int
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.root.chat_id, self.root.message_id)
+
+
+@attrs.frozen
+class Placement:
+    """Where one message should now live, and the raw rows this settles.
+
+    ``destination`` is a structured table name or ``none``; ``values`` are that
+    table's columns (JSON-ready primitives). Applying it is idempotent.
+    """
+
+    chat_id: int
+    message_id: int
+    raw_message_id: int
+    destination: str
+    values: JSONDict
+    classification: JSONDict
+    classifier: str
+    classifier_version: str
+    confidence: float
+    input_version: int
+    processed_ids: tuple[int, ...]
+
+
+@attrs.frozen
+class PlacementResult:
+    chat_id: int
+    message_id: int
+    outcome: RouteOutcome
+    destination: str
+    record_id: int | None
+    previous_destination: str | None = None
+
+
+@attrs.frozen
+class WorkFailure:
+    """A raw row whose analysis failed this time: retried after ``next_attempt_at``."""
+
+    raw_message_id: int
+    error: str
+    next_attempt_at: datetime
+    quarantine: bool = False
+
+
+@attrs.frozen
+class WorkProblem:
+    """A raw row that failed at least once and is not processed yet."""
+
+    raw_message_id: int
+    chat_id: int
+    message_id: int
+    attempts: int
+    last_error: str | None
+    next_attempt_at: datetime | None
+    quarantined_at: datetime | None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Self
 
@@ -22,12 +23,20 @@ from superbrain_core.models import (
     BotResponseIn,
     CaptureResult,
     FileStatus,
+    JSONDict,
     MessageChain,
     NormalizedUpdate,
+    Placement,
+    PlacementResult,
     RawFile,
     RawMessage,
     RawUpdate,
+    RoutingEntry,
     StoreStats,
+    WorkContext,
+    WorkFailure,
+    WorkItem,
+    WorkProblem,
 )
 
 #: The public Bot API's ``getFile`` limit; files above it can only be described.
@@ -192,3 +201,96 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def last_batch_run(self) -> BatchRun | None:
         """The newest analyzer run, for the bot's ``/last``."""
+
+    # -- the analyzer --------------------------------------------------------
+    #
+    # The nightly batch claims raw message versions with a lease, loads what it
+    # needs to classify their targets, and applies placements. Every write below
+    # is one atomic unit (a transaction, or one SQL function call on Postgres).
+
+    @abc.abstractmethod
+    async def claim_work(
+        self, worker: str, *, limit: int, lease_until: datetime, now: datetime
+    ) -> list[WorkItem]:
+        """Claim up to ``limit`` unprocessed raw rows for ``worker``, oldest first.
+
+        Claimable: not processed, not quarantined, no live lease (a crashed
+        run's lease expires), and past its retry back-off. Two workers never
+        claim the same row while a lease is live.
+        """
+
+    @abc.abstractmethod
+    async def peek_work(
+        self,
+        *,
+        after_id: int,
+        limit: int,
+        now: datetime,
+        reclassify: tuple[str, str] | None = None,
+    ) -> list[WorkItem]:
+        """What :meth:`claim_work` would take, without writing (``--dry-run``).
+
+        With ``reclassify=(classifier, version)`` rows whose current placement
+        was made by any other classifier version are included too.
+        """
+
+    @abc.abstractmethod
+    async def pending_work(self, *, now: datetime) -> int:
+        """How many raw rows are claimable now (for progress bars)."""
+
+    @abc.abstractmethod
+    async def load_work_contexts(
+        self, keys: Sequence[tuple[int, int]]
+    ) -> dict[tuple[int, int], WorkContext]:
+        """For each ``(chat_id, message_id)``: newest version, chain, files, current placement."""
+
+    @abc.abstractmethod
+    async def apply_placements(
+        self, placements: Sequence[Placement], *, run_id: int | None
+    ) -> list[PlacementResult]:
+        """Apply placements and mark their raw rows processed, all in one transaction.
+
+        Moving deletes the row from the wrong table and inserts it into the
+        right one; every change supersedes the current ``routing_log`` entry and
+        adds a new one. A placement computed from older input than the current
+        one's is dropped (:attr:`RouteOutcome.STALE`).
+        """
+
+    @abc.abstractmethod
+    async def record_work_failures(self, failures: Sequence[WorkFailure]) -> None:
+        """Count a failed attempt, keep the error, schedule the retry or quarantine."""
+
+    @abc.abstractmethod
+    async def release_claims(self, worker: str) -> int:
+        """Give back ``worker``'s unfinished claims (a run stopping early)."""
+
+    @abc.abstractmethod
+    async def requeue_for_reclassify(self, classifier: str, version: str) -> int:
+        """Mark unprocessed again every message placed by another classifier version."""
+
+    @abc.abstractmethod
+    async def requeue_quarantined(self) -> int:
+        """Give quarantined rows a fresh set of attempts."""
+
+    @abc.abstractmethod
+    async def work_problems(self, *, limit: int = 100) -> list[WorkProblem]:
+        """Unprocessed rows that failed at least once, quarantined first."""
+
+    @abc.abstractmethod
+    async def start_batch_run(self, classifier: str, version: str, worker: str) -> int:
+        """Open a ``batch_runs`` row and return its id."""
+
+    @abc.abstractmethod
+    async def finish_batch_run(
+        self, run_id: int, *, status: str, counts: JSONDict, digest: str
+    ) -> None: ...
+
+    @abc.abstractmethod
+    async def routing_history(self, chat_id: int, message_id: int) -> list[RoutingEntry]:
+        """Every placement ever made for a message, oldest first."""
+
+    @abc.abstractmethod
+    async def list_records(
+        self, table: str, *, after_id: int = 0, limit: int = 1000
+    ) -> list[JSONDict]:
+        """Rows of a structured table by ascending id; page with ``after_id``."""

@@ -14,7 +14,7 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -34,38 +34,50 @@ from superbrain_core.models import (
     ChainReply,
     FileDescriptor,
     FileStatus,
+    JSONDict,
     MessageChain,
     NormalizedMessage,
     NormalizedUpdate,
+    Placement,
+    PlacementResult,
     RawFile,
     RawMessage,
     RawUpdate,
+    RoutingEntry,
     StoreStats,
+    WorkContext,
+    WorkFailure,
+    WorkItem,
+    WorkProblem,
 )
+from superbrain_core.routing import TABLES as ROUTING_TABLES
+from superbrain_core.storage import sqlite_work as work
 from superbrain_core.storage.base import CaptureOptions, Store
+from superbrain_core.storage.sqlite_rows import bot_response as _bot_response
+from superbrain_core.storage.sqlite_rows import chain as _chain
+from superbrain_core.storage.sqlite_rows import dt as _dt
+from superbrain_core.storage.sqlite_rows import raw_file as _raw_file
+from superbrain_core.storage.sqlite_rows import raw_message as _raw_message
+from superbrain_core.storage.sqlite_rows import raw_update as _raw_update
+from superbrain_core.storage.sqlite_rows import ts as _ts
+from superbrain_core.storage.sqlite_rows import utcnow as _now
 from superbrain_core.telegram import EDIT_UPDATE_TYPES
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Script that brings the schema from version N-1 to N, applied in order.
+_SCHEMA_SCRIPTS = {1: "sqlite_schema.sql", 2: "sqlite_schema_2.sql"}
 T = TypeVar("T")
 
-TABLES = ("raw_updates", "raw_messages", "raw_files", "bot_responses", "message_chains")
-
-
-def _ts(value: datetime | None) -> str | None:
-    """Fixed-width UTC ISO text (``…T06:00:00.000000+00:00``), so text order is time order."""
-    if value is None:
-        return None
-    if value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
-    return value.isoformat(timespec="microseconds")
-
-
-def _dt(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value is not None else None
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+TABLES = (
+    "raw_updates",
+    "raw_messages",
+    "raw_files",
+    "bot_responses",
+    "message_chains",
+    *ROUTING_TABLES,
+    "routing_log",
+    "batch_runs",
+)
 
 
 def sqlite_path_from_url(url: str) -> str:
@@ -187,12 +199,16 @@ class SqliteStore(Store):
                 f"knows up to {SCHEMA_VERSION}. Upgrade the library."
             )
         if version < SCHEMA_VERSION:
-            script = resources.files("superbrain_core.storage").joinpath("sqlite_schema.sql")
             conn.execute("BEGIN IMMEDIATE")
             try:
-                for statement in script.read_text(encoding="utf-8").split(";\n"):
-                    if statement.strip():
-                        conn.execute(statement)
+                # Re-read under the write lock: another process may have upgraded.
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                for step in range(version + 1, SCHEMA_VERSION + 1):
+                    package = resources.files("superbrain_core.storage")
+                    script = package.joinpath(_SCHEMA_SCRIPTS[step]).read_text(encoding="utf-8")
+                    for statement in script.split(";\n"):
+                        if statement.strip():
+                            conn.execute(statement)
                 conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
                 conn.execute("COMMIT")
             except BaseException:
@@ -435,6 +451,87 @@ class SqliteStore(Store):
             return StoreStats(tables=tables, message_types=types, file_statuses=statuses)
 
         return await self._run(read, write=False)
+
+    # -- the analyzer ------------------------------------------------------------
+
+    async def claim_work(
+        self, worker: str, *, limit: int, lease_until: datetime, now: datetime
+    ) -> list[WorkItem]:
+        return await self._run(
+            lambda c: work.claim(c, worker, limit, _ts(now) or "", _ts(lease_until) or ""),
+            write=True,
+        )
+
+    async def peek_work(
+        self,
+        *,
+        after_id: int,
+        limit: int,
+        now: datetime,
+        reclassify: tuple[str, str] | None = None,
+    ) -> list[WorkItem]:
+        return await self._run(
+            lambda c: work.peek(c, after_id, limit, _ts(now) or "", reclassify), write=False
+        )
+
+    async def pending_work(self, *, now: datetime) -> int:
+        return await self._run(lambda c: work.pending_count(c, _ts(now) or ""), write=False)
+
+    async def load_work_contexts(
+        self, keys: Sequence[tuple[int, int]]
+    ) -> dict[tuple[int, int], WorkContext]:
+        return await self._run(lambda c: work.load_contexts(c, keys), write=False)
+
+    async def apply_placements(
+        self, placements: Sequence[Placement], *, run_id: int | None
+    ) -> list[PlacementResult]:
+        if not placements:
+            return []
+        return await self._run(
+            lambda c: work.apply(c, placements, run_id, _ts(_now()) or ""), write=True
+        )
+
+    async def record_work_failures(self, failures: Sequence[WorkFailure]) -> None:
+        if failures:
+            await self._run(
+                lambda c: work.record_failures(c, failures, _ts(_now()) or ""), write=True
+            )
+
+    async def release_claims(self, worker: str) -> int:
+        return await self._run(lambda c: work.release_claims(c, worker), write=True)
+
+    async def requeue_for_reclassify(self, classifier: str, version: str) -> int:
+        return await self._run(
+            lambda c: work.requeue_for_reclassify(c, classifier, version), write=True
+        )
+
+    async def requeue_quarantined(self) -> int:
+        return await self._run(work.requeue_quarantined, write=True)
+
+    async def work_problems(self, *, limit: int = 100) -> list[WorkProblem]:
+        return await self._run(lambda c: work.work_problems(c, limit), write=False)
+
+    async def start_batch_run(self, classifier: str, version: str, worker: str) -> int:
+        return await self._run(
+            lambda c: work.start_run(c, classifier, version, worker, _ts(_now()) or ""),
+            write=True,
+        )
+
+    async def finish_batch_run(
+        self, run_id: int, *, status: str, counts: JSONDict, digest: str
+    ) -> None:
+        await self._run(
+            lambda c: work.finish_run(c, run_id, status, counts, digest, _ts(_now()) or ""),
+            write=True,
+        )
+
+    async def routing_history(self, chat_id: int, message_id: int) -> list[RoutingEntry]:
+        return await self._run(lambda c: work.routing_history(c, chat_id, message_id), write=False)
+
+    async def list_records(
+        self, table: str, *, after_id: int = 0, limit: int = 1000
+    ) -> list[JSONDict]:
+        return await self._run(lambda c: work.list_records(c, table, after_id, limit), write=False)
 
 
 # -- capture, inside one transaction --------------------------------------------
@@ -776,111 +873,3 @@ def _record_bot_response(conn: sqlite3.Connection, r: BotResponseIn) -> BotRespo
 
 
 # -- row conversion ---------------------------------------------------------------
-
-
-def _raw_update(row: sqlite3.Row) -> RawUpdate:
-    return RawUpdate(
-        id=row["id"],
-        bot_id=row["bot_id"],
-        update_id=row["update_id"],
-        update_type=row["update_type"],
-        payload=jsonutil.loads(row["payload"]),
-        received_at=_dt(row["received_at"]) or _now(),
-        source=row["source"],
-    )
-
-
-def _raw_message(row: sqlite3.Row) -> RawMessage:
-    return RawMessage(
-        id=row["id"],
-        chat_id=row["chat_id"],
-        message_id=row["message_id"],
-        version=row["version"],
-        user_id=row["user_id"],
-        message_type=row["message_type"],
-        message_text=row["message_text"],
-        message_date=_dt(row["message_date"]) or _now(),
-        edit_date=_dt(row["edit_date"]),
-        reply_to_message_id=row["reply_to_message_id"],
-        reply_to_text=row["reply_to_text"],
-        is_clarification=bool(row["is_clarification"]),
-        chain_id=row["chain_id"],
-        media_group_id=row["media_group_id"],
-        message_thread_id=row["message_thread_id"],
-        sender_is_bot=bool(row["sender_is_bot"]),
-        entities=jsonutil.loads(row["entities"]) or [],
-        forward_origin=jsonutil.loads(row["forward_origin"]),
-        raw_telegram_json=jsonutil.loads(row["raw_telegram_json"]),
-        update_id=row["update_id"],
-        source=row["source"],
-        is_processed=bool(row["is_processed"]),
-        processed_at=_dt(row["processed_at"]),
-        created_at=_dt(row["created_at"]) or _now(),
-    )
-
-
-def _raw_file(row: sqlite3.Row) -> RawFile:
-    return RawFile(
-        id=row["id"],
-        chat_id=row["chat_id"],
-        message_id=row["message_id"],
-        user_id=row["user_id"],
-        file_type=row["file_type"],
-        file_id=row["file_id"],
-        file_unique_id=row["file_unique_id"],
-        file_name=row["file_name"],
-        mime_type=row["mime_type"],
-        file_size=row["file_size"],
-        file_path=row["file_path"],
-        file_hash=row["file_hash"],
-        status=FileStatus(row["status"]),
-        download_reason=row["download_reason"],
-        raw_metadata=jsonutil.loads(row["raw_metadata"]),
-        is_processed=bool(row["is_processed"]),
-        processed_at=_dt(row["processed_at"]),
-        uploaded_at=_dt(row["uploaded_at"]) or _now(),
-    )
-
-
-def _bot_response(row: sqlite3.Row) -> BotResponse:
-    return BotResponse(
-        id=row["id"],
-        chat_id=row["chat_id"],
-        message_id=row["message_id"],
-        user_id=row["user_id"],
-        response_text=row["response_text"],
-        response_type=row["response_type"],
-        related_user_message_id=row["related_user_message_id"],
-        chain_id=row["chain_id"],
-        ai_analysis=jsonutil.loads(row["ai_analysis"]),
-        method=row["method"],
-        request=jsonutil.loads(row["request"]),
-        result=jsonutil.loads(row["result"]),
-        error=row["error"],
-        created_at=_dt(row["created_at"]) or _now(),
-        is_edit=bool(row["is_edit"]),
-    )
-
-
-def _chain(row: sqlite3.Row) -> MessageChain:
-    replies = tuple(
-        ChainReply(
-            message_id=r["message_id"],
-            text=r.get("text"),
-            date=datetime.fromisoformat(r["date"]),
-            user_id=r.get("user_id"),
-            reply_to_message_id=r.get("reply_to_message_id"),
-            reply_to_text=r.get("reply_to_text"),
-        )
-        for r in jsonutil.loads(row["replies"]) or []
-    )
-    return MessageChain(
-        chain_id=row["chain_id"],
-        chat_id=row["chat_id"],
-        user_id=row["user_id"],
-        original_message_id=row["original_message_id"],
-        original_text=row["original_text"],
-        replies=replies,
-        created_at=_dt(row["created_at"]) or _now(),
-        updated_at=_dt(row["updated_at"]) or _now(),
-    )

@@ -1,0 +1,533 @@
+"""The nightly analyzer: claim raw messages, classify them with their chains, file them.
+
+The loop is a three-stage pipeline joined by bounded streams, so memory stays
+flat however large the backlog and the classifier is never idle between pages:
+
+* the *feeder* claims a page of raw rows (with a lease), groups them by the
+  message that gets filed (a clarification is folded into its chain's root),
+  loads their contexts and hands them on; it claims the next page only when the
+  stream has room, so leases do not run out while rows wait;
+* *workers* (``concurrency`` of them) classify one target each;
+* the *writer* applies finished placements in small groups, each group one
+  transaction that also marks its raw rows processed, and records failures
+  with exponential back-off and quarantine.
+
+A run that dies mid-way leaves its claims to expire; the next run takes them
+again, and because placements are idempotent every message ends up filed once.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import anyio
+import attrs
+from anyio.abc import ObjectSendStream
+from anyio.streams.memory import MemoryObjectReceiveStream
+
+from superbrain_core.classify.schema import (
+    DEFAULT_TIMEZONE,
+    ChainMessage,
+    Classification,
+    Classifier,
+    ClassifierError,
+    ClassifierInput,
+)
+from superbrain_core.digest import Question, render_digest
+from superbrain_core.logs import get_logger
+from superbrain_core.models import (
+    JSONDict,
+    PlacementResult,
+    RouteOutcome,
+    WorkContext,
+    WorkFailure,
+    WorkItem,
+)
+from superbrain_core.routing import destination_of, placement_for
+from superbrain_core.storage.base import Store
+
+log = get_logger(__name__)
+
+Clock = Callable[[], datetime]
+ProgressCallback = Callable[["BatchReport"], Awaitable[None] | None]
+
+_ERROR_LIMIT = 500
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def default_worker_name() -> str:
+    """Unique per run: host, pid and a random suffix (leases are per worker)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@attrs.frozen
+class BatchOptions:
+    """How one analyzer run behaves; the CLI flags map onto these."""
+
+    concurrency: int = attrs.field(default=16, validator=attrs.validators.ge(1))
+    limit: int | None = None
+    """Claim at most this many raw rows (``None``: the whole backlog)."""
+    page_size: int = attrs.field(default=200, validator=attrs.validators.ge(1))
+    dry_run: bool = False
+    """Classify and report what would change; write nothing, claim nothing."""
+    reclassify: bool = False
+    """Also re-file messages placed by another classifier version."""
+    lease: timedelta = timedelta(minutes=15)
+    max_attempts: int = attrs.field(default=5, validator=attrs.validators.ge(1))
+    retry_base: timedelta = timedelta(minutes=30)
+    retry_cap: timedelta = timedelta(hours=24)
+    classify_timeout: float = 120.0
+    """Seconds one classification may take before it counts as a failed attempt."""
+    timezone: str = DEFAULT_TIMEZONE
+    worker: str | None = None
+    flush_size: int = 200
+    """Most placements applied in one transaction."""
+
+    def retry_delay(self, attempts: int) -> timedelta:
+        """Back-off before attempt ``attempts + 1``: base × 2^(attempts-1), capped."""
+        delay: timedelta = self.retry_base * (2 ** max(0, attempts - 1))
+        return min(self.retry_cap, delay)
+
+
+@attrs.frozen
+class FailureNote:
+    chat_id: int
+    message_id: int
+    error: str
+    attempts: int
+    quarantined: bool
+
+
+@attrs.frozen
+class Proposal:
+    """A dry run's verdict: where the message is now and where it would go."""
+
+    chat_id: int
+    message_id: int
+    current: str | None
+    proposed: str
+    confidence: float
+
+
+@attrs.define
+class BatchReport:
+    """What a run did; ``counts()`` is what ``batch_runs.counts`` stores."""
+
+    classifier: str
+    classifier_version: str
+    started_at: datetime
+    dry_run: bool = False
+    run_id: int | None = None
+    finished_at: datetime | None = None
+    status: str = "running"
+    requeued: int = 0
+    claimed: int = 0
+    processed: int = 0
+    classified: int = 0
+    routed: Counter[str] = attrs.field(factory=Counter)
+    outcomes: Counter[str] = attrs.field(factory=Counter)
+    failed: int = 0
+    quarantined: int = 0
+    failures: list[FailureNote] = attrs.field(factory=list)
+    questions: list[Question] = attrs.field(factory=list)
+    proposals: list[Proposal] = attrs.field(factory=list)
+    digest: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when every claimed row was processed."""
+        return self.failed == 0 and self.quarantined == 0
+
+    @property
+    def moved(self) -> int:
+        return self.outcomes[RouteOutcome.MOVED.value]
+
+    def counts(self) -> JSONDict:
+        return {
+            "claimed": self.claimed,
+            "processed": self.processed,
+            "classified": self.classified,
+            "routed": dict(self.routed),
+            "placed": self.outcomes[RouteOutcome.PLACED.value],
+            "updated": self.outcomes[RouteOutcome.UPDATED.value],
+            "moved": self.moved,
+            "unchanged": self.outcomes[RouteOutcome.UNCHANGED.value],
+            "stale": self.outcomes[RouteOutcome.STALE.value],
+            "failed": self.failed,
+            "quarantined": self.quarantined,
+            "requeued": self.requeued,
+            "questions": len(self.questions),
+        }
+
+
+@attrs.frozen
+class _Job:
+    context: WorkContext
+    items: tuple[WorkItem, ...]
+
+
+@attrs.frozen
+class _Done:
+    job: _Job
+    classification: Classification | None
+    error: str | None = None
+    retryable: bool = True
+
+
+def classifier_input(ctx: WorkContext, timezone: Any) -> ClassifierInput:
+    """What the classifier sees: the root's newest text and the whole chain in order."""
+    root = ctx.root
+    others = [
+        ChainMessage(
+            message_id=m.message_id,
+            text=m.message_text,
+            date=m.message_date,
+            from_bot=m.sender_is_bot,
+            reply_to_message_id=m.reply_to_message_id,
+        )
+        for m in ctx.members
+    ]
+    others.extend(
+        ChainMessage(
+            message_id=b.message_id or 0,
+            text=b.response_text,
+            date=b.created_at,
+            from_bot=True,
+            reply_to_message_id=b.related_user_message_id,
+        )
+        for b in ctx.bot_messages
+        if b.message_id is not None and b.error is None
+    )
+    others.sort(key=lambda m: (m.date, m.message_id))
+    head = ChainMessage(
+        message_id=root.message_id,
+        text=root.message_text,
+        date=root.message_date,
+        from_bot=root.sender_is_bot,
+        reply_to_message_id=root.reply_to_message_id,
+    )
+    return ClassifierInput(
+        chat_id=root.chat_id,
+        message_id=root.message_id,
+        user_id=root.user_id,
+        message_type=root.message_type,
+        text=root.message_text,
+        message_date=root.message_date,
+        chain=(head, *others),
+        files=ctx.files,
+        reply_to_text=root.reply_to_text,
+        timezone=timezone,
+    )
+
+
+class BatchRunner:
+    """One analyzer run over one store with one classifier. Use :func:`run_batch`."""
+
+    def __init__(
+        self,
+        store: Store,
+        classifier: Classifier,
+        options: BatchOptions,
+        *,
+        clock: Clock = _utcnow,
+        on_progress: ProgressCallback | None = None,
+    ) -> None:
+        self.store = store
+        self.classifier = classifier
+        self.options = options
+        self.clock = clock
+        self.on_progress = on_progress
+        self.timezone = ZoneInfo(options.timezone)
+        self.worker = options.worker or default_worker_name()
+        self.report = BatchReport(
+            classifier=classifier.name,
+            classifier_version=classifier.version,
+            started_at=clock(),
+            dry_run=options.dry_run,
+        )
+
+    async def run(self) -> BatchReport:
+        opts, report = self.options, self.report
+        if not opts.dry_run:
+            report.run_id = await self.store.start_batch_run(
+                self.classifier.name, self.classifier.version, self.worker
+            )
+        log.info(
+            "batch_started",
+            run_id=report.run_id,
+            classifier=self.classifier.name,
+            version=self.classifier.version,
+            concurrency=opts.concurrency,
+            dry_run=opts.dry_run,
+        )
+        try:
+            if opts.reclassify and not opts.dry_run:
+                report.requeued = await self.store.requeue_for_reclassify(
+                    self.classifier.name, self.classifier.version
+                )
+            await self._pipeline()
+            report.status = "ok" if report.ok else "partial"
+        except BaseException:
+            report.status = "failed"
+            raise
+        finally:
+            report.finished_at = self.clock()
+            report.digest = self._digest()
+            if not opts.dry_run:
+                with anyio.CancelScope(shield=True):
+                    await self._close_run()
+            log.info(
+                "batch_finished", run_id=report.run_id, status=report.status, **report.counts()
+            )
+        return report
+
+    async def _close_run(self) -> None:
+        report = self.report
+        assert report.run_id is not None
+        try:
+            await self.store.release_claims(self.worker)
+            await self.store.finish_batch_run(
+                report.run_id, status=report.status, counts=report.counts(), digest=report.digest
+            )
+        except Exception as exc:  # the run's own error (if any) is the one to raise
+            log.error("batch_close_failed", run_id=report.run_id, error=str(exc))
+            if report.status != "failed":
+                raise
+
+    def _digest(self) -> str:
+        r = self.report
+        return render_digest(
+            started_at=r.started_at,
+            timezone=self.timezone,
+            messages=r.classified,
+            routed=r.routed,
+            moved=r.moved,
+            failed=r.failed,
+            quarantined=r.quarantined,
+            questions=r.questions,
+            dry_run=r.dry_run,
+        )
+
+    # -- the pipeline ------------------------------------------------------------
+
+    async def _pipeline(self) -> None:
+        size = self.options.page_size
+        jobs_send, jobs_recv = anyio.create_memory_object_stream[_Job](size)
+        done_send, done_recv = anyio.create_memory_object_stream[_Done](size)
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._feed, jobs_send)
+                async with done_send:
+                    for _ in range(self.options.concurrency):
+                        tg.start_soon(self._classify_jobs, jobs_recv.clone(), done_send.clone())
+                jobs_recv.close()
+                tg.start_soon(self._write, done_recv)
+        except BaseExceptionGroup as group:
+            # One failing stage cancels the others; surface the cause itself.
+            if len(group.exceptions) == 1:
+                raise group.exceptions[0] from None
+            raise
+
+    async def _next_page(self, after_id: int) -> list[WorkItem]:
+        opts = self.options
+        want = opts.page_size
+        if opts.limit is not None:
+            want = min(want, opts.limit - self.report.claimed)
+            if want <= 0:
+                return []
+        now = self.clock()
+        if opts.dry_run:
+            reclassify = (
+                (self.classifier.name, self.classifier.version) if opts.reclassify else None
+            )
+            return await self.store.peek_work(
+                after_id=after_id, limit=want, now=now, reclassify=reclassify
+            )
+        return await self.store.claim_work(
+            self.worker, limit=want, lease_until=now + opts.lease, now=now
+        )
+
+    async def _feed(self, jobs: ObjectSendStream[_Job]) -> None:
+        async with jobs:
+            after_id = 0
+            while True:
+                items = await self._next_page(after_id)
+                if not items:
+                    return
+                self.report.claimed += len(items)
+                after_id = max(i.id for i in items)
+                groups: dict[tuple[int, int], list[WorkItem]] = {}
+                for item in items:
+                    groups.setdefault((item.chat_id, item.target_message_id), []).append(item)
+                contexts = await self.store.load_work_contexts(list(groups))
+                for key, group in groups.items():
+                    ctx = contexts.get(key)
+                    if ctx is None:
+                        # The claim saw the target; it cannot vanish (raw rows are
+                        # never deleted), so this is a store bug worth surfacing.
+                        raise RuntimeError(f"work target {key[0]}:{key[1]} has no stored message")
+                    await jobs.send(_Job(ctx, tuple(group)))
+
+    async def _classify_jobs(
+        self, jobs: MemoryObjectReceiveStream[_Job], done: ObjectSendStream[_Done]
+    ) -> None:
+        async with jobs, done:
+            async for job in jobs:
+                await done.send(await self._classify(job))
+
+    async def _classify(self, job: _Job) -> _Done:
+        item = classifier_input(job.context, self.timezone)
+        try:
+            with anyio.fail_after(self.options.classify_timeout):
+                verdict = await self.classifier.classify(item)
+        except ClassifierError as exc:
+            return _Done(job, None, str(exc), exc.retryable)
+        except TimeoutError:
+            limit = self.options.classify_timeout
+            return _Done(job, None, f"classifier took longer than {limit:g}s")
+        except Exception as exc:  # a classifier bug: recorded per message, never lost
+            log.exception("classifier_crashed", chat_id=item.chat_id, message_id=item.message_id)
+            return _Done(job, None, f"{type(exc).__name__}: {exc}")
+        return _Done(job, verdict)
+
+    async def _write(self, done: MemoryObjectReceiveStream[_Done]) -> None:
+        async with done:
+            async for first in done:
+                batch = [first]
+                while len(batch) < self.options.flush_size:
+                    try:
+                        batch.append(done.receive_nowait())
+                    except (anyio.WouldBlock, anyio.EndOfStream):
+                        break
+                await self._flush(batch)
+                if self.on_progress is not None:
+                    result = self.on_progress(self.report)
+                    if result is not None:
+                        await result
+
+    async def _flush(self, batch: Sequence[_Done]) -> None:
+        report = self.report
+        finished = [d for d in batch if d.classification is not None]
+        failed = [d for d in batch if d.classification is None]
+        report.classified += len(finished)
+        if self.options.dry_run:
+            for d in finished:
+                self._propose(d)
+        elif finished:
+            placements = [
+                placement_for(d.classification, d.job.context, [i.id for i in d.job.items])
+                for d in finished
+                if d.classification is not None
+            ]
+            results = await self.store.apply_placements(placements, run_id=report.run_id)
+            for d, result in zip(finished, results, strict=True):
+                self._count(d, result)
+        if failed:
+            await self._fail(failed)
+
+    def _propose(self, d: _Done) -> None:
+        assert d.classification is not None
+        ctx = d.job.context
+        proposed = destination_of(d.classification)
+        current = ctx.placement.destination if ctx.placement else None
+        self.report.routed[proposed] += 1
+        self.report.proposals.append(
+            Proposal(
+                ctx.root.chat_id,
+                ctx.root.message_id,
+                current,
+                proposed,
+                d.classification.confidence,
+            )
+        )
+        self._maybe_ask(d)
+
+    def _count(self, d: _Done, result: PlacementResult) -> None:
+        report = self.report
+        report.outcomes[result.outcome.value] += 1
+        report.processed += len(d.job.items)
+        if result.outcome is not RouteOutcome.STALE:
+            report.routed[result.destination] += 1
+        if result.outcome in (RouteOutcome.PLACED, RouteOutcome.UPDATED, RouteOutcome.MOVED):
+            self._maybe_ask(d)
+        if result.outcome is RouteOutcome.MOVED:
+            log.info(
+                "batch_moved",
+                chat_id=result.chat_id,
+                message_id=result.message_id,
+                source=result.previous_destination,
+                destination=result.destination,
+            )
+
+    def _maybe_ask(self, d: _Done) -> None:
+        c = d.classification
+        if c is None or not c.unsure:
+            return
+        root = d.job.context.root
+        self.report.questions.append(
+            Question(
+                chat_id=root.chat_id,
+                message_id=root.message_id,
+                title=c.title or root.message_text,
+                question=c.question or "Куда это отнести?",
+                confidence=c.confidence,
+            )
+        )
+
+    async def _fail(self, failed: Sequence[_Done]) -> None:
+        now = self.clock()
+        opts, report = self.options, self.report
+        records: list[WorkFailure] = []
+        for d in failed:
+            error = (d.error or "unknown error")[:_ERROR_LIMIT]
+            for item in d.job.items:
+                attempts = item.attempts + 1
+                quarantine = not d.retryable or attempts >= opts.max_attempts
+                records.append(
+                    WorkFailure(item.id, error, now + opts.retry_delay(attempts), quarantine)
+                )
+                if quarantine:
+                    report.quarantined += 1
+                else:
+                    report.failed += 1
+                report.failures.append(
+                    FailureNote(item.chat_id, item.message_id, error, attempts, quarantine)
+                )
+            log.warning(
+                "batch_classify_failed",
+                chat_id=d.job.context.root.chat_id,
+                message_id=d.job.context.root.message_id,
+                error=error,
+            )
+        if not opts.dry_run:
+            await self.store.record_work_failures(records)
+
+
+async def run_batch(
+    store: Store,
+    classifier: Classifier,
+    options: BatchOptions | None = None,
+    *,
+    clock: Clock = _utcnow,
+    on_progress: ProgressCallback | None = None,
+) -> BatchReport:
+    """Run the analyzer once over everything claimable and return its report.
+
+    Raises only for storage failures (the run is then recorded as ``failed``
+    and its claims released); classifier failures are counted per message,
+    retried by later runs and quarantined after ``max_attempts``.
+    """
+    runner = BatchRunner(
+        store, classifier, options or BatchOptions(), clock=clock, on_progress=on_progress
+    )
+    return await runner.run()

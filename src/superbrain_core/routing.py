@@ -1,0 +1,123 @@
+"""Where a classified message is filed: the structured tables and their columns.
+
+This module decides *what* a placement looks like (destination table and column
+values) in plain Python, once for every backend; the stores only decide *how*
+to apply it atomically (a SQLite transaction, a Postgres SQL function). Keeping
+the column whitelist here is also what makes it safe for a store to choose the
+target table by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from superbrain_core.classify.schema import Classification, EventKind, ItemType
+from superbrain_core.models import JSONDict, Placement, WorkContext
+
+NONE = "none"
+
+#: Classification type → structured table.
+DESTINATIONS: dict[ItemType, str] = {
+    ItemType.EVENT: "events",
+    ItemType.TASK: "tasks",
+    ItemType.NOTE: "notes",
+    ItemType.FILE: "files",
+    ItemType.CONTACT: "people",
+    ItemType.LINK: "links",
+    ItemType.EXPENSE: "expenses",
+}
+
+#: Each table's own columns (besides raw_message_id, chat_id, message_id, timestamps).
+TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "events": ("title", "starts_at", "kind", "people"),
+    "tasks": ("title", "due_at", "status"),
+    "notes": ("text", "tags"),
+    "files": ("raw_file_id", "title", "tags"),
+    "people": ("name", "phone", "email", "username"),
+    "links": ("url", "title"),
+    "expenses": ("amount", "currency", "description", "spent_at"),
+}
+
+#: Columns holding a JSON list.
+JSON_COLUMNS = frozenset({"people", "tags"})
+
+#: Columns written when a row is first inserted and then left to the owner
+#: (a task ticked off by hand stays done when a clarification re-files it).
+INSERT_ONLY_COLUMNS = frozenset({"status"})
+
+#: Columns compared to decide whether an update changed anything.
+TABLES = tuple(TABLE_COLUMNS)
+
+_TITLE_LIMIT = 200
+
+
+def destination_of(classification: Classification) -> str:
+    return DESTINATIONS.get(classification.type, NONE)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat(timespec="seconds") if value else None
+
+
+def _title(c: Classification, ctx: WorkContext) -> str | None:
+    text = c.title or c.summary or ctx.root.message_text
+    if not text:
+        return None
+    text = " ".join(text.split())
+    return text[: _TITLE_LIMIT - 1] + "…" if len(text) > _TITLE_LIMIT else text
+
+
+def record_values(c: Classification, ctx: WorkContext) -> JSONDict:
+    """The destination table's column values for ``c`` (empty for ``none``)."""
+    table = destination_of(c)
+    title = _title(c, ctx)
+    values: dict[str, Any]
+    if table == "events":
+        kind = c.event_kind or EventKind.OTHER
+        values = {
+            "title": title,
+            "starts_at": _iso(c.starts_at or c.due_at),
+            "kind": kind.value,
+            "people": list(c.people),
+        }
+    elif table == "tasks":
+        values = {"title": title, "due_at": _iso(c.due_at or c.starts_at), "status": "open"}
+    elif table == "notes":
+        values = {"text": c.summary or ctx.root.message_text or title, "tags": list(c.tags)}
+    elif table == "files":
+        first = ctx.files[0].id if ctx.files else None
+        values = {"raw_file_id": first, "title": title, "tags": list(c.tags)}
+    elif table == "people":
+        name = c.people[0] if c.people else title
+        values = {"name": name, "phone": c.phone, "email": c.email, "username": c.username}
+    elif table == "links":
+        values = {"url": c.url, "title": title}
+    elif table == "expenses":
+        values = {
+            "amount": str(c.amount) if c.amount is not None else None,
+            "currency": c.currency,
+            "description": title,
+            "spent_at": _iso(c.starts_at or ctx.root.message_date),
+        }
+    else:
+        values = {}
+    return values
+
+
+def placement_for(c: Classification, ctx: WorkContext, processed_ids: Sequence[int]) -> Placement:
+    """The placement a classification asks for; applying it also settles ``processed_ids``."""
+    return Placement(
+        chat_id=ctx.root.chat_id,
+        message_id=ctx.root.message_id,
+        raw_message_id=ctx.root.id,
+        destination=destination_of(c),
+        values=record_values(c, ctx),
+        classification=c.to_json(),
+        classifier=c.classifier,
+        classifier_version=c.classifier_version,
+        confidence=c.confidence,
+        input_version=ctx.input_version,
+        processed_ids=tuple(sorted(set(processed_ids))),
+    )
