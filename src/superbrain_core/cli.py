@@ -5,8 +5,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import anyio
 import typer
@@ -32,6 +33,7 @@ err_console = Console(stderr=True)
 
 EXIT_INPUT_ERROR = 1
 EXIT_CONFIG_ERROR = 2
+EXIT_SOME_FAILED = 3
 
 
 @app.callback()
@@ -193,6 +195,197 @@ def bot(
     except ConfigError as exc:
         _config_error(exc)
     _run(lambda: run_bot(settings, bot_settings))
+
+
+@app.command()
+def batch(
+    ctx: typer.Context,
+    classifier: Annotated[
+        str,
+        typer.Option(
+            envvar="SUPERBRAIN_CLASSIFIER", help="rules (offline), webhook (n8n) or openai."
+        ),
+    ] = "rules",
+    concurrency: Annotated[int, typer.Option(min=1, help="Classifications in flight.")] = 16,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Claim at most this many raw messages.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Classify and report; write nothing.")
+    ] = False,
+    reclassify: Annotated[
+        bool,
+        typer.Option(
+            "--reclassify", help="Also re-file items placed by another classifier version."
+        ),
+    ] = False,
+    retry_quarantined: Annotated[
+        bool,
+        typer.Option("--retry-quarantined", help="Give quarantined messages fresh attempts first."),
+    ] = False,
+    max_attempts: Annotated[
+        int, typer.Option(min=1, help="Failed attempts before a message is quarantined.")
+    ] = 5,
+) -> None:
+    """Classify unprocessed messages and file them into the structured tables.
+
+    Exit 0 when every claimed message was processed, 3 when some failed or were
+    quarantined, 2 on a configuration error (found before any data is touched).
+    """
+    settings = _settings(ctx)
+    from superbrain_core.batch import BatchOptions, BatchReport, run_batch
+    from superbrain_core.classify.factory import make_classifier
+
+    try:
+        chosen = make_classifier(classifier)
+        store = open_store(settings.db_url)
+        options = BatchOptions(
+            concurrency=concurrency,
+            limit=limit,
+            dry_run=dry_run,
+            reclassify=reclassify,
+            max_attempts=max_attempts,
+            timezone=settings.timezone,
+        )
+    except ConfigError as exc:
+        _config_error(exc)
+    outcome: list[BatchReport] = []
+
+    async def run() -> None:
+        try:
+            async with store:
+                if retry_quarantined and not dry_run:
+                    requeued = await store.requeue_quarantined()
+                    err_console.print(f"quarantined messages given fresh attempts: {requeued}")
+                total = await store.pending_work(now=datetime.now(UTC))
+                with Progress(
+                    TextColumn("[bold]batch"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    TimeElapsedColumn(),
+                    console=err_console,
+                    transient=True,
+                ) as progress:
+                    task = progress.add_task("messages", total=min(total, limit or total) or None)
+
+                    def advance(report: BatchReport) -> None:
+                        settled = report.processed + report.failed + report.quarantined
+                        progress.update(task, completed=settled if not dry_run else report.claimed)
+
+                    outcome.append(await run_batch(store, chosen, options, on_progress=advance))
+        finally:
+            await chosen.aclose()
+
+    _run(run)
+    (report,) = outcome
+    _print_report(report)
+    if not report.ok:
+        raise typer.Exit(EXIT_SOME_FAILED)
+
+
+def _print_report(report: Any) -> None:
+    table = Table("", "count", title=f"Batch run {report.run_id or '(dry run)'}")
+    for name, value in report.counts().items():
+        if name != "routed":
+            table.add_row(name, str(value))
+    for dest, count in sorted(report.routed.items()):
+        table.add_row(f"→ {dest}", str(count))
+    console.print(table)
+    if report.dry_run and report.proposals:
+        changes = Table("message", "now", "would go to", "confidence", title="Dry run")
+        for p in report.proposals:
+            if p.current != p.proposed:
+                changes.add_row(
+                    f"{p.chat_id}:{p.message_id}",
+                    p.current or "—",
+                    p.proposed,
+                    f"{p.confidence:.2f}",
+                )
+        console.print(changes)
+    for f in report.failures:
+        state = "quarantined" if f.quarantined else f"attempt {f.attempts}, will retry"
+        err_console.print(
+            f"[yellow]failed[/] {f.chat_id}:{f.message_id} ({state}): {f.error}", highlight=False
+        )
+    console.print(report.digest, highlight=False)
+
+
+@app.command()
+def explain(
+    ctx: typer.Context,
+    message: Annotated[str, typer.Argument(metavar="CHAT_ID:MESSAGE_ID")],
+) -> None:
+    """Show a message's versions, its chain, and every classification and placement of it."""
+    settings = _settings(ctx)
+    try:
+        chat_text, _, message_text = message.partition(":")
+        chat_id, message_id = int(chat_text), int(message_text)
+    except ValueError:
+        err_console.print(f"[red]error:[/] expected CHAT_ID:MESSAGE_ID, got {message!r}")
+        raise typer.Exit(EXIT_INPUT_ERROR) from None
+
+    async def run() -> None:
+        from superbrain_core.explain import explain_message
+
+        async with open_store(settings.db_url) as store:
+            found = await explain_message(store, chat_id, message_id)
+        if found is None:
+            err_console.print(f"no message {chat_id}:{message_id} is stored")
+            raise typer.Exit(EXIT_INPUT_ERROR)
+        _print_explanation(found, settings.zone)
+
+    _run(run)
+
+
+def _print_explanation(e: Any, zone: Any) -> None:
+    def when(value: datetime | None) -> str:
+        return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if value else "—"
+
+    versions = Table("version", "date", "edited", "processed", "text", title="Versions")
+    for v in e.versions:
+        versions.add_row(
+            str(v.version),
+            when(v.message_date),
+            when(v.edit_date),
+            "yes" if v.is_processed else "no",
+            v.message_text or f"[{v.message_type}]",
+        )
+    console.print(versions)
+    if e.chain is not None:
+        chain = Table("message", "date", "text", title=f"Chain {e.chain.chain_id}")
+        chain.add_row(str(e.chain.original_message_id), "root", e.chain.original_text or "")
+        for r in e.chain.replies:
+            chain.add_row(str(r.message_id), when(r.date), r.text or "")
+        console.print(chain)
+    if e.filed_under != e.message_id:
+        console.print(f"A clarification: filed under message {e.filed_under}.")
+    history = Table(
+        "when",
+        "destination",
+        "record",
+        "classifier",
+        "confidence",
+        "type",
+        "title",
+        "superseded",
+        title="Placements",
+    )
+    for h in e.history:
+        history.add_row(
+            when(h.created_at),
+            h.destination,
+            str(h.record_id or "—"),
+            f"{h.classifier} {h.classifier_version}",
+            f"{h.confidence:.2f}",
+            str(h.classification.get("type")),
+            str(h.classification.get("title") or ""),
+            when(h.superseded_at) if h.superseded_at else "current",
+        )
+    console.print(history if e.history else "Not classified yet.")
+    if e.current is not None:
+        console.print_json(data=e.current.classification)
+    if e.record is not None:
+        console.print(f"Now in {e.current.destination}:", e.record)
 
 
 def _run(fn: object) -> None:

@@ -129,3 +129,6 @@ CREATE UNIQUE INDEX IF NOT EXISTS uq_routing_log_current
 CREATE INDEX IF NOT EXISTS idx_routing_log_message ON routing_log (chat_id, message_id, id);
 CREATE INDEX IF NOT EXISTS idx_routing_log_classifier
     ON routing_log (classifier, classifier_version) WHERE superseded_at IS NULL
+;
+-- The analyzer reads the bot's side of a chain.
+CREATE INDEX IF NOT EXISTS idx_bot_responses_chain ON bot_responses (chain_id)

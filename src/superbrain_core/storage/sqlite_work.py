@@ -40,12 +40,14 @@ _CLAIMABLE = (
 )
 
 # The message a row is filed under: the earliest stored message of its chain
-# (the root, unless the root is a bot message or was never captured).
+# (the root, unless the root is a bot message or was never captured). Chain ids
+# are globally unique; the index hint keeps the planner off the (chat_id, ...)
+# index, which would scan the whole chat for every row.
 _WORK_ITEM_SELECT = (
     "SELECT m.id, m.chat_id, m.message_id, m.attempts,"
     " CASE WHEN m.chain_id IS NULL THEN m.message_id ELSE ("
-    "   SELECT min(r.message_id) FROM raw_messages r"
-    "   WHERE r.chain_id = m.chain_id AND r.chat_id = m.chat_id) END AS target"
+    "   SELECT min(r.message_id) FROM raw_messages r INDEXED BY idx_raw_messages_chain"
+    "   WHERE r.chain_id = m.chain_id) END AS target"
     " FROM raw_messages m"
 )
 

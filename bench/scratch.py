@@ -1,0 +1,39 @@
+"""Fresh, empty databases for one benchmark section each.
+
+SQLite: a new file in the run's temporary directory. Postgres: a new database
+on the server named by ``--db``, migrated with the real migrations and dropped
+afterwards, so a benchmark never touches existing data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+_counter = itertools.count()
+
+
+@contextlib.asynccontextmanager
+async def scratch_db_url(db: str | None, tmp: Path) -> AsyncIterator[str]:
+    if not db or db.startswith("sqlite"):
+        yield f"sqlite:///{tmp / f'scratch-{next(_counter)}.db'}"
+        return
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+    from superbrain_core.storage.migrations import migrate_dsn
+
+    name = f"superbrain_bench_{uuid.uuid4().hex[:10]}"
+    admin = await psycopg.AsyncConnection.connect(db, autocommit=True)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    params = conninfo_to_dict(db)
+    params["dbname"] = name
+    url = make_conninfo(**params)
+    try:
+        await migrate_dsn(url)
+        yield url
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
