@@ -42,6 +42,7 @@ pytest: $(DEV)
 bench: $(DEV)
 	$(BIN)/python bench/capture.py
 	$(BIN)/python bench/webhook.py
+	$(BIN)/python bench/batch.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache data demo-data

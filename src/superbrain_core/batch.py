@@ -95,7 +95,9 @@ class BatchOptions:
 
     def retry_delay(self, attempts: int) -> timedelta:
         """Back-off before attempt ``attempts + 1``: base × 2^(attempts-1), capped."""
-        delay: timedelta = self.retry_base * (2 ** max(0, attempts - 1))
+        # Exponent capped so a long-failing row cannot overflow timedelta.
+        factor = 2 ** min(max(0, attempts - 1), 32)
+        delay: timedelta = self.retry_base * factor
         return min(self.retry_cap, delay)
 
 
