@@ -5,7 +5,16 @@ Postgres, Supabase, pandas) live in their own modules and import their
 dependencies only when used.
 """
 
+from superbrain_core.batch import BatchOptions, BatchReport, run_batch
 from superbrain_core.capture import Capturer, CaptureTally
+from superbrain_core.classify import (
+    Classification,
+    Classifier,
+    ClassifierError,
+    ClassifierInput,
+    ItemType,
+)
+from superbrain_core.classify.factory import make_classifier
 from superbrain_core.errors import (
     ConfigError,
     InputError,
@@ -14,6 +23,7 @@ from superbrain_core.errors import (
     SuperbrainError,
     TransientStorageError,
 )
+from superbrain_core.explain import Explanation, explain_message
 from superbrain_core.files import FileStore, LocalFileStore, StoredBlob, attach_bytes
 from superbrain_core.models import (
     BotResponse,
@@ -30,6 +40,8 @@ from superbrain_core.models import (
     RawFile,
     RawMessage,
     RawUpdate,
+    RouteOutcome,
+    RoutingEntry,
     StoreStats,
 )
 from superbrain_core.settings import Settings
@@ -39,6 +51,8 @@ from superbrain_core.telegram import normalize_message, normalize_update
 __version__ = "0.1.0"
 
 __all__ = [
+    "BatchOptions",
+    "BatchReport",
     "BotResponse",
     "BotResponseIn",
     "CaptureOptions",
@@ -47,12 +61,18 @@ __all__ = [
     "CaptureTally",
     "Capturer",
     "ChainReply",
+    "Classification",
+    "Classifier",
+    "ClassifierError",
+    "ClassifierInput",
     "ConfigError",
+    "Explanation",
     "FileDescriptor",
     "FileStatus",
     "FileStore",
     "ForwardOrigin",
     "InputError",
+    "ItemType",
     "LocalFileStore",
     "MessageChain",
     "NormalizedMessage",
@@ -61,6 +81,8 @@ __all__ = [
     "RawFile",
     "RawMessage",
     "RawUpdate",
+    "RouteOutcome",
+    "RoutingEntry",
     "Settings",
     "StorageError",
     "Store",
@@ -70,7 +92,10 @@ __all__ = [
     "TransientStorageError",
     "__version__",
     "attach_bytes",
+    "explain_message",
+    "make_classifier",
     "normalize_message",
     "normalize_update",
     "open_store",
+    "run_batch",
 ]

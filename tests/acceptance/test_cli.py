@@ -136,6 +136,17 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
             conn.execute("SELECT count(*) FROM raw_messages WHERE message_id = 5").fetchone()[0]
             == 2
         )
+        # Night 1 filed message #1 as a meeting; the clarification moved it to tasks.
+        history = conn.execute(
+            "SELECT destination, superseded_at IS NULL FROM routing_log"
+            " WHERE message_id = 1 ORDER BY id"
+        ).fetchall()
+        assert history == [("events", 0), ("tasks", 1)]
+        assert conn.execute("SELECT count(*) FROM events WHERE message_id = 1").fetchone()[0] == 0
+        assert (
+            conn.execute("SELECT count(*) FROM batch_runs WHERE status = 'ok'").fetchone()[0] == 2
+        )
+    assert "Night 2" in result.stdout and "Переложено после уточнений: 1." in result.stdout
     blobs = [p for p in (tmp_path / "data" / "demo" / "files").rglob("*") if p.is_file()]
     assert len(blobs) == 4, "five downloadable files, two of them the same bytes"
     assert run(tmp_path, "demo").returncode == 0, "the demo starts fresh every time"

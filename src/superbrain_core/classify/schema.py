@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol, runtime_checkable
@@ -75,6 +75,13 @@ def _check_currency(_: object, __: attrs.Attribute[Any], value: str | None) -> N
         raise ValueError(f"currency must be an ISO 4217 code such as RUB, got {value!r}")
 
 
+def _strings(values: Iterable[str]) -> tuple[str, ...]:
+    """Any iterable of names or tags as a tuple (a bare string is one item, not letters)."""
+    if isinstance(values, str):
+        return (values,)
+    return tuple(str(v) for v in values)
+
+
 def _to_decimal(value: object) -> Decimal | None:
     if value is None or isinstance(value, Decimal):
         return value
@@ -101,8 +108,8 @@ class Classification:
     event_kind: EventKind | None = attrs.field(
         default=None, converter=attrs.converters.optional(EventKind)
     )
-    people: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    tags: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    people: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    tags: tuple[str, ...] = attrs.field(default=(), converter=_strings)
     amount: Decimal | None = attrs.field(default=None, converter=_to_decimal)
     currency: str | None = attrs.field(default=None, validator=_check_currency)
     url: str | None = None
