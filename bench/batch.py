@@ -174,15 +174,28 @@ async def instant(args: argparse.Namespace, tmp: Path) -> None:
     )
 
 
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # not Linux: best effort
+
+
 def memory_child(db_url: str) -> None:
-    """Run one batch over an existing backlog and print peak RSS (a separate process)."""
+    """Run one batch over an existing backlog and print peak RSS (a separate process).
+
+    The peak is read from ``VmHWM``, not ``ru_maxrss``: Linux carries a forked
+    parent's high-water mark across ``exec`` into ``ru_maxrss``, so the
+    parent's size (it built the backlog) would be counted as the child's.
+    """
     configure_logging("json", "WARNING")
 
     async def go() -> None:
         async with open_store(db_url) as store:
-            before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            before = _status_kb("VmRSS")
             report = await run_batch(store, KeywordClassifier(KEYWORDS), BatchOptions())
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        peak = _status_kb("VmHWM")
         print(json.dumps({"before_kb": before, "peak_kb": peak, "processed": report.processed}))
 
     anyio.run(go)

@@ -59,6 +59,9 @@ Clock = Callable[[], datetime]
 ProgressCallback = Callable[["BatchReport"], Awaitable[None] | None]
 
 _ERROR_LIMIT = 500
+#: Most items a report keeps in each of its lists; the counts stay exact. A run
+#: over a 200k backlog must not hold one object per message (memory stays flat).
+REPORT_LIST_LIMIT = 1000
 
 
 def _utcnow() -> datetime:
@@ -140,9 +143,18 @@ class BatchReport:
     outcomes: Counter[str] = attrs.field(factory=Counter)
     failed: int = 0
     quarantined: int = 0
+    asked: int = 0
+    """Items filed with low confidence; ``questions`` keeps the first of them."""
+    changes: int = 0
+    """Dry run: messages whose destination would change; ``proposals`` keeps the first."""
     failures: list[FailureNote] = attrs.field(factory=list)
     questions: list[Question] = attrs.field(factory=list)
     proposals: list[Proposal] = attrs.field(factory=list)
+
+    def keep(self, items: list[Any], item: Any) -> None:
+        if len(items) < REPORT_LIST_LIMIT:
+            items.append(item)
+
     digest: str = ""
 
     @property
@@ -168,7 +180,7 @@ class BatchReport:
             "failed": self.failed,
             "quarantined": self.quarantined,
             "requeued": self.requeued,
-            "questions": len(self.questions),
+            "questions": self.asked,
         }
 
 
@@ -317,6 +329,7 @@ class BatchRunner:
             failed=r.failed,
             quarantined=r.quarantined,
             questions=r.questions,
+            asked=r.asked,
             dry_run=r.dry_run,
         )
 
@@ -443,16 +456,20 @@ class BatchRunner:
         proposed = destination_of(d.classification)
         current = ctx.placement.destination if ctx.placement else None
         self.report.routed[proposed] += 1
-        self.report.proposals.append(
+        self._maybe_ask(d)
+        if current == proposed:
+            return
+        self.report.changes += 1
+        self.report.keep(
+            self.report.proposals,
             Proposal(
                 ctx.root.chat_id,
                 ctx.root.message_id,
                 current,
                 proposed,
                 d.classification.confidence,
-            )
+            ),
         )
-        self._maybe_ask(d)
 
     def _count(self, d: _Done, result: PlacementResult) -> None:
         report = self.report
@@ -476,14 +493,16 @@ class BatchRunner:
         if c is None or not c.unsure:
             return
         root = d.job.context.root
-        self.report.questions.append(
+        self.report.asked += 1
+        self.report.keep(
+            self.report.questions,
             Question(
                 chat_id=root.chat_id,
                 message_id=root.message_id,
                 title=c.title or root.message_text,
                 question=c.question or "Куда это отнести?",
                 confidence=c.confidence,
-            )
+            ),
         )
 
     async def _fail(self, failed: Sequence[_Done]) -> None:
@@ -502,8 +521,9 @@ class BatchRunner:
                     report.quarantined += 1
                 else:
                     report.failed += 1
-                report.failures.append(
-                    FailureNote(item.chat_id, item.message_id, error, attempts, quarantine)
+                report.keep(
+                    report.failures,
+                    FailureNote(item.chat_id, item.message_id, error, attempts, quarantine),
                 )
             log.warning(
                 "batch_classify_failed",

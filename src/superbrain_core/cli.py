@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from superbrain_core.capture import Capturer
+from superbrain_core.cli_db import db_app
 from superbrain_core.errors import ConfigError, InputError, StorageError
 from superbrain_core.logs import configure_logging
 from superbrain_core.settings import Settings
@@ -28,6 +29,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(db_app)
 console = Console()
 err_console = Console(stderr=True)
 
@@ -294,19 +296,23 @@ def _print_report(report: Any) -> None:
     if report.dry_run and report.proposals:
         changes = Table("message", "now", "would go to", "confidence", title="Dry run")
         for p in report.proposals:
-            if p.current != p.proposed:
-                changes.add_row(
-                    f"{p.chat_id}:{p.message_id}",
-                    p.current or "—",
-                    p.proposed,
-                    f"{p.confidence:.2f}",
-                )
+            changes.add_row(
+                f"{p.chat_id}:{p.message_id}",
+                p.current or "—",
+                p.proposed,
+                f"{p.confidence:.2f}",
+            )
         console.print(changes)
+        if report.changes > len(report.proposals):
+            console.print(f"…and {report.changes - len(report.proposals)} more changes")
     for f in report.failures:
         state = "quarantined" if f.quarantined else f"attempt {f.attempts}, will retry"
         err_console.print(
             f"[yellow]failed[/] {f.chat_id}:{f.message_id} ({state}): {f.error}", highlight=False
         )
+    unlisted = report.failed + report.quarantined - len(report.failures)
+    if unlisted > 0:
+        err_console.print(f"[yellow]…and {unlisted} more failed messages[/]")
     console.print(report.digest, highlight=False)
 
 

@@ -63,9 +63,15 @@ def render_digest(
     failed: int,
     quarantined: int,
     questions: Sequence[Question],
+    asked: int | None = None,
     dry_run: bool = False,
 ) -> str:
-    """A few lines of Russian: what was filed where, what moved, what failed, what to answer."""
+    """A few lines of Russian: what was filed where, what moved, what failed, what to answer.
+
+    ``asked`` is how many items need an answer when ``questions`` holds only the
+    first of them (a huge run keeps a bounded list).
+    """
+    total_questions = max(asked or 0, len(questions))
     when = started_at.astimezone(timezone).strftime("%d.%m %H:%M")
     head = "Пробный разбор" if dry_run else "Разбор"
     word = plural(messages, "сообщение", "сообщения", "сообщений")
@@ -95,7 +101,8 @@ def render_digest(
             lines.append(
                 f"{number}. «{title}» — {q.question}" if title else f"{number}. {q.question}"
             )
-        if len(questions) > MAX_QUESTIONS:
-            rest = len(questions) - MAX_QUESTIONS
+        shown = min(len(questions), MAX_QUESTIONS)
+        if total_questions > shown:
+            rest = total_questions - shown
             lines.append(f"…и ещё {rest} {plural(rest, 'вопрос', 'вопроса', 'вопросов')}.")
     return "\n".join(lines)
