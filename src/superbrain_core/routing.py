@@ -106,6 +106,22 @@ def record_values(c: Classification, ctx: WorkContext) -> JSONDict:
     return values
 
 
+def _storable(value: Any) -> Any:
+    """``value`` with NUL characters removed from every string.
+
+    Postgres ``text`` and ``jsonb`` reject U+0000, and a classifier may echo the
+    raw text back; the raw message keeps its NUL, the structured copy does not
+    need it.
+    """
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {k: _storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_storable(v) for v in value]
+    return value
+
+
 def placement_for(c: Classification, ctx: WorkContext, processed_ids: Sequence[int]) -> Placement:
     """The placement a classification asks for; applying it also settles ``processed_ids``."""
     return Placement(
@@ -113,8 +129,8 @@ def placement_for(c: Classification, ctx: WorkContext, processed_ids: Sequence[i
         message_id=ctx.root.message_id,
         raw_message_id=ctx.root.id,
         destination=destination_of(c),
-        values=record_values(c, ctx),
-        classification=c.to_json(),
+        values=_storable(record_values(c, ctx)),
+        classification=_storable(c.to_json()),
         classifier=c.classifier,
         classifier_version=c.classifier_version,
         confidence=c.confidence,

@@ -293,3 +293,14 @@ async def test_batch_runs_are_recorded(store: Store) -> None:
     assert done is not None and done.id == run_id and done.status == "ok"
     assert done.counts == {"processed": 3} and done.digest == "Разбор"
     assert done.finished_at is not None
+
+
+async def test_a_nul_character_never_blocks_a_placement(store: Store) -> None:
+    await capture_texts(store, ["до\u0000после"])
+    c = verdict(ItemType.NOTE, title="до\u0000после", summary="до\u0000после", tags=["a\u0000"])
+    result = await place(store, 1, c, [1])
+    assert result.outcome is RouteOutcome.PLACED
+    (note,) = await store.list_records("notes")
+    assert (note["text"], note["tags"]) == ("допосле", ["a"])
+    raw = await store.get_message(OWNER_ID, 1)
+    assert raw is not None and raw.raw_telegram_json["text"] == "до\u0000после"
