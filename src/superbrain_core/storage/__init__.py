@@ -16,9 +16,11 @@ def open_store(url: str, *, durable: bool = False) -> Store:
     """A store for ``url``, not yet opened: use ``async with open_store(url) as store``.
 
     ``sqlite:///relative.db``, ``sqlite:////absolute.db`` and ``sqlite:///:memory:``
-    select the embedded store. ``durable=True`` (the bot) makes every commit
-    survive a power loss, not only a crash of the process, unless the URL says
-    otherwise: what the bot acknowledged to Telegram is never redelivered.
+    select the embedded store, ``postgresql://`` (or ``postgres://``) URLs the
+    Postgres store, whose schema ``superbrain db migrate`` creates. ``durable=True``
+    (the bot) makes every commit survive a power loss, not only a crash of the
+    process, unless the URL says otherwise: what the bot acknowledged to
+    Telegram is never redelivered.
     """
     url = url.strip()
     if url.startswith("sqlite:"):
@@ -26,14 +28,28 @@ def open_store(url: str, *, durable: bool = False) -> Store:
 
         return SqliteStore.from_url(url, default_synchronous="FULL" if durable else "NORMAL")
     scheme = url.split(":", 1)[0] if ":" in url else url
-    if scheme in {"postgres", "postgresql", "supabase"}:
+    if scheme in {"postgres", "postgresql"}:
+        try:
+            from superbrain_core.storage.postgres import PostgresStore
+        except ImportError as exc:
+            if not (exc.name or "").startswith("psycopg") and "psycopg" not in str(exc):
+                raise
+            raise ConfigError(
+                f"the Postgres backend needs psycopg ({exc}):"
+                " pip install 'superbrain-core[postgres]'",
+                variable="SUPERBRAIN_DB",
+            ) from None
+        # Postgres commits are durable (synchronous_commit), so `durable` needs nothing.
+        return PostgresStore(url)
+    if scheme == "supabase":
         raise ConfigError(
             f"the {scheme} backend is not available in this version of superbrain_core;"
-            " use sqlite:///PATH",
+            " use sqlite:///PATH or postgresql://…",
             variable="SUPERBRAIN_DB",
         )
     raise ConfigError(
-        f"unsupported database URL scheme {scheme!r}: expected sqlite:///PATH",
+        f"unsupported database URL scheme {scheme!r}: expected sqlite:///PATH"
+        " or postgresql://USER@HOST/DATABASE",
         variable="SUPERBRAIN_DB",
     )
 

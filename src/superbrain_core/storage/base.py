@@ -10,6 +10,7 @@ each backend to the same behaviour.
 from __future__ import annotations
 
 import abc
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
@@ -17,14 +18,17 @@ from typing import Self
 
 import attrs
 
+from superbrain_core import jsonutil
 from superbrain_core.models import (
     BatchRun,
     BotResponse,
     BotResponseIn,
     CaptureResult,
+    FileDescriptor,
     FileStatus,
     JSONDict,
     MessageChain,
+    NormalizedMessage,
     NormalizedUpdate,
     Placement,
     PlacementResult,
@@ -56,6 +60,28 @@ class CaptureOptions:
     bot_id: int = 0
     source: str = "bot"
     max_download_bytes: int | None = BOT_API_DOWNLOAD_LIMIT
+
+
+def content_hash(msg: NormalizedMessage) -> str:
+    """What tells two versions with the same ``edit_date`` apart (Telegram dates have
+    one-second resolution, so two quick edits can share one)."""
+    files = ",".join(f.file_unique_id or f.file_id or "" for f in msg.files)
+    material = jsonutil.dumps([msg.message_type, msg.text, msg.entities, files])
+    return hashlib.blake2b(material.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+
+
+def initial_file_status(
+    desc: FileDescriptor, opts: CaptureOptions
+) -> tuple[FileStatus, str | None]:
+    """Decided at capture time, so a file that can never be fetched says why at once."""
+    limit = opts.max_download_bytes
+    if limit is not None and desc.file_size is not None and desc.file_size > limit:
+        return FileStatus.TOO_LARGE, (
+            f"file is {desc.file_size} bytes; downloads are limited to {limit} bytes"
+        )
+    if desc.file_id is None:
+        return FileStatus.MISSING, "descriptor has no file_id to download with"
+    return FileStatus.PENDING, None
 
 
 class Store(abc.ABC):

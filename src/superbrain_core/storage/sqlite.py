@@ -9,7 +9,6 @@ against other tasks *and* other processes using the same file.
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 import threading
 import uuid
@@ -52,7 +51,7 @@ from superbrain_core.models import (
 )
 from superbrain_core.routing import TABLES as ROUTING_TABLES
 from superbrain_core.storage import sqlite_work as work
-from superbrain_core.storage.base import CaptureOptions, Store
+from superbrain_core.storage.base import CaptureOptions, Store, content_hash, initial_file_status
 from superbrain_core.storage.sqlite_rows import bot_response as _bot_response
 from superbrain_core.storage.sqlite_rows import chain as _chain
 from superbrain_core.storage.sqlite_rows import dt as _dt
@@ -561,7 +560,7 @@ def _capture_one(
     is_edit = update.update_type in EDIT_UPDATE_TYPES
     edit_key = _ts(msg.edit_date)
     # Only edits need it: an original has one content by definition.
-    content = _content_hash(msg) if edit_key is not None else ""
+    content = content_hash(msg) if edit_key is not None else ""
     version = 1
     chain_id: str | None = None
     root_chain: str | None = None
@@ -643,14 +642,6 @@ def _capture_one(
         chain_id=chain_id,
         file_row_ids=tuple(i for i in file_ids if i is not None),
     )
-
-
-def _content_hash(msg: NormalizedMessage) -> str:
-    """What tells two versions with the same ``edit_date`` apart (Telegram dates have
-    one-second resolution, so two quick edits can share one)."""
-    files = ",".join(f.file_unique_id or f.file_id or "" for f in msg.files)
-    material = jsonutil.dumps([msg.message_type, msg.text, msg.entities, files])
-    return hashlib.blake2b(material.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
 
 
 def _chain_id_of_message(conn: sqlite3.Connection, chat_id: int, message_id: int) -> str | None:
@@ -771,7 +762,7 @@ def _insert_file(
     opts: CaptureOptions,
     now: str | None,
 ) -> int | None:
-    status, reason = _initial_file_status(desc, opts)
+    status, reason = initial_file_status(desc, opts)
     key = desc.file_unique_id or desc.file_id or desc.file_type
     cur = conn.execute(
         "INSERT INTO raw_files (user_id, message_id, file_type, file_name, file_size,"
@@ -796,19 +787,6 @@ def _insert_file(
         ),
     )
     return int(cur.lastrowid) if cur.rowcount and cur.lastrowid else None
-
-
-def _initial_file_status(
-    desc: FileDescriptor, opts: CaptureOptions
-) -> tuple[FileStatus, str | None]:
-    limit = opts.max_download_bytes
-    if limit is not None and desc.file_size is not None and desc.file_size > limit:
-        return FileStatus.TOO_LARGE, (
-            f"file is {desc.file_size} bytes; downloads are limited to {limit} bytes"
-        )
-    if desc.file_id is None:
-        return FileStatus.MISSING, "descriptor has no file_id to download with"
-    return FileStatus.PENDING, None
 
 
 def _record_bot_response(conn: sqlite3.Connection, r: BotResponseIn) -> BotResponse:

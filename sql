@@ -1,0 +1,1 @@
+src/superbrain_core/sql

@@ -1,0 +1,200 @@
+"""Postgres rows to model records, shared by the Postgres store's modules.
+
+Explicit column lists: a table upgraded from the seed schema has its columns in
+another order (and may hold NULLs where capture never writes one), so the
+conversions tolerate what old rows can contain. Raw JSON columns are read as
+text and decoded by :mod:`pgcodec`, which undoes the NUL-safe escape.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from psycopg.rows import DictRow
+
+from superbrain_core.models import (
+    BotResponse,
+    ChainReply,
+    FileStatus,
+    MessageChain,
+    RawFile,
+    RawMessage,
+    RoutingEntry,
+)
+from superbrain_core.storage import pgcodec
+
+# -- columns and converters ---------------------------------------------------------------
+#
+# Explicit column lists: a table upgraded from the seed schema has its columns in
+# another order (and may hold NULLs where capture never writes one), so the
+# conversions tolerate what old rows can contain.
+
+MESSAGE_COLUMNS = (
+    "id, chat_id, message_id, version, user_id, message_type, message_text, message_date,"
+    " edit_date, reply_to_message_id, reply_to_text, is_clarification, chain_id::text AS chain_id,"
+    " media_group_id, message_thread_id, sender_is_bot, entities::text AS entities,"
+    " forward_origin::text AS forward_origin, raw_telegram_json::text AS raw_telegram_json,"
+    " update_id, source, is_processed, processed_at, created_at"
+)
+FILE_COLUMNS = (
+    "id, chat_id, message_id, user_id, file_type, file_id, file_unique_id, file_name, mime_type,"
+    " file_size, file_path, file_hash, status, download_reason,"
+    " raw_metadata::text AS raw_metadata, is_processed, processed_at, uploaded_at"
+)
+BOT_COLUMNS = (
+    "id, chat_id, message_id, user_id, response_text, response_type, related_user_message_id,"
+    " chain_id::text AS chain_id, ai_analysis::text AS ai_analysis, method,"
+    " request::text AS request, result::text AS result, error, created_at, is_edit"
+)
+CHAIN_COLUMNS = (
+    "chain_id::text AS chain_id, chat_id, user_id, original_message_id, original_text,"
+    " replies::text AS replies, created_at, updated_at"
+)
+
+
+def utc(value: datetime | None) -> datetime:
+    """The driver's aware datetime as UTC; a missing seed timestamp reads as now."""
+    if value is None:
+        return datetime.now(UTC)
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+
+def raw_message(row: DictRow) -> RawMessage:
+    return RawMessage(
+        id=row["id"],
+        chat_id=row["chat_id"],
+        message_id=row["message_id"],
+        version=row["version"],
+        user_id=row["user_id"],
+        message_type=row["message_type"] or "unknown",
+        message_text=row["message_text"],
+        message_date=utc(row["message_date"]),
+        edit_date=utc(row["edit_date"]) if row["edit_date"] else None,
+        reply_to_message_id=row["reply_to_message_id"],
+        reply_to_text=row["reply_to_text"],
+        is_clarification=bool(row["is_clarification"]),
+        chain_id=row["chain_id"],
+        media_group_id=row["media_group_id"],
+        message_thread_id=row["message_thread_id"],
+        sender_is_bot=bool(row["sender_is_bot"]),
+        entities=pgcodec.loads_raw(row["entities"]) or [],
+        forward_origin=pgcodec.loads_raw(row["forward_origin"]),
+        raw_telegram_json=pgcodec.loads_raw(row["raw_telegram_json"]) or {},
+        update_id=row["update_id"],
+        source=row["source"],
+        is_processed=bool(row["is_processed"]),
+        processed_at=utc(row["processed_at"]) if row["processed_at"] else None,
+        created_at=utc(row["created_at"] or row["message_date"]),
+    )
+
+
+def raw_file(row: DictRow) -> RawFile:
+    return RawFile(
+        id=row["id"],
+        chat_id=row["chat_id"],
+        message_id=row["message_id"],
+        user_id=row["user_id"],
+        file_type=row["file_type"],
+        file_id=row["file_id"],
+        file_unique_id=row["file_unique_id"],
+        file_name=row["file_name"],
+        mime_type=row["mime_type"],
+        file_size=row["file_size"],
+        file_path=row["file_path"],
+        file_hash=row["file_hash"],
+        status=FileStatus(row["status"]),
+        download_reason=row["download_reason"],
+        raw_metadata=pgcodec.loads_raw(row["raw_metadata"]) or {},
+        is_processed=bool(row["is_processed"]),
+        processed_at=utc(row["processed_at"]) if row["processed_at"] else None,
+        uploaded_at=utc(row["uploaded_at"]),
+    )
+
+
+def bot_response(row: DictRow) -> BotResponse:
+    return BotResponse(
+        id=row["id"],
+        chat_id=row["chat_id"],
+        message_id=row["message_id"],
+        user_id=row["user_id"],
+        response_text=row["response_text"],
+        response_type=row["response_type"] or "text",
+        related_user_message_id=row["related_user_message_id"],
+        chain_id=row["chain_id"],
+        ai_analysis=pgcodec.loads_raw(row["ai_analysis"]),
+        method=row["method"],
+        request=pgcodec.loads_raw(row["request"]),
+        result=pgcodec.loads_raw(row["result"]),
+        error=row["error"],
+        created_at=utc(row["created_at"]),
+        is_edit=bool(row["is_edit"]),
+    )
+
+
+def chain(row: DictRow) -> MessageChain:
+    created_at = utc(row["created_at"])
+    return MessageChain(
+        chain_id=row["chain_id"],
+        chat_id=row["chat_id"],
+        user_id=row["user_id"],
+        original_message_id=row["original_message_id"],
+        original_text=row["original_text"],
+        replies=tuple(chain_replies(row["replies"], created_at)),
+        created_at=created_at,
+        updated_at=utc(row["updated_at"] or row["created_at"]),
+    )
+
+
+def chain_replies(text: str | None, fallback: datetime) -> list[ChainReply]:
+    """The reply list; entries written by the seed bot may lack fields or use other names."""
+    # Not a raw column: reply texts are cleaned like message_text, never escaped.
+    replies = json.loads(text) if text else []
+    if not isinstance(replies, list):
+        return []
+    out = []
+    for entry in replies:
+        if not isinstance(entry, dict) or not isinstance(entry.get("message_id"), int):
+            continue
+        when = entry.get("date") or entry.get("created_at")
+        try:
+            date = pgcodec.parse_timestamp(when) if isinstance(when, str) else fallback
+        except ValueError:
+            date = fallback
+        out.append(
+            ChainReply(
+                message_id=entry["message_id"],
+                text=entry.get("text", entry.get("message_text")),
+                date=date,
+                user_id=entry.get("user_id"),
+                reply_to_message_id=entry.get("reply_to_message_id"),
+                reply_to_text=entry.get("reply_to_text"),
+            )
+        )
+    return out
+
+
+ROUTING_COLUMNS = (
+    "id, raw_message_id, chat_id, message_id, destination, record_id,"
+    " classification::text AS classification, classifier, classifier_version, confidence,"
+    " input_version, run_id, created_at, superseded_at"
+)
+
+
+def routing_entry(row: DictRow) -> RoutingEntry:
+    return RoutingEntry(
+        id=row["id"],
+        raw_message_id=row["raw_message_id"],
+        chat_id=row["chat_id"],
+        message_id=row["message_id"],
+        destination=row["destination"],
+        record_id=row["record_id"],
+        classification=json.loads(row["classification"]),
+        classifier=row["classifier"],
+        classifier_version=row["classifier_version"],
+        confidence=float(row["confidence"]),
+        input_version=row["input_version"],
+        run_id=row["run_id"],
+        created_at=utc(row["created_at"]),
+        superseded_at=utc(row["superseded_at"]) if row["superseded_at"] else None,
+    )
