@@ -12,6 +12,7 @@ import itertools
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 _counter = itertools.count()
 
@@ -22,17 +23,16 @@ async def scratch_db_url(db: str | None, tmp: Path) -> AsyncIterator[str]:
         yield f"sqlite:///{tmp / f'scratch-{next(_counter)}.db'}"
         return
     import psycopg
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
-    from superbrain_core.storage.migrations import migrate_dsn
+
+    from superbrain_core.storage.migrations import migrate
 
     name = f"superbrain_bench_{uuid.uuid4().hex[:10]}"
     admin = await psycopg.AsyncConnection.connect(db, autocommit=True)
     await admin.execute(f'CREATE DATABASE "{name}"')
-    params = conninfo_to_dict(db)
-    params["dbname"] = name
-    url = make_conninfo(**params)
+    parts = urlsplit(db)
+    url = urlunsplit(parts._replace(path=f"/{name}"))
     try:
-        await migrate_dsn(url)
+        await migrate(url)
         yield url
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
