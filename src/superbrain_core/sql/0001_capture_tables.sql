@@ -417,15 +417,22 @@ CREATE TABLE IF NOT EXISTS batch_runs (
 -- are removed. service_role, when it exists, gets the table privileges and an
 -- explicit allow-all policy (Supabase also gives it BYPASSRLS; this does not
 -- depend on that). The table owner is not subject to RLS (no FORCE).
-DO $$
+-- Later migrations call this for the tables they add (and 0002's function
+-- counterpart for functions), so every table gets exactly the same treatment.
+CREATE OR REPLACE FUNCTION superbrain_lock_down_tables(p_tables text[])
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SECURITY INVOKER
+SET search_path = public, pg_temp
+AS $$
 DECLARE
     tbl text;
     api_role text;
     seq regclass;
     pol record;
 BEGIN
-    FOREACH tbl IN ARRAY ARRAY['raw_updates', 'raw_messages', 'raw_files', 'bot_responses',
-                               'message_chains', 'batch_runs', 'schema_migrations']
+    FOREACH tbl IN ARRAY p_tables
     LOOP
         CONTINUE WHEN to_regclass(format('public.%I', tbl)) IS NULL;
         EXECUTE format('ALTER TABLE public.%I ENABLE ROW LEVEL SECURITY', tbl);
@@ -475,3 +482,6 @@ BEGIN
     END LOOP;
 END
 $$;
+
+SELECT superbrain_lock_down_tables(ARRAY['raw_updates', 'raw_messages', 'raw_files',
+    'bot_responses', 'message_chains', 'batch_runs', 'schema_migrations']);

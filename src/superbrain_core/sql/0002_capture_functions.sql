@@ -431,7 +431,13 @@ $$;
 -- Functions are executable by PUBLIC by default (and Supabase's default
 -- privileges add anon and authenticated): only service_role, when it exists,
 -- may call them. The owner always can.
-DO $$
+CREATE OR REPLACE FUNCTION superbrain_lock_down_functions()
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SECURITY INVOKER
+SET search_path = public, pg_temp
+AS $$
 DECLARE
     fn regprocedure;
     api_role text;
@@ -452,3 +458,5 @@ BEGIN
     END LOOP;
 END
 $$;
+
+SELECT superbrain_lock_down_functions();

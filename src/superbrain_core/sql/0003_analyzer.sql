@@ -606,74 +606,7 @@ AS $$
     WHERE id = p_run_id;
 $$;
 
--- == lock-down (as in 0001 and 0002, for what this file adds) ====================
-DO $$
-DECLARE
-    tbl text;
-    api_role text;
-    seq regclass;
-    pol record;
-    fn regprocedure;
-BEGIN
-    FOREACH tbl IN ARRAY ARRAY['events', 'tasks', 'notes', 'files', 'people', 'links',
-                               'expenses', 'routing_log']
-    LOOP
-        EXECUTE format('ALTER TABLE public.%I ENABLE ROW LEVEL SECURITY', tbl);
-        EXECUTE format('REVOKE ALL ON TABLE public.%I FROM PUBLIC', tbl);
-        FOR pol IN
-            SELECT policyname FROM pg_policies
-            WHERE schemaname = 'public' AND tablename = tbl
-              AND roles && ARRAY['public', 'anon', 'authenticated']::name[]
-        LOOP
-            EXECUTE format('DROP POLICY %I ON public.%I', pol.policyname, tbl);
-        END LOOP;
-        FOREACH api_role IN ARRAY ARRAY['anon', 'authenticated'] LOOP
-            IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = api_role) THEN
-                EXECUTE format('REVOKE ALL ON TABLE public.%I FROM %I', tbl, api_role);
-            END IF;
-        END LOOP;
-        IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
-            EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE public.%I TO service_role',
-                           tbl);
-            IF NOT EXISTS (SELECT 1 FROM pg_policies
-                           WHERE schemaname = 'public' AND tablename = tbl
-                             AND policyname = 'superbrain_service_role_all') THEN
-                EXECUTE format('CREATE POLICY superbrain_service_role_all ON public.%I'
-                               ' FOR ALL TO service_role USING (true) WITH CHECK (true)', tbl);
-            END IF;
-        END IF;
-        FOR seq IN
-            SELECT d.objid::regclass
-            FROM pg_depend d
-            JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'
-            WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
-              AND d.refobjid = format('public.%I', tbl)::regclass AND d.deptype IN ('a', 'i')
-        LOOP
-            EXECUTE format('REVOKE ALL ON SEQUENCE %s FROM PUBLIC', seq);
-            FOREACH api_role IN ARRAY ARRAY['anon', 'authenticated'] LOOP
-                IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = api_role) THEN
-                    EXECUTE format('REVOKE ALL ON SEQUENCE %s FROM %I', seq, api_role);
-                END IF;
-            END LOOP;
-            IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
-                EXECUTE format('GRANT USAGE, SELECT ON SEQUENCE %s TO service_role', seq);
-            END IF;
-        END LOOP;
-    END LOOP;
-
-    FOR fn IN
-        SELECT p.oid::regprocedure FROM pg_proc p
-        WHERE p.pronamespace = 'public'::regnamespace AND p.proname LIKE 'superbrain\_%'
-    LOOP
-        EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', fn);
-        FOREACH api_role IN ARRAY ARRAY['anon', 'authenticated'] LOOP
-            IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = api_role) THEN
-                EXECUTE format('REVOKE ALL ON FUNCTION %s FROM %I', fn, api_role);
-            END IF;
-        END LOOP;
-        IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
-            EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO service_role', fn);
-        END IF;
-    END LOOP;
-END
-$$;
+-- == lock-down (the same treatment as 0001 and 0002 give theirs) ==================
+SELECT superbrain_lock_down_tables(ARRAY['events', 'tasks', 'notes', 'files', 'people', 'links',
+                                         'expenses', 'routing_log']);
+SELECT superbrain_lock_down_functions();
