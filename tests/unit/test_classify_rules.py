@@ -517,6 +517,9 @@ async def test_the_summary_holds_the_whole_chain() -> None:
         ("document", "Счёт за март", (make_file("document", "invoice.pdf"),), "file", None),
         ("document", None, (make_file("document", "invoice.pdf"),), ItemType.FILE, "invoice.pdf"),
         ("photo", "купить такой же завтра", (make_file("photo"),), ItemType.FILE, None),
+        # A receipt with its sum is an expense (the amount leaves the title).
+        ("photo", "Чек из кафе 1 350 ₽", (make_file("photo"),), ItemType.EXPENSE, "Чек из кафе"),
+        ("document", "Ужин 1 200 руб", (make_file("document"),), ItemType.EXPENSE, "Ужин"),
         ("voice", None, (), ItemType.FILE, "Голосовое сообщение"),
         ("sticker", None, (make_file("sticker"),), ItemType.NONE, None),
         ("service:new_chat_members", None, (), ItemType.NONE, None),

@@ -1283,6 +1283,10 @@ def _guesses(chain: _Chain) -> Iterator[_Verdict]:
     """Every plausible reading, best first; the caller skips those the owner ruled out."""
     if chain.message_type in NOISE_TYPES and not chain.has_letters:
         yield _Verdict(ItemType.NONE, STRONG)
+    if chain.has_files and chain.amount is not None and chain.amount.currency is not None:
+        # A photo of a receipt captioned with its sum: the spending is what matters,
+        # and the expense row still leads back to the raw file through raw_message_id.
+        yield _Verdict(ItemType.EXPENSE, STRONG)
     if chain.has_files or chain.message_type in MEDIA_TYPES:
         yield _Verdict(ItemType.FILE, STRONG)
     if chain.message_type == "contact":
