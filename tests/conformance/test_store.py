@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import anyio
 import pytest
@@ -458,13 +459,13 @@ async def test_any_text_round_trips(store_factory, text: str) -> None:  # type: 
         assert msg.message_text == expected
 
 
-async def test_a_failed_commit_leaves_the_store_usable(store: Store) -> None:
-    """A transaction whose COMMIT fails is rolled back; the next capture works."""
+async def test_a_failed_commit_leaves_the_sqlite_store_usable(tmp_path: Path) -> None:
+    """A transaction whose COMMIT fails is rolled back; the next capture works.
+
+    SQLite only: it exercises the SQLite store's own transaction wrapper.
+    """
     from superbrain_core.errors import StorageError
     from superbrain_core.storage.sqlite import SqliteStore
-
-    if not isinstance(store, SqliteStore):
-        pytest.skip("exercises the SQLite transaction wrapper")
 
     def violate(conn):  # type: ignore[no-untyped-def]
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS parent (id INTEGER PRIMARY KEY)")
@@ -474,8 +475,9 @@ async def test_a_failed_commit_leaves_the_store_usable(store: Store) -> None:
         )
         conn.execute("INSERT INTO child (p) VALUES (42)")  # fails only at COMMIT
 
-    with pytest.raises(StorageError, match="FOREIGN KEY"):
-        await store._run(violate, write=True)
-    assert (
-        await cap(store, make_update(800, message_id=800, text="после", date=T0))
-    ).outcome is CaptureOutcome.NEW
+    async with SqliteStore(tmp_path / "commit.db") as store:
+        with pytest.raises(StorageError, match="FOREIGN KEY"):
+            await store._run(violate, write=True)
+        assert (
+            await cap(store, make_update(800, message_id=800, text="после", date=T0))
+        ).outcome is CaptureOutcome.NEW
