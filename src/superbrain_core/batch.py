@@ -41,9 +41,11 @@ from superbrain_core.classify.schema import (
     ClassifierInput,
 )
 from superbrain_core.digest import Question, render_digest
+from superbrain_core.errors import StorageError, TransientStorageError
 from superbrain_core.logs import get_logger
 from superbrain_core.models import (
     JSONDict,
+    Placement,
     PlacementResult,
     RouteOutcome,
     WorkContext,
@@ -198,6 +200,10 @@ class _Done:
     retryable: bool = True
 
 
+def _why(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:_ERROR_LIMIT]
+
+
 def classifier_input(ctx: WorkContext, timezone: Any) -> ClassifierInput:
     """What the classifier sees: the root's newest text and the whole chain in order."""
     root = ctx.root
@@ -336,22 +342,45 @@ class BatchRunner:
     # -- the pipeline ------------------------------------------------------------
 
     async def _pipeline(self) -> None:
-        size = self.options.page_size
-        jobs_send, jobs_recv = anyio.create_memory_object_stream[_Job](size)
-        done_send, done_recv = anyio.create_memory_object_stream[_Done](size)
+        # Jobs are handed over unbuffered: the next page is claimed only once the
+        # workers have taken the previous one, so few claimed rows wait at a time.
+        jobs_send, jobs_recv = anyio.create_memory_object_stream[_Job](0)
+        done_send, done_recv = anyio.create_memory_object_stream[_Done](self.options.page_size)
         try:
             async with anyio.create_task_group() as tg:
+                if not self.options.dry_run:
+                    tg.start_soon(self._heartbeat)
                 tg.start_soon(self._feed, jobs_send)
                 async with done_send:
                     for _ in range(self.options.concurrency):
                         tg.start_soon(self._classify_jobs, jobs_recv.clone(), done_send.clone())
                 jobs_recv.close()
-                tg.start_soon(self._write, done_recv)
+                tg.start_soon(self._write, done_recv, tg.cancel_scope)
         except BaseExceptionGroup as group:
-            # One failing stage cancels the others; surface the cause itself.
-            if len(group.exceptions) == 1:
-                raise group.exceptions[0] from None
+            # One failing stage cancels the others; surface the cause itself. A
+            # stage that found its peer's stream closed is a consequence, not a cause.
+            causes = [
+                e
+                for e in group.exceptions
+                if not isinstance(e, anyio.BrokenResourceError | anyio.ClosedResourceError)
+            ]
+            if len(causes) == 1:
+                raise causes[0] from None
             raise
+
+    async def _heartbeat(self) -> None:
+        """Keep this run's leases alive while its rows wait or a classifier is slow.
+
+        Without it a claimed row queued behind slow classifications could outlive
+        its lease and be claimed again (by this run or another), paying for the
+        classification twice.
+        """
+        interval = max(0.05, self.options.lease.total_seconds() / 3)
+        while True:
+            await anyio.sleep(interval)
+            await self.store.extend_claims(
+                self.worker, lease_until=self.clock() + self.options.lease
+            )
 
     async def _next_page(self, after_id: int) -> list[WorkItem]:
         opts = self.options
@@ -415,7 +444,11 @@ class BatchRunner:
             return _Done(job, None, f"{type(exc).__name__}: {exc}")
         return _Done(job, verdict)
 
-    async def _write(self, done: MemoryObjectReceiveStream[_Done]) -> None:
+    async def _write(
+        self,
+        done: MemoryObjectReceiveStream[_Done],
+        scope: anyio.CancelScope,
+    ) -> None:
         async with done:
             async for first in done:
                 batch = [first]
@@ -429,26 +462,54 @@ class BatchRunner:
                     result = self.on_progress(self.report)
                     if result is not None:
                         await result
+        # Every result is written: stop the heartbeat (the only task left).
+        scope.cancel()
 
     async def _flush(self, batch: Sequence[_Done]) -> None:
         report = self.report
-        finished = [d for d in batch if d.classification is not None]
+        ready: list[tuple[_Done, Placement]] = []
         failed = [d for d in batch if d.classification is None]
-        report.classified += len(finished)
-        if self.options.dry_run:
-            for d in finished:
+        for d in batch:
+            if d.classification is None:
+                continue
+            report.classified += 1
+            if self.options.dry_run:
                 self._propose(d)
-        elif finished:
-            placements = [
-                placement_for(d.classification, d.job.context, [i.id for i in d.job.items])
-                for d in finished
-                if d.classification is not None
-            ]
-            results = await self.store.apply_placements(placements, run_id=report.run_id)
-            for d, result in zip(finished, results, strict=True):
-                self._count(d, result)
+                continue
+            try:
+                ids = [i.id for i in d.job.items]
+                ready.append((d, placement_for(d.classification, d.job.context, ids)))
+            except Exception as exc:  # an unfilable verdict (a date out of range...)
+                failed.append(
+                    attrs.evolve(d, classification=None, error=_why(exc), retryable=False)
+                )
+        if ready:
+            await self._apply(ready)
         if failed:
             await self._fail(failed)
+
+    async def _apply(self, ready: Sequence[tuple[_Done, Placement]]) -> None:
+        """Apply a group in one transaction; if the store refuses it for a reason
+        other than a transient fault, apply one at a time so that one bad
+        placement is quarantined instead of failing every run that meets it."""
+        run_id = self.report.run_id
+        try:
+            results = await self.store.apply_placements([p for _, p in ready], run_id=run_id)
+        except TransientStorageError:
+            raise
+        except (StorageError, ValueError, UnicodeError) as exc:
+            if len(ready) == 1:
+                d, _ = ready[0]
+                log.error("batch_placement_refused", error=_why(exc))
+                await self._fail(
+                    [attrs.evolve(d, classification=None, error=_why(exc), retryable=False)]
+                )
+                return
+            for one in ready:
+                await self._apply([one])
+            return
+        for (d, _), result in zip(ready, results, strict=True):
+            self._count(d, result)
 
     def _propose(self, d: _Done) -> None:
         assert d.classification is not None

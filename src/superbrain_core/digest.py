@@ -12,6 +12,8 @@ from datetime import datetime, tzinfo
 
 import attrs
 
+from superbrain_core import jsonutil
+
 #: Destination table → how the owner calls it (nominative plural).
 DESTINATION_NAMES: dict[str, str] = {
     "tasks": "задачи",
@@ -49,7 +51,9 @@ def plural(n: int, one: str, few: str, many: str) -> str:
 
 
 def _short(text: str | None, limit: int = 60) -> str:
-    text = " ".join((text or "").split())
+    # Titles come from classifiers and may hold half an emoji or a NUL; the
+    # digest is stored and sent as text, so it must be clean.
+    text = " ".join((jsonutil.clean_text(text) or "").replace("\x00", "").split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -98,8 +102,9 @@ def render_digest(
         lines.append("Уточните, ответом на сообщение:")
         for number, q in enumerate(questions[:MAX_QUESTIONS], start=1):
             title = _short(q.title)
+            question = _short(q.question, 200)
             lines.append(
-                f"{number}. «{title}» — {q.question}" if title else f"{number}. {q.question}"
+                f"{number}. «{title}» — {question}" if title else f"{number}. {question}"
             )
         shown = min(len(questions), MAX_QUESTIONS)
         if total_questions > shown:

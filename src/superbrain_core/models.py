@@ -412,6 +412,10 @@ class Placement:
     confidence: float
     input_version: int
     processed_ids: tuple[int, ...]
+    member_ids: tuple[int, ...] = ()
+    """Message ids of the chain's other stored messages. Applying the placement
+    takes each of them out of any place it was filed on its own (a root that
+    arrived after its reply), and settles their raw rows up to ``input_version``."""
 
 
 @attrs.frozen

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
+from superbrain_core import jsonutil
 from superbrain_core.classify.schema import Classification, EventKind, ItemType
 from superbrain_core.models import JSONDict, Placement, WorkContext
 
@@ -61,6 +63,13 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat(timespec="seconds") if value else None
 
 
+def _decimal_text(value: Decimal | None) -> str | None:
+    if value is None:
+        return None
+    text = format(value.normalize(), "f")
+    return "0" if text in {"-0", ""} else text
+
+
 def _title(c: Classification, ctx: WorkContext) -> str | None:
     text = c.title or c.summary or ctx.root.message_text
     if not text:
@@ -96,7 +105,8 @@ def record_values(c: Classification, ctx: WorkContext) -> JSONDict:
         values = {"url": c.url, "title": title}
     elif table == "expenses":
         values = {
-            "amount": str(c.amount) if c.amount is not None else None,
+            # Normalized, so "1500.50" and "1500.5" are one value on every backend.
+            "amount": _decimal_text(c.amount),
             "currency": c.currency,
             "description": title,
             "spent_at": _iso(c.starts_at or ctx.root.message_date),
@@ -111,10 +121,12 @@ def _storable(value: Any) -> Any:
 
     Postgres ``text`` and ``jsonb`` reject U+0000, and a classifier may echo the
     raw text back; the raw message keeps its NUL, the structured copy does not
-    need it.
+    need it. Lone surrogates become U+FFFD for the same reason.
     """
     if isinstance(value, str):
-        return value.replace("\x00", "") if "\x00" in value else value
+        # Lone surrogates (half an emoji) cannot be encoded for either backend.
+        cleaned = jsonutil.clean_text(value) or ""
+        return cleaned.replace("\x00", "") if "\x00" in cleaned else cleaned
     if isinstance(value, dict):
         return {k: _storable(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -136,4 +148,5 @@ def placement_for(c: Classification, ctx: WorkContext, processed_ids: Sequence[i
         confidence=c.confidence,
         input_version=ctx.input_version,
         processed_ids=tuple(sorted(set(processed_ids))),
+        member_ids=tuple(sorted({m.message_id for m in ctx.members})),
     )

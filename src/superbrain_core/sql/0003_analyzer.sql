@@ -332,6 +332,8 @@ DECLARE
     v_previous  text;
     v_results   jsonb[] := ARRAY[]::jsonb[];
     v_ids       bigint[];
+    v_members   bigint[];
+    v_absorbed  record;
 BEGIN
     FOR item IN
         SELECT e.value AS p, e.ord FROM jsonb_array_elements(p_placements) WITH ORDINALITY
@@ -387,11 +389,7 @@ BEGIN
             END IF;
         ELSE
             v_outcome := 'moved';
-            IF v_current.destination <> 'none' AND v_current.record_id IS NOT NULL
-               AND superbrain_routing_columns(v_current.destination) IS NOT NULL THEN
-                EXECUTE format('DELETE FROM %I WHERE id = $1', v_current.destination)
-                    USING v_current.record_id;
-            END IF;
+            PERFORM superbrain_delete_record(v_current.destination, v_current.record_id);
             IF v_dest <> 'none' THEN
                 v_record := superbrain_insert_record(p, p_now);
             END IF;
@@ -410,6 +408,27 @@ BEGIN
                 p_run_id, p_now);
         END IF;
 
+        -- The chain's other messages: out of any place they were filed in on their
+        -- own (a root that arrived after its reply), and their raw rows this
+        -- verdict has seen settled too.
+        SELECT coalesce(array_agg(x::bigint), ARRAY[]::bigint[]) INTO v_members
+        FROM jsonb_array_elements_text(coalesce(p->'member_ids', '[]'::jsonb)) x;
+        IF v_outcome <> 'stale' THEN
+            FOR v_absorbed IN
+                SELECT l.id, l.destination, l.record_id FROM routing_log l
+                WHERE l.chat_id = v_chat AND l.message_id = ANY (v_members)
+                  AND l.superseded_at IS NULL
+            LOOP
+                PERFORM superbrain_delete_record(v_absorbed.destination, v_absorbed.record_id);
+                UPDATE routing_log SET superseded_at = p_now WHERE id = v_absorbed.id;
+            END LOOP;
+        END IF;
+        UPDATE raw_messages
+        SET is_processed = true, processed_at = p_now, claimed_by = NULL,
+            claim_expires_at = NULL, next_attempt_at = NULL
+        WHERE chat_id = v_chat AND message_id = ANY (v_members || v_msg)
+          AND id <= (p->>'input_version')::bigint AND NOT is_processed;
+
         SELECT array_agg(x::bigint) INTO v_ids
         FROM jsonb_array_elements_text(coalesce(p->'processed_ids', '[]'::jsonb)) x;
         IF v_ids IS NOT NULL THEN
@@ -424,6 +443,27 @@ BEGIN
             'previous_destination', v_previous);
     END LOOP;
     RETURN to_jsonb(v_results);
+END
+$$;
+
+-- Delete a structured row named by routing_log (data, so checked against the
+-- whitelist before it becomes SQL).
+CREATE OR REPLACE FUNCTION superbrain_delete_record(p_table text, p_id bigint)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SECURITY INVOKER
+SET search_path = public, pg_temp
+AS $$
+BEGIN
+    IF p_table = 'none' OR p_id IS NULL THEN
+        RETURN;
+    END IF;
+    IF superbrain_routing_columns(p_table) IS NULL THEN
+        RAISE EXCEPTION 'routing_log names an unknown table %', p_table
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    EXECUTE format('DELETE FROM %I WHERE id = $1', p_table) USING p_id;
 END
 $$;
 
@@ -535,6 +575,20 @@ AS $$
     WHERE m.id = (f.value->>'raw_message_id')::bigint AND NOT m.is_processed;
 $$;
 
+CREATE OR REPLACE FUNCTION superbrain_extend_claims(p_worker text, p_lease_until timestamptz)
+RETURNS integer
+LANGUAGE sql
+VOLATILE
+SECURITY INVOKER
+SET search_path = public, pg_temp
+AS $$
+    WITH extended AS (
+        UPDATE raw_messages SET claim_expires_at = p_lease_until
+        WHERE claimed_by = p_worker AND NOT is_processed
+        RETURNING 1)
+    SELECT count(*)::integer FROM extended;
+$$;
+
 CREATE OR REPLACE FUNCTION superbrain_release_claims(p_worker text)
 RETURNS integer
 LANGUAGE sql
@@ -557,7 +611,7 @@ SECURITY INVOKER
 SET search_path = public, pg_temp
 AS $$
     WITH requeued AS (
-        UPDATE raw_messages SET is_processed = false, processed_at = NULL
+        UPDATE raw_messages SET is_processed = false, processed_at = NULL, attempts = 0
         WHERE is_processed AND id IN (
             SELECT l.raw_message_id FROM routing_log l
             WHERE l.superseded_at IS NULL

@@ -287,6 +287,11 @@ class Store(abc.ABC):
         """Count a failed attempt, keep the error, schedule the retry or quarantine."""
 
     @abc.abstractmethod
+    async def extend_claims(self, worker: str, *, lease_until: datetime) -> int:
+        """Renew the lease on ``worker``'s unfinished claims (a heartbeat while rows
+        wait in the run's queue or in a slow classifier)."""
+
+    @abc.abstractmethod
     async def release_claims(self, worker: str) -> int:
         """Give back ``worker``'s unfinished claims (a run stopping early)."""
 

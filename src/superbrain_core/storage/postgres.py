@@ -554,6 +554,12 @@ class PostgresStore(Store):
                 lambda c: work.record_failures(c, failures, datetime.now(UTC)),
             )
 
+    async def extend_claims(self, worker: str, *, lease_until: datetime) -> int:
+        return await self._call(
+            "extend_claims",
+            lambda c: work.count_of(c, "superbrain_extend_claims", worker, lease_until),
+        )
+
     async def release_claims(self, worker: str) -> int:
         return await self._call(
             "release_claims", lambda c: work.count_of(c, "superbrain_release_claims", worker)

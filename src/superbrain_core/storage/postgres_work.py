@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import attrs
 import psycopg
 from psycopg.rows import DictRow, TupleRow, dict_row
 
@@ -50,7 +51,8 @@ async def _scalar(conn: Connection, query: str, params: Sequence[Any] = ()) -> A
     return row[0] if row else None
 
 
-def _work_items(found: list[DictRow]) -> list[WorkItem]:
+def work_items(found: list[DictRow]) -> list[WorkItem]:
+    """Rows of ``superbrain_claim_work``/``superbrain_peek_work`` (driver rows or JSON objects)."""
     return [
         WorkItem(
             id=r["id"],
@@ -66,7 +68,7 @@ def _work_items(found: list[DictRow]) -> list[WorkItem]:
 async def claim(
     conn: Connection, worker: str, limit: int, now: datetime, lease_until: datetime
 ) -> list[WorkItem]:
-    return _work_items(
+    return work_items(
         await _dicts(
             conn,
             "SELECT * FROM superbrain_claim_work(%s, %s, %s, %s)",
@@ -83,7 +85,7 @@ async def peek(
     reclassify: tuple[str, str] | None,
 ) -> list[WorkItem]:
     name, version = reclassify or (None, None)
-    return _work_items(
+    return work_items(
         await _dicts(
             conn,
             "SELECT * FROM superbrain_peek_work(%s, %s, %s, %s, %s)",
@@ -115,6 +117,28 @@ async def load_contexts(
             (chats, messages),
         )
     ]
+    unchained = [r for r in roots if r.chain_id is None]
+    if unchained:
+        # An older version may know the chain (a version written while a reply
+        # created the chain in a concurrent transaction): the chain is the
+        # message's, not one version's.
+        known = {
+            (r["chat_id"], r["message_id"]): str(r["chain_id"])
+            for r in await _dicts(
+                conn,
+                "SELECT DISTINCT ON (chat_id, message_id) chat_id, message_id, chain_id"
+                " FROM raw_messages WHERE chain_id IS NOT NULL"
+                f" AND (chat_id, message_id) IN {pairs}"
+                " ORDER BY chat_id, message_id, version",
+                ([r.chat_id for r in unchained], [r.message_id for r in unchained]),
+            )
+        }
+        roots = [
+            attrs.evolve(r, chain_id=known[(r.chat_id, r.message_id)])
+            if r.chain_id is None and (r.chat_id, r.message_id) in known
+            else r
+            for r in roots
+        ]
     chains = sorted({r.chain_id for r in roots if r.chain_id})
     members: dict[str, list[RawMessage]] = {}
     bots: dict[str, list[BotResponse]] = {}
@@ -193,6 +217,7 @@ def placements_payload(placements: Sequence[Placement]) -> str:
                 "confidence": p.confidence,
                 "input_version": p.input_version,
                 "processed_ids": list(p.processed_ids),
+                "member_ids": list(p.member_ids),
             }
             for p in placements
         ]

@@ -496,6 +496,11 @@ class SqliteStore(Store):
                 lambda c: work.record_failures(c, failures, _ts(_now()) or ""), write=True
             )
 
+    async def extend_claims(self, worker: str, *, lease_until: datetime) -> int:
+        return await self._run(
+            lambda c: work.extend_claims(c, worker, _ts(lease_until) or ""), write=True
+        )
+
     async def release_claims(self, worker: str) -> int:
         return await self._run(lambda c: work.release_claims(c, worker), write=True)
 

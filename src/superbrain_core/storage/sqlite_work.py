@@ -13,6 +13,8 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+import attrs
+
 from superbrain_core import jsonutil
 from superbrain_core.models import (
     BotResponse,
@@ -123,6 +125,16 @@ def load_contexts(
         if row is None:
             continue
         root: RawMessage = rows.raw_message(row)
+        if root.chain_id is None:
+            # An older version may know the chain (versions written while a reply
+            # created it); the chain is the message's, not one version's.
+            known = conn.execute(
+                "SELECT chain_id FROM raw_messages WHERE chat_id = ? AND message_id = ?"
+                " AND chain_id IS NOT NULL LIMIT 1",
+                (chat_id, message_id),
+            ).fetchone()
+            if known is not None:
+                root = attrs.evolve(root, chain_id=known[0])
         members: tuple[RawMessage, ...] = ()
         bot: tuple[BotResponse, ...] = ()
         if root.chain_id is not None:
@@ -290,12 +302,53 @@ def _apply_one(
         return result(outcome, record_id, current["destination"])
 
     previous = current["destination"]
-    if previous != NONE and current["record_id"] is not None:
-        conn.execute(f"DELETE FROM {previous} WHERE id = ?", (current["record_id"],))
+    _delete_record(conn, previous, current["record_id"])
     record_id = _insert_record(conn, p, now) if p.destination != NONE else None
     supersede()
     _log(conn, p, record_id, run_id, now)
     return result(RouteOutcome.MOVED, record_id, previous)
+
+
+def _delete_record(conn: sqlite3.Connection, table: str, record_id: int | None) -> None:
+    if table == NONE or record_id is None:
+        return
+    if table not in TABLE_COLUMNS:  # routing_log is data: never trust it as SQL
+        raise ValueError(f"routing_log names an unknown table {table!r}")
+    conn.execute(f"DELETE FROM {table} WHERE id = ?", (record_id,))
+
+
+def _absorb_members(conn: sqlite3.Connection, p: Placement, now: str) -> None:
+    """Take the chain's other messages out of places they were filed in on their own.
+
+    A reply filed alone (its root was not stored yet) must not stay filed once
+    the root arrives and the whole chain is filed under it.
+    """
+    for member in p.member_ids:
+        row = conn.execute(
+            "SELECT id, destination, record_id FROM routing_log WHERE chat_id = ?"
+            " AND message_id = ? AND superseded_at IS NULL",
+            (p.chat_id, member),
+        ).fetchone()
+        if row is None:
+            continue
+        _delete_record(conn, row["destination"], row["record_id"])
+        conn.execute("UPDATE routing_log SET superseded_at = ? WHERE id = ?", (now, row["id"]))
+
+
+def _settle_chain(conn: sqlite3.Connection, p: Placement, now: str) -> None:
+    """Mark processed every raw row of the target and its chain this verdict has seen.
+
+    Siblings claimed by no one (or quarantined) were part of the input, so they
+    need no analysis of their own.
+    """
+    keys = (p.message_id, *p.member_ids)
+    marks = ",".join("?" * len(keys))
+    conn.execute(
+        "UPDATE raw_messages SET is_processed = 1, processed_at = ?, claimed_by = NULL,"
+        " claim_expires_at = NULL, next_attempt_at = NULL"
+        f" WHERE chat_id = ? AND message_id IN ({marks}) AND id <= ? AND is_processed = 0",
+        (now, p.chat_id, *keys, p.input_version),
+    )
 
 
 def _mark_processed(conn: sqlite3.Connection, ids: Sequence[int], now: str) -> None:
@@ -313,7 +366,13 @@ def _mark_processed(conn: sqlite3.Connection, ids: Sequence[int], now: str) -> N
 def apply(
     conn: sqlite3.Connection, placements: Sequence[Placement], run_id: int | None, now: str
 ) -> list[PlacementResult]:
-    results = [_apply_one(conn, p, run_id, now) for p in placements]
+    results = []
+    for p in placements:
+        result = _apply_one(conn, p, run_id, now)
+        if result.outcome is not RouteOutcome.STALE:
+            _absorb_members(conn, p, now)
+        _settle_chain(conn, p, now)
+        results.append(result)
     _mark_processed(conn, [i for p in placements for i in p.processed_ids], now)
     return results
 
@@ -330,6 +389,14 @@ def record_failures(conn: sqlite3.Connection, failures: Sequence[WorkFailure], n
     )
 
 
+def extend_claims(conn: sqlite3.Connection, worker: str, lease_until: str) -> int:
+    cur = conn.execute(
+        "UPDATE raw_messages SET claim_expires_at = ? WHERE claimed_by = ? AND is_processed = 0",
+        (lease_until, worker),
+    )
+    return cur.rowcount
+
+
 def release_claims(conn: sqlite3.Connection, worker: str) -> int:
     cur = conn.execute(
         "UPDATE raw_messages SET claimed_by = NULL, claim_expires_at = NULL"
@@ -341,7 +408,8 @@ def release_claims(conn: sqlite3.Connection, worker: str) -> int:
 
 def requeue_for_reclassify(conn: sqlite3.Connection, classifier: str, version: str) -> int:
     cur = conn.execute(
-        "UPDATE raw_messages SET is_processed = 0, processed_at = NULL WHERE is_processed = 1"
+        "UPDATE raw_messages SET is_processed = 0, processed_at = NULL, attempts = 0"
+        " WHERE is_processed = 1"
         " AND id IN (SELECT raw_message_id FROM routing_log WHERE superseded_at IS NULL"
         " AND NOT (classifier = ? AND classifier_version = ?))",
         (classifier, version),
