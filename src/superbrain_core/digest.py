@@ -103,9 +103,7 @@ def render_digest(
         for number, q in enumerate(questions[:MAX_QUESTIONS], start=1):
             title = _short(q.title)
             question = _short(q.question, 200)
-            lines.append(
-                f"{number}. «{title}» — {question}" if title else f"{number}. {question}"
-            )
+            lines.append(f"{number}. «{title}» — {question}" if title else f"{number}. {question}")
         shown = min(len(questions), MAX_QUESTIONS)
         if total_questions > shown:
             rest = total_questions - shown

@@ -273,18 +273,27 @@ AS $$
         WHERE r.chat_id = k.chat_id AND r.message_id = k.message_id
         ORDER BY r.version DESC LIMIT 1
     ) root
+    -- The chain is the message's, not one version's: a version written while a
+    -- reply created the chain in a concurrent transaction may lack it.
+    CROSS JOIN LATERAL (
+        SELECT coalesce(root.chain_id,
+            (SELECT x.chain_id FROM raw_messages x
+             WHERE x.chat_id = root.chat_id AND x.message_id = root.message_id
+               AND x.chain_id IS NOT NULL
+             ORDER BY x.version LIMIT 1)) AS chain_id
+    ) ch
     CROSS JOIN LATERAL (
         SELECT jsonb_build_object(
-            'root', to_jsonb(root),
+            'root', to_jsonb(root) || jsonb_build_object('chain_id', ch.chain_id),
             'members', coalesce((
                 SELECT jsonb_agg(to_jsonb(m) ORDER BY m.message_date, m.message_id)
                 FROM (SELECT DISTINCT ON (x.message_id) x.* FROM raw_messages x
-                      WHERE root.chain_id IS NOT NULL AND x.chain_id = root.chain_id
+                      WHERE ch.chain_id IS NOT NULL AND x.chain_id = ch.chain_id
                         AND x.chat_id = root.chat_id AND x.message_id <> root.message_id
                       ORDER BY x.message_id, x.version DESC) m), '[]'::jsonb),
             'bot_messages', coalesce((
                 SELECT jsonb_agg(to_jsonb(b) ORDER BY b.id) FROM bot_responses b
-                WHERE root.chain_id IS NOT NULL AND b.chain_id = root.chain_id), '[]'::jsonb),
+                WHERE ch.chain_id IS NOT NULL AND b.chain_id = ch.chain_id), '[]'::jsonb),
             'files', coalesce((
                 SELECT jsonb_agg(to_jsonb(f) ORDER BY f.id) FROM raw_files f
                 WHERE f.chat_id = root.chat_id AND f.message_id = root.message_id), '[]'::jsonb),

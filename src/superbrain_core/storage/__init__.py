@@ -6,21 +6,26 @@ default works with the core dependencies alone.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+
 from superbrain_core.errors import ConfigError
 from superbrain_core.storage.base import BOT_API_DOWNLOAD_LIMIT, CaptureOptions, Store
 
 DEFAULT_DB_URL = "sqlite:///superbrain.db"
 
 
-def open_store(url: str, *, durable: bool = False) -> Store:
+def open_store(url: str, *, durable: bool = False, env: Mapping[str, str] | None = None) -> Store:
     """A store for ``url``, not yet opened: use ``async with open_store(url) as store``.
 
     ``sqlite:///relative.db``, ``sqlite:////absolute.db`` and ``sqlite:///:memory:``
     select the embedded store, ``postgresql://`` (or ``postgres://``) URLs the
-    Postgres store, whose schema ``superbrain db migrate`` creates. ``durable=True``
-    (the bot) makes every commit survive a power loss, not only a crash of the
-    process, unless the URL says otherwise: what the bot acknowledged to
-    Telegram is never redelivered.
+    Postgres store, whose schema ``superbrain db migrate`` creates; ``supabase``
+    (or ``supabase://``) the Supabase store, configured by ``SUPABASE_URL`` and
+    ``SUPABASE_SERVICE_KEY`` (or ``SUPABASE_KEY``) from ``env`` (default: the
+    process environment). ``durable=True`` (the bot) makes every commit survive a
+    power loss, not only a crash of the process, unless the URL says otherwise:
+    what the bot acknowledged to Telegram is never redelivered.
     """
     url = url.strip()
     if url.startswith("sqlite:"):
@@ -42,11 +47,27 @@ def open_store(url: str, *, durable: bool = False) -> Store:
         # Postgres commits are durable (synchronous_commit), so `durable` needs nothing.
         return PostgresStore(url)
     if scheme == "supabase":
-        raise ConfigError(
-            f"the {scheme} backend is not available in this version of superbrain_core;"
-            " use sqlite:///PATH or postgresql://…",
-            variable="SUPERBRAIN_DB",
-        )
+        # Only `supabase` / `supabase://`: the project and its key come from
+        # SUPABASE_URL and SUPABASE_SERVICE_KEY, never from a URL that gets logged.
+        if url.rstrip("/") not in {"supabase", "supabase:"}:
+            raise ConfigError(
+                "SUPERBRAIN_DB=supabase takes nothing after `supabase://`:"
+                " set SUPABASE_URL and SUPABASE_SERVICE_KEY instead",
+                variable="SUPERBRAIN_DB",
+            )
+        try:
+            from superbrain_core.storage.supabase import SupabaseStore
+        except ImportError as exc:
+            missing = exc.name or ""
+            if not missing.startswith(("postgrest", "supabase", "psycopg")):
+                raise
+            raise ConfigError(
+                f"the Supabase backend needs {missing} ({exc}):"
+                " pip install 'superbrain-core[supabase,postgres]'",
+                variable="SUPERBRAIN_DB",
+            ) from None
+        # Every write is one SQL function call, committed durably by Postgres.
+        return SupabaseStore.from_env(os.environ if env is None else env)
     raise ConfigError(
         f"unsupported database URL scheme {scheme!r}: expected sqlite:///PATH"
         " or postgresql://USER@HOST/DATABASE",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 from psycopg.rows import DictRow
 
@@ -149,7 +150,12 @@ def chain(row: DictRow) -> MessageChain:
 def chain_replies(text: str | None, fallback: datetime) -> list[ChainReply]:
     """The reply list; entries written by the seed bot may lack fields or use other names."""
     # Not a raw column: reply texts are cleaned like message_text, never escaped.
-    replies = json.loads(text) if text else []
+    return chain_replies_from(json.loads(text) if text else [], fallback)
+
+
+def chain_replies_from(replies: Any, fallback: datetime) -> list[ChainReply]:
+    """:func:`chain_replies` for the already decoded ``replies`` value (PostgREST sends
+    jsonb as JSON, not text), so both stores read seed entries the same way."""
     if not isinstance(replies, list):
         return []
     out = []
