@@ -9,9 +9,11 @@ text and decoded by :mod:`pgcodec`, which undoes the NUL-safe escape.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import attrs
 from psycopg.rows import DictRow
 
 from superbrain_core.models import (
@@ -61,7 +63,24 @@ def utc(value: datetime | None) -> datetime:
     return value if value.tzinfo is UTC else value.astimezone(UTC)
 
 
-def raw_message(row: DictRow) -> RawMessage:
+@attrs.frozen
+class Decoding:
+    """How a row's values arrive: psycopg gives datetimes and raw JSON as text;
+    PostgREST (the Supabase store) gives ISO strings and JSON values. The
+    converters below serve both, so the two stores build identical records."""
+
+    ts: Callable[[Any], datetime]
+    raw: Callable[[Any], Any]
+
+    def maybe_ts(self, value: Any) -> datetime | None:
+        return self.ts(value) if value else None
+
+
+#: Rows read by psycopg with the column lists above.
+PSYCOPG = Decoding(ts=utc, raw=pgcodec.loads_raw)
+
+
+def raw_message(row: Mapping[str, Any], d: Decoding = PSYCOPG) -> RawMessage:
     return RawMessage(
         id=row["id"],
         chat_id=row["chat_id"],
@@ -70,8 +89,8 @@ def raw_message(row: DictRow) -> RawMessage:
         user_id=row["user_id"],
         message_type=row["message_type"] or "unknown",
         message_text=row["message_text"],
-        message_date=utc(row["message_date"]),
-        edit_date=utc(row["edit_date"]) if row["edit_date"] else None,
+        message_date=d.ts(row["message_date"]),
+        edit_date=d.maybe_ts(row["edit_date"]),
         reply_to_message_id=row["reply_to_message_id"],
         reply_to_text=row["reply_to_text"],
         is_clarification=bool(row["is_clarification"]),
@@ -79,18 +98,18 @@ def raw_message(row: DictRow) -> RawMessage:
         media_group_id=row["media_group_id"],
         message_thread_id=row["message_thread_id"],
         sender_is_bot=bool(row["sender_is_bot"]),
-        entities=pgcodec.loads_raw(row["entities"]) or [],
-        forward_origin=pgcodec.loads_raw(row["forward_origin"]),
-        raw_telegram_json=pgcodec.loads_raw(row["raw_telegram_json"]) or {},
+        entities=d.raw(row["entities"]) or [],
+        forward_origin=d.raw(row["forward_origin"]),
+        raw_telegram_json=d.raw(row["raw_telegram_json"]) or {},
         update_id=row["update_id"],
         source=row["source"],
         is_processed=bool(row["is_processed"]),
-        processed_at=utc(row["processed_at"]) if row["processed_at"] else None,
-        created_at=utc(row["created_at"] or row["message_date"]),
+        processed_at=d.maybe_ts(row["processed_at"]),
+        created_at=d.ts(row["created_at"] or row["message_date"]),
     )
 
 
-def raw_file(row: DictRow) -> RawFile:
+def raw_file(row: Mapping[str, Any], d: Decoding = PSYCOPG) -> RawFile:
     return RawFile(
         id=row["id"],
         chat_id=row["chat_id"],
@@ -106,10 +125,10 @@ def raw_file(row: DictRow) -> RawFile:
         file_hash=row["file_hash"],
         status=FileStatus(row["status"]),
         download_reason=row["download_reason"],
-        raw_metadata=pgcodec.loads_raw(row["raw_metadata"]) or {},
+        raw_metadata=d.raw(row["raw_metadata"]) or {},
         is_processed=bool(row["is_processed"]),
-        processed_at=utc(row["processed_at"]) if row["processed_at"] else None,
-        uploaded_at=utc(row["uploaded_at"]),
+        processed_at=d.maybe_ts(row["processed_at"]),
+        uploaded_at=d.ts(row["uploaded_at"]),
     )
 
 
@@ -187,7 +206,7 @@ ROUTING_COLUMNS = (
 )
 
 
-def routing_entry(row: DictRow) -> RoutingEntry:
+def routing_entry(row: Mapping[str, Any], d: Decoding = PSYCOPG) -> RoutingEntry:
     return RoutingEntry(
         id=row["id"],
         raw_message_id=row["raw_message_id"],
@@ -195,12 +214,12 @@ def routing_entry(row: DictRow) -> RoutingEntry:
         message_id=row["message_id"],
         destination=row["destination"],
         record_id=row["record_id"],
-        classification=json.loads(row["classification"]),
+        classification=d.raw(row["classification"]),
         classifier=row["classifier"],
         classifier_version=row["classifier_version"],
         confidence=float(row["confidence"]),
         input_version=row["input_version"],
         run_id=row["run_id"],
-        created_at=utc(row["created_at"]),
-        superseded_at=utc(row["superseded_at"]) if row["superseded_at"] else None,
+        created_at=d.ts(row["created_at"]),
+        superseded_at=d.maybe_ts(row["superseded_at"]),
     )

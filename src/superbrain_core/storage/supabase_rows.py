@@ -23,7 +23,6 @@ from typing import Any
 
 from superbrain_core.models import (
     BatchRun,
-    FileStatus,
     JSONDict,
     MessageChain,
     RawFile,
@@ -73,6 +72,10 @@ RECORD_TIMESTAMPS = frozenset(
 RECORD_NUMERICS = frozenset({"amount"})
 
 
+#: PostgREST rows: ISO timestamps, JSON values that may carry pgcodec's escape.
+POSTGREST = pg.Decoding(ts=pgcodec.parse_timestamp, raw=pgcodec.unescape_json)
+
+
 def _ts(value: str | None) -> datetime:
     return pgcodec.parse_timestamp(value)
 
@@ -94,55 +97,11 @@ def raw_update(row: Row) -> RawUpdate:
 
 
 def raw_message(row: Row) -> RawMessage:
-    return RawMessage(
-        id=row["id"],
-        chat_id=row["chat_id"],
-        message_id=row["message_id"],
-        version=row["version"],
-        user_id=row["user_id"],
-        message_type=row["message_type"] or "unknown",
-        message_text=row["message_text"],
-        message_date=_ts(row["message_date"]),
-        edit_date=_maybe_ts(row["edit_date"]),
-        reply_to_message_id=row["reply_to_message_id"],
-        reply_to_text=row["reply_to_text"],
-        is_clarification=bool(row["is_clarification"]),
-        chain_id=row["chain_id"],
-        media_group_id=row["media_group_id"],
-        message_thread_id=row["message_thread_id"],
-        sender_is_bot=bool(row["sender_is_bot"]),
-        entities=pgcodec.unescape_json(row["entities"]) or [],
-        forward_origin=pgcodec.unescape_json(row["forward_origin"]),
-        raw_telegram_json=pgcodec.unescape_json(row["raw_telegram_json"]) or {},
-        update_id=row["update_id"],
-        source=row["source"],
-        is_processed=bool(row["is_processed"]),
-        processed_at=_maybe_ts(row["processed_at"]),
-        created_at=_ts(row["created_at"] or row["message_date"]),
-    )
+    return pg.raw_message(row, POSTGREST)
 
 
 def raw_file(row: Row) -> RawFile:
-    return RawFile(
-        id=row["id"],
-        chat_id=row["chat_id"],
-        message_id=row["message_id"],
-        user_id=row["user_id"],
-        file_type=row["file_type"],
-        file_id=row["file_id"],
-        file_unique_id=row["file_unique_id"],
-        file_name=row["file_name"],
-        mime_type=row["mime_type"],
-        file_size=row["file_size"],
-        file_path=row["file_path"],
-        file_hash=row["file_hash"],
-        status=FileStatus(row["status"]),
-        download_reason=row["download_reason"],
-        raw_metadata=pgcodec.unescape_json(row["raw_metadata"]) or {},
-        is_processed=bool(row["is_processed"]),
-        processed_at=_maybe_ts(row["processed_at"]),
-        uploaded_at=_ts(row["uploaded_at"]),
-    )
+    return pg.raw_file(row, POSTGREST)
 
 
 def chain(row: Row) -> MessageChain:
@@ -160,23 +119,7 @@ def chain(row: Row) -> MessageChain:
 
 
 def routing_entry(row: Row) -> RoutingEntry:
-    return RoutingEntry(
-        id=row["id"],
-        raw_message_id=row["raw_message_id"],
-        chat_id=row["chat_id"],
-        message_id=row["message_id"],
-        destination=row["destination"],
-        record_id=row["record_id"],
-        # Not a raw column: the classifier's verdict is stored as it was given.
-        classification=row["classification"],
-        classifier=row["classifier"],
-        classifier_version=row["classifier_version"],
-        confidence=float(row["confidence"]),
-        input_version=row["input_version"],
-        run_id=row["run_id"],
-        created_at=_ts(row["created_at"]),
-        superseded_at=_maybe_ts(row["superseded_at"]),
-    )
+    return pg.routing_entry(row, POSTGREST)
 
 
 def batch_run(row: Row) -> BatchRun:
