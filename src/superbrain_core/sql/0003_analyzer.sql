@@ -325,6 +325,10 @@ LANGUAGE plpgsql
 VOLATILE
 SECURITY INVOKER
 SET search_path = public, pg_temp
+-- PL/pgSQL caches a generic plan per statement for the connection's lifetime; made
+-- while routing_log was nearly empty it is a sequential scan, and a first large
+-- backlog then costs a scan per placement. Planning each time is cheap beside that.
+SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
     item        record;
@@ -342,6 +346,7 @@ DECLARE
     v_results   jsonb[] := ARRAY[]::jsonb[];
     v_ids       bigint[];
     v_members   bigint[];
+    v_member    bigint;
     v_absorbed  record;
 BEGIN
     FOR item IN
@@ -423,20 +428,24 @@ BEGIN
         SELECT coalesce(array_agg(x::bigint), ARRAY[]::bigint[]) INTO v_members
         FROM jsonb_array_elements_text(coalesce(p->'member_ids', '[]'::jsonb)) x;
         IF v_outcome <> 'stale' THEN
-            FOR v_absorbed IN
-                SELECT l.id, l.destination, l.record_id FROM routing_log l
-                WHERE l.chat_id = v_chat AND l.message_id = ANY (v_members)
-                  AND l.superseded_at IS NULL
-            LOOP
+            -- One equality lookup per member: a join or `= ANY` lets the planner,
+            -- misled by stale statistics, scan the whole chat's log per placement.
+            FOREACH v_member IN ARRAY v_members LOOP
+                SELECT l.id, l.destination, l.record_id INTO v_absorbed FROM routing_log l
+                WHERE l.chat_id = v_chat AND l.message_id = v_member
+                  AND l.superseded_at IS NULL;
+                CONTINUE WHEN NOT FOUND;
                 PERFORM superbrain_delete_record(v_absorbed.destination, v_absorbed.record_id);
                 UPDATE routing_log SET superseded_at = p_now WHERE id = v_absorbed.id;
             END LOOP;
         END IF;
-        UPDATE raw_messages
-        SET is_processed = true, processed_at = p_now, claimed_by = NULL,
-            claim_expires_at = NULL, next_attempt_at = NULL
-        WHERE chat_id = v_chat AND message_id = ANY (v_members || v_msg)
-          AND id <= (p->>'input_version')::bigint AND NOT is_processed;
+        FOREACH v_member IN ARRAY (v_members || v_msg) LOOP
+            UPDATE raw_messages
+            SET is_processed = true, processed_at = p_now, claimed_by = NULL,
+                claim_expires_at = NULL, next_attempt_at = NULL
+            WHERE chat_id = v_chat AND message_id = v_member
+              AND id <= (p->>'input_version')::bigint AND NOT is_processed;
+        END LOOP;
 
         SELECT array_agg(x::bigint) INTO v_ids
         FROM jsonb_array_elements_text(coalesce(p->'processed_ids', '[]'::jsonb)) x;
