@@ -9,23 +9,20 @@ text and decoded by :mod:`pgcodec`, which undoes the NUL-safe escape.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import attrs
 from psycopg.rows import DictRow
 
 from superbrain_core.models import (
     BotResponse,
     ChainReply,
-    FileStatus,
     MessageChain,
     RawFile,
     RawMessage,
     RoutingEntry,
 )
-from superbrain_core.storage import pgcodec
+from superbrain_core.storage import pgcodec, rows
 
 # -- columns and converters ---------------------------------------------------------------
 #
@@ -63,73 +60,8 @@ def utc(value: datetime | None) -> datetime:
     return value if value.tzinfo is UTC else value.astimezone(UTC)
 
 
-@attrs.frozen
-class Decoding:
-    """How a row's values arrive: psycopg gives datetimes and raw JSON as text;
-    PostgREST (the Supabase store) gives ISO strings and JSON values. The
-    converters below serve both, so the two stores build identical records."""
-
-    ts: Callable[[Any], datetime]
-    raw: Callable[[Any], Any]
-
-    def maybe_ts(self, value: Any) -> datetime | None:
-        return self.ts(value) if value else None
-
-
 #: Rows read by psycopg with the column lists above.
-PSYCOPG = Decoding(ts=utc, raw=pgcodec.loads_raw)
-
-
-def raw_message(row: Mapping[str, Any], d: Decoding = PSYCOPG) -> RawMessage:
-    return RawMessage(
-        id=row["id"],
-        chat_id=row["chat_id"],
-        message_id=row["message_id"],
-        version=row["version"],
-        user_id=row["user_id"],
-        message_type=row["message_type"] or "unknown",
-        message_text=row["message_text"],
-        message_date=d.ts(row["message_date"]),
-        edit_date=d.maybe_ts(row["edit_date"]),
-        reply_to_message_id=row["reply_to_message_id"],
-        reply_to_text=row["reply_to_text"],
-        is_clarification=bool(row["is_clarification"]),
-        chain_id=row["chain_id"],
-        media_group_id=row["media_group_id"],
-        message_thread_id=row["message_thread_id"],
-        sender_is_bot=bool(row["sender_is_bot"]),
-        entities=d.raw(row["entities"]) or [],
-        forward_origin=d.raw(row["forward_origin"]),
-        raw_telegram_json=d.raw(row["raw_telegram_json"]) or {},
-        update_id=row["update_id"],
-        source=row["source"],
-        is_processed=bool(row["is_processed"]),
-        processed_at=d.maybe_ts(row["processed_at"]),
-        created_at=d.ts(row["created_at"] or row["message_date"]),
-    )
-
-
-def raw_file(row: Mapping[str, Any], d: Decoding = PSYCOPG) -> RawFile:
-    return RawFile(
-        id=row["id"],
-        chat_id=row["chat_id"],
-        message_id=row["message_id"],
-        user_id=row["user_id"],
-        file_type=row["file_type"],
-        file_id=row["file_id"],
-        file_unique_id=row["file_unique_id"],
-        file_name=row["file_name"],
-        mime_type=row["mime_type"],
-        file_size=row["file_size"],
-        file_path=row["file_path"],
-        file_hash=row["file_hash"],
-        status=FileStatus(row["status"]),
-        download_reason=row["download_reason"],
-        raw_metadata=d.raw(row["raw_metadata"]) or {},
-        is_processed=bool(row["is_processed"]),
-        processed_at=d.maybe_ts(row["processed_at"]),
-        uploaded_at=d.ts(row["uploaded_at"]),
-    )
+PSYCOPG = rows.Decoding(ts=utc, raw=pgcodec.loads_raw)
 
 
 def bot_response(row: DictRow) -> BotResponse:
@@ -206,20 +138,13 @@ ROUTING_COLUMNS = (
 )
 
 
-def routing_entry(row: Mapping[str, Any], d: Decoding = PSYCOPG) -> RoutingEntry:
-    return RoutingEntry(
-        id=row["id"],
-        raw_message_id=row["raw_message_id"],
-        chat_id=row["chat_id"],
-        message_id=row["message_id"],
-        destination=row["destination"],
-        record_id=row["record_id"],
-        classification=d.raw(row["classification"]),
-        classifier=row["classifier"],
-        classifier_version=row["classifier_version"],
-        confidence=float(row["confidence"]),
-        input_version=row["input_version"],
-        run_id=row["run_id"],
-        created_at=d.ts(row["created_at"]),
-        superseded_at=d.maybe_ts(row["superseded_at"]),
-    )
+def raw_message(row: DictRow) -> RawMessage:
+    return rows.raw_message(row, PSYCOPG)
+
+
+def raw_file(row: DictRow) -> RawFile:
+    return rows.raw_file(row, PSYCOPG)
+
+
+def routing_entry(row: DictRow) -> RoutingEntry:
+    return rows.routing_entry(row, PSYCOPG)

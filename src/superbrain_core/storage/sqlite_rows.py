@@ -13,13 +13,13 @@ from superbrain_core import jsonutil
 from superbrain_core.models import (
     BotResponse,
     ChainReply,
-    FileStatus,
     MessageChain,
     RawFile,
     RawMessage,
     RawUpdate,
     RoutingEntry,
 )
+from superbrain_core.storage import rows
 
 
 def ts(value: datetime | None) -> str | None:
@@ -39,6 +39,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _required(value: str | None) -> datetime:
+    return dt(value) or utcnow()
+
+
+#: SQLite rows: fixed-width ISO text timestamps, JSON as text.
+SQLITE = rows.Decoding(ts=_required, raw=jsonutil.loads)
+
+
 def raw_update(row: sqlite3.Row) -> RawUpdate:
     return RawUpdate(
         id=row["id"],
@@ -52,55 +60,11 @@ def raw_update(row: sqlite3.Row) -> RawUpdate:
 
 
 def raw_message(row: sqlite3.Row) -> RawMessage:
-    return RawMessage(
-        id=row["id"],
-        chat_id=row["chat_id"],
-        message_id=row["message_id"],
-        version=row["version"],
-        user_id=row["user_id"],
-        message_type=row["message_type"],
-        message_text=row["message_text"],
-        message_date=dt(row["message_date"]) or utcnow(),
-        edit_date=dt(row["edit_date"]),
-        reply_to_message_id=row["reply_to_message_id"],
-        reply_to_text=row["reply_to_text"],
-        is_clarification=bool(row["is_clarification"]),
-        chain_id=row["chain_id"],
-        media_group_id=row["media_group_id"],
-        message_thread_id=row["message_thread_id"],
-        sender_is_bot=bool(row["sender_is_bot"]),
-        entities=jsonutil.loads(row["entities"]) or [],
-        forward_origin=jsonutil.loads(row["forward_origin"]),
-        raw_telegram_json=jsonutil.loads(row["raw_telegram_json"]),
-        update_id=row["update_id"],
-        source=row["source"],
-        is_processed=bool(row["is_processed"]),
-        processed_at=dt(row["processed_at"]),
-        created_at=dt(row["created_at"]) or utcnow(),
-    )
+    return rows.raw_message(row, SQLITE)
 
 
 def raw_file(row: sqlite3.Row) -> RawFile:
-    return RawFile(
-        id=row["id"],
-        chat_id=row["chat_id"],
-        message_id=row["message_id"],
-        user_id=row["user_id"],
-        file_type=row["file_type"],
-        file_id=row["file_id"],
-        file_unique_id=row["file_unique_id"],
-        file_name=row["file_name"],
-        mime_type=row["mime_type"],
-        file_size=row["file_size"],
-        file_path=row["file_path"],
-        file_hash=row["file_hash"],
-        status=FileStatus(row["status"]),
-        download_reason=row["download_reason"],
-        raw_metadata=jsonutil.loads(row["raw_metadata"]),
-        is_processed=bool(row["is_processed"]),
-        processed_at=dt(row["processed_at"]),
-        uploaded_at=dt(row["uploaded_at"]) or utcnow(),
-    )
+    return rows.raw_file(row, SQLITE)
 
 
 def bot_response(row: sqlite3.Row) -> BotResponse:
@@ -148,19 +112,4 @@ def chain(row: sqlite3.Row) -> MessageChain:
 
 
 def routing_entry(row: sqlite3.Row) -> RoutingEntry:
-    return RoutingEntry(
-        id=row["id"],
-        raw_message_id=row["raw_message_id"],
-        chat_id=row["chat_id"],
-        message_id=row["message_id"],
-        destination=row["destination"],
-        record_id=row["record_id"],
-        classification=jsonutil.loads(row["classification"]),
-        classifier=row["classifier"],
-        classifier_version=row["classifier_version"],
-        confidence=row["confidence"],
-        input_version=row["input_version"],
-        run_id=row["run_id"],
-        created_at=dt(row["created_at"]) or utcnow(),
-        superseded_at=dt(row["superseded_at"]),
-    )
+    return rows.routing_entry(row, SQLITE)

@@ -35,6 +35,7 @@ from superbrain_core.models import (
 from superbrain_core.routing import TABLE_COLUMNS
 from superbrain_core.storage import pgcodec
 from superbrain_core.storage import postgres_rows as pg
+from superbrain_core.storage import rows as shared_rows
 
 Row = dict[str, Any]
 
@@ -73,7 +74,7 @@ RECORD_NUMERICS = frozenset({"amount"})
 
 
 #: PostgREST rows: ISO timestamps, JSON values that may carry pgcodec's escape.
-POSTGREST = pg.Decoding(ts=pgcodec.parse_timestamp, raw=pgcodec.unescape_json)
+POSTGREST = shared_rows.Decoding(ts=pgcodec.parse_timestamp, raw=pgcodec.unescape_json)
 
 
 def _ts(value: str | None) -> datetime:
@@ -97,11 +98,11 @@ def raw_update(row: Row) -> RawUpdate:
 
 
 def raw_message(row: Row) -> RawMessage:
-    return pg.raw_message(row, POSTGREST)
+    return shared_rows.raw_message(row, POSTGREST)
 
 
 def raw_file(row: Row) -> RawFile:
-    return pg.raw_file(row, POSTGREST)
+    return shared_rows.raw_file(row, POSTGREST)
 
 
 def chain(row: Row) -> MessageChain:
@@ -119,7 +120,7 @@ def chain(row: Row) -> MessageChain:
 
 
 def routing_entry(row: Row) -> RoutingEntry:
-    return pg.routing_entry(row, POSTGREST)
+    return shared_rows.routing_entry(row, POSTGREST)
 
 
 def batch_run(row: Row) -> BatchRun:
