@@ -84,6 +84,19 @@ def initial_file_status(
     return FileStatus.PENDING, None
 
 
+def runs_of_one_kind(
+    items: Sequence[NormalizedUpdate | BotResponseIn],
+) -> list[list[NormalizedUpdate | BotResponseIn]]:
+    """Consecutive updates and bot responses grouped, order kept (for ``write_batch``)."""
+    runs: list[list[NormalizedUpdate | BotResponseIn]] = []
+    for item in items:
+        if runs and isinstance(runs[-1][0], BotResponseIn) == isinstance(item, BotResponseIn):
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    return runs
+
+
 class Store(abc.ABC):
     """Async storage of raw Telegram data. Use as ``async with open_store(url) as store``."""
 
@@ -150,18 +163,11 @@ class Store(abc.ABC):
         can do the whole batch in one transaction override it.
         """
         results: list[CaptureResult | BotResponse] = []
-        index = 0
-        while index < len(items):
-            end = index
-            kind = type(items[index])
-            while end < len(items) and type(items[end]) is kind:
-                end += 1
-            run = items[index:end]
-            if kind is BotResponseIn:
+        for run in runs_of_one_kind(items):
+            if isinstance(run[0], BotResponseIn):
                 results.extend(await self.record_bot_responses(run))  # type: ignore[arg-type]
             else:
                 results.extend(await self.capture_many(run, options))  # type: ignore[arg-type]
-            index = end
         return results
 
     async def record_bot_responses(self, responses: Sequence[BotResponseIn]) -> list[BotResponse]:

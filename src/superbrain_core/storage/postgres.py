@@ -60,7 +60,7 @@ from superbrain_core.models import (
 from superbrain_core.routing import TABLES as ROUTING_TABLES
 from superbrain_core.storage import migrations, pgcodec
 from superbrain_core.storage import postgres_work as work
-from superbrain_core.storage.base import CaptureOptions, Store
+from superbrain_core.storage.base import CaptureOptions, Store, runs_of_one_kind
 from superbrain_core.storage.postgres_rows import BOT_COLUMNS as _BOT_COLUMNS
 from superbrain_core.storage.postgres_rows import CHAIN_COLUMNS as _CHAIN_COLUMNS
 from superbrain_core.storage.postgres_rows import FILE_COLUMNS as _FILE_COLUMNS
@@ -306,12 +306,7 @@ class PostgresStore(Store):
         if not items:
             return []
         opts = options or CaptureOptions()
-        runs: list[list[Any]] = []
-        for item in items:
-            if runs and isinstance(runs[-1][0], BotResponseIn) == isinstance(item, BotResponseIn):
-                runs[-1].append(item)
-            else:
-                runs.append([item])
+        runs: list[list[Any]] = list(runs_of_one_kind(items))
         # Encoded before a connection is taken: the pool is not held for Python work.
         prepared = [
             (run, pgcodec.bot_response_items(run), False)
@@ -529,13 +524,8 @@ class PostgresStore(Store):
     async def load_work_contexts(
         self, keys: Sequence[tuple[int, int]]
     ) -> dict[tuple[int, int], WorkContext]:
-        async def read(conn: Connection) -> dict[tuple[int, int], WorkContext]:
-            # One snapshot for the whole page: REPEATABLE READ, read only.
-            async with conn.transaction():
-                await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                return await work.load_contexts(conn, keys)
-
-        return await self._call("load_work_contexts", read)
+        # One statement, so one snapshot for the whole page.
+        return await self._call("load_work_contexts", lambda c: work.load_contexts(c, keys))
 
     async def apply_placements(
         self, placements: Sequence[Placement], *, run_id: int | None

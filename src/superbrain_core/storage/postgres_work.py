@@ -14,18 +14,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import attrs
 import psycopg
 from psycopg.rows import DictRow, TupleRow, dict_row
 
 from superbrain_core import jsonutil
 from superbrain_core.models import (
-    BotResponse,
     JSONDict,
     Placement,
     PlacementResult,
-    RawFile,
-    RawMessage,
     RouteOutcome,
     RoutingEntry,
     WorkContext,
@@ -35,6 +31,7 @@ from superbrain_core.models import (
 )
 from superbrain_core.routing import JSON_COLUMNS, TABLE_COLUMNS
 from superbrain_core.storage import postgres_rows as rows
+from superbrain_core.storage import supabase_rows as json_rows
 
 Connection = psycopg.AsyncConnection[TupleRow]
 
@@ -101,104 +98,18 @@ async def pending(conn: Connection, now: datetime) -> int:
 async def load_contexts(
     conn: Connection, keys: Sequence[tuple[int, int]]
 ) -> dict[tuple[int, int], WorkContext]:
+    """One call of ``superbrain_work_contexts`` for the page: the same function and
+    the same JSON form the Supabase store reads, so both build identical contexts."""
     unique = list(dict.fromkeys(keys))
     if not unique:
         return {}
-    chats = [k[0] for k in unique]
-    messages = [k[1] for k in unique]
-    pairs = "(SELECT * FROM unnest(%s::bigint[], %s::bigint[]))"
-    roots = [
-        rows.raw_message(r)
-        for r in await _dicts(
-            conn,
-            f"SELECT DISTINCT ON (chat_id, message_id) {rows.MESSAGE_COLUMNS}"
-            f" FROM raw_messages WHERE (chat_id, message_id) IN {pairs}"
-            " ORDER BY chat_id, message_id, version DESC",
-            (chats, messages),
-        )
-    ]
-    unchained = [r for r in roots if r.chain_id is None]
-    if unchained:
-        # An older version may know the chain (a version written while a reply
-        # created the chain in a concurrent transaction): the chain is the
-        # message's, not one version's.
-        known = {
-            (r["chat_id"], r["message_id"]): str(r["chain_id"])
-            for r in await _dicts(
-                conn,
-                "SELECT DISTINCT ON (chat_id, message_id) chat_id, message_id, chain_id"
-                " FROM raw_messages WHERE chain_id IS NOT NULL"
-                f" AND (chat_id, message_id) IN {pairs}"
-                " ORDER BY chat_id, message_id, version",
-                ([r.chat_id for r in unchained], [r.message_id for r in unchained]),
-            )
-        }
-        roots = [
-            attrs.evolve(r, chain_id=known[(r.chat_id, r.message_id)])
-            if r.chain_id is None and (r.chat_id, r.message_id) in known
-            else r
-            for r in roots
-        ]
-    chains = sorted({r.chain_id for r in roots if r.chain_id})
-    members: dict[str, list[RawMessage]] = {}
-    bots: dict[str, list[BotResponse]] = {}
-    if chains:
-        for r in await _dicts(
-            conn,
-            f"SELECT DISTINCT ON (chat_id, message_id) {rows.MESSAGE_COLUMNS}"
-            " FROM raw_messages WHERE chain_id = ANY(%s::uuid[])"
-            " ORDER BY chat_id, message_id, version DESC",
-            (chains,),
-        ):
-            member = rows.raw_message(r)
-            members.setdefault(str(member.chain_id), []).append(member)
-        for r in await _dicts(
-            conn,
-            f"SELECT {rows.BOT_COLUMNS} FROM bot_responses WHERE chain_id = ANY(%s::uuid[])"
-            " ORDER BY id",
-            (chains,),
-        ):
-            bot = rows.bot_response(r)
-            bots.setdefault(str(bot.chain_id), []).append(bot)
-    files: dict[tuple[int, int], list[RawFile]] = {}
-    for r in await _dicts(
+    found = await _scalar(
         conn,
-        f"SELECT {rows.FILE_COLUMNS} FROM raw_files WHERE (chat_id, message_id) IN {pairs}"
-        " ORDER BY id",
-        (chats, messages),
-    ):
-        f = rows.raw_file(r)
-        files.setdefault((f.chat_id, f.message_id), []).append(f)
-    placements = {
-        (e.chat_id, e.message_id): e
-        for e in (
-            rows.routing_entry(r)
-            for r in await _dicts(
-                conn,
-                f"SELECT {rows.ROUTING_COLUMNS} FROM routing_log WHERE superseded_at IS NULL"
-                f" AND (chat_id, message_id) IN {pairs}",
-                (chats, messages),
-            )
-        )
-    }
-    contexts: dict[tuple[int, int], WorkContext] = {}
-    for root in roots:
-        key = (root.chat_id, root.message_id)
-        others = [
-            m
-            for m in members.get(str(root.chain_id), [])
-            if m.chat_id == root.chat_id and m.message_id != root.message_id
-        ]
-        others.sort(key=lambda m: (m.message_date, m.message_id))
-        contexts[key] = WorkContext(
-            root=root,
-            members=tuple(others),
-            bot_messages=tuple(bots.get(str(root.chain_id), [])) if root.chain_id else (),
-            files=tuple(files.get(key, [])),
-            placement=placements.get(key),
-            input_version=max([root.id, *(m.id for m in others)]),
-        )
-    return contexts
+        "SELECT superbrain_work_contexts(%s::bigint[], %s::bigint[])",
+        ([k[0] for k in unique], [k[1] for k in unique]),
+    )
+    contexts = (json_rows.work_context(c) for c in found or [])
+    return {ctx.key: ctx for ctx in contexts}
 
 
 def placements_payload(placements: Sequence[Placement]) -> str:
