@@ -13,12 +13,16 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(CORE): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+# The runtime packages at the versions the images ship (deploy/constraints.txt),
+# so the suite tests what is deployed.
+PINS   := deploy/constraints.txt
+
+$(CORE): pyproject.toml $(PINS) | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -c $(PINS) -e .
 	touch $@
 
-$(DEV): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(DEV): pyproject.toml $(PINS) | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -c $(PINS) -e '.[dev]'
 	touch $@ $(CORE)
 
 ## Run the whole pipeline on the embedded SQLite default with built-in sample data.
