@@ -1,0 +1,152 @@
+"""The SQLite side of :meth:`Store.import_messages`: exported messages in one transaction.
+
+Kept out of :mod:`sqlite` (which only forwards to it) because it is a second
+write path with its own rule: an import adds a message only when its
+``(chat_id, message_id)`` has no stored version at all. That is what makes a
+re-import add nothing and keeps an import from adding a version next to what
+the bot captured live (the two describe the same message in different words:
+export entities and paths versus Bot API objects, so a content comparison
+would see an edit that never happened).
+
+Speed: a whole batch (thousands of messages) is one ``BEGIN IMMEDIATE``
+transaction of prepared single-row statements, which SQLite's statement cache
+makes cheap; plain ``INSERT`` statements, so triggers on ``raw_messages`` and
+``raw_files`` (the search index) see imported rows like captured ones. Chains
+reuse the capture path's own resolution (:func:`sqlite._resolve_chain`), so a
+reply links to its root whether the root was imported, captured live, or
+arrives later.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+from superbrain_core import jsonutil
+from superbrain_core.models import ImportedFile, ImportedMessage, NormalizedMessage
+from superbrain_core.storage.base import CaptureOptions, content_hash
+from superbrain_core.storage.sqlite import _resolve_chain, _update_chain_member
+from superbrain_core.storage.sqlite_rows import ts
+
+_INSERT_MESSAGE = (
+    "INSERT INTO raw_messages (user_id, message_id, message_text, message_type,"
+    " reply_to_message_id, reply_to_text, is_clarification, raw_telegram_json,"
+    " created_at, chat_id, version, message_date, edit_date, media_group_id,"
+    " message_thread_id, chain_id, sender_is_bot, entities, forward_origin, update_id,"
+    " bot_id, update_type, source, content_hash)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,1,?,?,?,?,?,?,?,?,NULL,?,NULL,?,?)"
+    " ON CONFLICT DO NOTHING"
+)
+_INSERT_FILE = (
+    "INSERT INTO raw_files (user_id, message_id, file_type, file_name, file_size,"
+    " raw_metadata, uploaded_at, chat_id, file_id, file_unique_id, file_key, mime_type,"
+    " status, download_reason, file_hash, file_path) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    " ON CONFLICT (chat_id, message_id, file_key) DO NOTHING"
+)
+# Whether the key is stored (kind 0) and, in the same round trip, a chain the
+# message is already the root of (kind 1: a reply to it was stored first).
+_LOOKUP = (
+    "SELECT 0, NULL FROM raw_messages WHERE chat_id = ?1 AND message_id = ?2"
+    " UNION ALL SELECT 1, chain_id FROM message_chains"
+    " WHERE chat_id = ?1 AND original_message_id = ?2"
+)
+
+
+def import_batch(
+    conn: sqlite3.Connection,
+    items: Sequence[ImportedMessage],
+    opts: CaptureOptions,
+    now: str,
+) -> list[int | None]:
+    """Store the messages whose keys are new; the new row id per item, ``None`` if skipped."""
+    ids: list[int | None] = []
+    for item in items:
+        msg = item.message
+        root_chain: str | None = None
+        stored = False
+        for kind, chain in conn.execute(_LOOKUP, (msg.chat_id, msg.message_id)):
+            if kind == 0:
+                stored = True
+                break
+            root_chain = chain
+        if stored:
+            ids.append(None)
+            continue
+        chain_id: str | None = None
+        if msg.is_clarification and msg.reply_to_message_id is not None:
+            chain_id = _resolve_chain(conn, msg, now)
+        chain_id = chain_id or root_chain
+        cur = conn.execute(_INSERT_MESSAGE, _message_row(msg, chain_id, opts, now))
+        if not cur.rowcount:  # pragma: no cover - the lookup above runs under the write lock
+            ids.append(None)
+            continue
+        if chain_id is not None:
+            _update_chain_member(conn, chain_id, msg, now)
+        for imported in item.files:
+            conn.execute(_INSERT_FILE, _file_row(msg, imported, now))
+        ids.append(int(cur.lastrowid or 0))
+    return ids
+
+
+def stored_keys(conn: sqlite3.Connection, keys: Sequence[tuple[int, int]]) -> set[tuple[int, int]]:
+    """The keys among ``keys`` with at least one stored version."""
+    found: set[tuple[int, int]] = set()
+    for key in keys:
+        row = conn.execute(
+            "SELECT 1 FROM raw_messages WHERE chat_id = ? AND message_id = ? LIMIT 1", key
+        ).fetchone()
+        if row is not None:
+            found.add((int(key[0]), int(key[1])))
+    return found
+
+
+def _message_row(
+    msg: NormalizedMessage, chain_id: str | None, opts: CaptureOptions, now: str
+) -> tuple[object, ...]:
+    edit_key = ts(msg.edit_date)
+    return (
+        msg.user_id,
+        msg.message_id,
+        jsonutil.clean_text(msg.text),
+        msg.message_type,
+        msg.reply_to_message_id,
+        jsonutil.clean_text(msg.reply_to_text),
+        int(msg.is_clarification),
+        jsonutil.dumps(msg.raw),
+        now,
+        msg.chat_id,
+        ts(msg.date),
+        edit_key,
+        msg.media_group_id,
+        msg.message_thread_id,
+        chain_id,
+        int(msg.sender_is_bot),
+        jsonutil.dumps(msg.entities) if msg.entities else "[]",
+        jsonutil.dumps(msg.forward_origin.to_json()) if msg.forward_origin else None,
+        opts.bot_id,
+        opts.source,
+        # As capture does: only a version with an edit date needs its content told apart.
+        content_hash(msg) if edit_key is not None else "",
+    )
+
+
+def _file_row(msg: NormalizedMessage, imported: ImportedFile, now: str) -> tuple[object, ...]:
+    desc = imported.descriptor
+    return (
+        msg.user_id,
+        msg.message_id,
+        desc.file_type,
+        desc.file_name,
+        desc.file_size,
+        jsonutil.dumps(desc.raw),
+        now,
+        msg.chat_id,
+        desc.file_id,
+        desc.file_unique_id,
+        desc.file_unique_id or desc.file_id or desc.file_type,
+        desc.mime_type,
+        imported.status.value,
+        imported.reason,
+        imported.file_hash,
+        imported.file_path,
+    )

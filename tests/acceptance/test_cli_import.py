@@ -1,0 +1,84 @@
+"""`superbrain import-desktop` in a real subprocess: summary, re-runs, exit codes, nothing lost."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+from tests.acceptance.test_cli import count, run
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "desktop_export"
+
+
+def test_import_prints_a_summary_and_a_rerun_adds_nothing(tmp_path: Path) -> None:
+    export = FIXTURES / "supergroup_2021"
+    first = run(tmp_path, "import-desktop", str(export))
+    assert first.returncode == 0, first.stderr
+    assert "chats: 1  messages: 4 new, 0 already stored" in first.stdout
+    assert "files: 2 stored, 0 deduplicated, 0 missing, 0 refused, 0 failed" in first.stdout
+    again = run(tmp_path, "import-desktop", str(export / "result.json"))
+    assert again.returncode == 0, again.stderr
+    assert "messages: 0 new, 4 already stored" in again.stdout
+    assert "files: 0 stored" in again.stdout
+    assert count(tmp_path, "raw_messages") == 4
+    assert len(list((tmp_path / "data" / "files").glob("*/*/*"))) == 2
+    with sqlite3.connect(tmp_path / "cli.db") as conn:
+        sources = conn.execute("SELECT DISTINCT source FROM raw_messages").fetchall()
+    assert sources == [("desktop_export",)]
+
+
+def test_the_timezone_option_reads_old_local_dates(tmp_path: Path) -> None:
+    result = run(
+        tmp_path, "import-desktop", "--timezone", "Asia/Tashkent", str(FIXTURES / "single_2020")
+    )
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(tmp_path / "cli.db") as conn:
+        (date,) = conn.execute(
+            "SELECT message_date FROM raw_messages WHERE message_id = 101"
+        ).fetchone()
+    assert date.startswith("2020-02-01T05:00:00")  # 10:00 in Tashkent (UTC+5)
+
+
+def test_a_truncated_export_exits_1_naming_the_spot_and_keeps_what_came_before(
+    tmp_path: Path,
+) -> None:
+    text = (FIXTURES / "single_2020" / "result.json").read_bytes()
+    cut = text.index(b'"id": 105')
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    (partial / "result.json").write_bytes(text[:cut])
+    result = run(tmp_path, "import-desktop", "--batch-size", "2", str(partial))
+    assert result.returncode == 1
+    line = text[:cut].count(b"\n") + 1
+    assert f"result.json:{line}:" in result.stderr.replace("\n", "")
+    assert f"(offset {cut})" in result.stderr
+    assert "looks truncated" in result.stderr
+    assert "Everything before that point was stored" in result.stderr
+    assert count(tmp_path, "raw_messages") == 4
+
+
+def test_refused_paths_are_reported_and_exit_3(tmp_path: Path) -> None:
+    export = tmp_path / "export"
+    shutil.copytree(FIXTURES / "single_2020", export)
+    secret = tmp_path / "secret.jpg"
+    secret.write_bytes(b"not yours")
+    (export / "photos" / "photo_1@01-02-2020_10-00-00.jpg").unlink()
+    (export / "photos" / "photo_1@01-02-2020_10-00-00.jpg").symlink_to(secret)
+    result = run(tmp_path, "import-desktop", str(export))
+    assert result.returncode == 3, result.stderr
+    assert "1 refused" in result.stdout
+    assert "refused (not read):" in result.stderr
+    assert "points outside the export folder" in result.stderr
+    assert count(tmp_path, "raw_messages") == 6
+
+
+def test_a_missing_export_and_a_bad_timezone_are_clear_errors(tmp_path: Path) -> None:
+    missing = run(tmp_path, "import-desktop", str(tmp_path / "nowhere"))
+    assert missing.returncode == 1
+    assert "no such file or folder" in missing.stderr
+    zone = run(
+        tmp_path, "import-desktop", "--timezone", "Mars/Olympus", str(FIXTURES / "single_2020")
+    )
+    assert zone.returncode == 2
+    assert "unknown time zone 'Mars/Olympus'" in zone.stderr
