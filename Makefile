@@ -47,6 +47,8 @@ bench: $(DEV)
 	$(BIN)/python bench/capture.py
 	$(BIN)/python bench/webhook.py
 	$(BIN)/python bench/batch.py
+	$(BIN)/python bench/search.py
+	$(BIN)/python bench/desktop_import.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache data demo-data

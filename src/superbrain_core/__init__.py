@@ -19,6 +19,7 @@ from superbrain_core.errors import (
     ConfigError,
     InputError,
     NotAnUpdateError,
+    RunLockHeld,
     StorageError,
     SuperbrainError,
     TransientStorageError,
@@ -44,6 +45,7 @@ from superbrain_core.models import (
     RoutingEntry,
     StoreStats,
 )
+from superbrain_core.nightly import NightlyResult, NightlySettings, run_nightly
 from superbrain_core.settings import Settings
 from superbrain_core.storage import CaptureOptions, Store, open_store
 from superbrain_core.telegram import normalize_message, normalize_update
@@ -75,6 +77,8 @@ __all__ = [
     "ItemType",
     "LocalFileStore",
     "MessageChain",
+    "NightlyResult",
+    "NightlySettings",
     "NormalizedMessage",
     "NormalizedUpdate",
     "NotAnUpdateError",
@@ -83,6 +87,7 @@ __all__ = [
     "RawUpdate",
     "RouteOutcome",
     "RoutingEntry",
+    "RunLockHeld",
     "Settings",
     "StorageError",
     "Store",
@@ -98,4 +103,5 @@ __all__ = [
     "normalize_update",
     "open_store",
     "run_batch",
+    "run_nightly",
 ]

@@ -23,7 +23,7 @@ import socket
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -167,6 +167,24 @@ class BatchReport:
     @property
     def moved(self) -> int:
         return self.outcomes[RouteOutcome.MOVED.value]
+
+    def render_digest(self, timezone: tzinfo, *, asked_separately: Sequence[Question] = ()) -> str:
+        """The owner's digest of this run; ``asked_separately`` are questions sent on
+        their own (as replies to their messages), which the digest then only counts."""
+        apart = set(asked_separately)
+        return render_digest(
+            started_at=self.started_at,
+            timezone=timezone,
+            messages=self.classified,
+            routed=self.routed,
+            moved=self.moved,
+            failed=self.failed,
+            quarantined=self.quarantined,
+            questions=[q for q in self.questions if q not in apart],
+            asked=self.asked,
+            dry_run=self.dry_run,
+            asked_separately=len(apart),
+        )
 
     def counts(self) -> JSONDict:
         return {
@@ -325,19 +343,7 @@ class BatchRunner:
                 raise
 
     def _digest(self) -> str:
-        r = self.report
-        return render_digest(
-            started_at=r.started_at,
-            timezone=self.timezone,
-            messages=r.classified,
-            routed=r.routed,
-            moved=r.moved,
-            failed=r.failed,
-            quarantined=r.quarantined,
-            questions=r.questions,
-            asked=r.asked,
-            dry_run=r.dry_run,
-        )
+        return self.report.render_digest(self.timezone)
 
     # -- the pipeline ------------------------------------------------------------
 

@@ -42,13 +42,12 @@ from superbrain_core.botapi import (
 from superbrain_core.errors import ConfigError, NotAnUpdateError, StorageError
 from superbrain_core.files import FileStore, LocalFileStore, SupabaseBucketFileStore
 from superbrain_core.logs import get_logger
-from superbrain_core.settings import Settings
+from superbrain_core.settings import Settings, check_bot_token, parse_owner_ids
 from superbrain_core.spool import CaptureUnavailableError, Spool
 from superbrain_core.storage import CaptureOptions, Store, open_store
 
 log = get_logger(__name__)
 
-_TOKEN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,}$")
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 _SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
@@ -93,22 +92,8 @@ class BotSettings:
             value = overrides.get(key)
             return value if value is not None else env.get(name) or None
 
-        token = pick("TELEGRAM_BOT_TOKEN", "token")
-        if not token:
-            raise ConfigError("TELEGRAM_BOT_TOKEN is not set", variable="TELEGRAM_BOT_TOKEN")
-        if not _TOKEN.match(token):
-            raise ConfigError(
-                "TELEGRAM_BOT_TOKEN is malformed (expected <digits>:<secret> from @BotFather)",
-                variable="TELEGRAM_BOT_TOKEN",
-            )
-        owners_raw = pick("SUPERBRAIN_OWNER_IDS", "owner_ids") or ""
-        try:
-            owners = frozenset(int(p) for p in re.split(r"[,\s]+", str(owners_raw)) if p)
-        except ValueError:
-            raise ConfigError(
-                "SUPERBRAIN_OWNER_IDS must be Telegram user ids separated by commas",
-                variable="SUPERBRAIN_OWNER_IDS",
-            ) from None
+        token = check_bot_token(pick("TELEGRAM_BOT_TOKEN", "token"))
+        owners = parse_owner_ids(str(pick("SUPERBRAIN_OWNER_IDS", "owner_ids") or ""))
         ack = str(pick("SUPERBRAIN_ACK", "ack") or "on").lower()
         if ack not in {"on", "off", "1", "0", "true", "false", "yes", "no"}:
             raise ConfigError("SUPERBRAIN_ACK must be on or off", variable="SUPERBRAIN_ACK")

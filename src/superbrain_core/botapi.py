@@ -54,10 +54,19 @@ ALL_UPDATE_TYPES: tuple[str, ...] = (
 class BotApiError(SuperbrainError):
     """The Bot API answered with an error (``ok: false``) or could not be reached."""
 
-    def __init__(self, message: str, *, error_code: int | None = None, transient: bool = False):
+    def __init__(
+        self,
+        message: str,
+        *,
+        error_code: int | None = None,
+        transient: bool = False,
+        retry_after: float | None = None,
+    ):
         super().__init__(message)
         self.error_code = error_code
         self.transient = transient
+        #: Seconds Telegram asked us to wait (flood control, HTTP 429).
+        self.retry_after = retry_after
 
 
 class BotApiClient:
@@ -113,10 +122,13 @@ class BotApiClient:
         if not isinstance(body, dict) or not body.get("ok"):
             description = body.get("description") if isinstance(body, dict) else None
             code = body.get("error_code") if isinstance(body, dict) else None
+            parameters = body.get("parameters") if isinstance(body, dict) else None
+            wait = parameters.get("retry_after") if isinstance(parameters, dict) else None
             raise BotApiError(
                 f"{method}: {description or 'error'}",
                 error_code=code or response.status_code,
                 transient=(code or response.status_code) >= 500 or code == 429,
+                retry_after=float(wait) if isinstance(wait, int | float) else None,
             )
         return body.get("result")
 

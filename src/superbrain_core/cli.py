@@ -5,11 +5,14 @@
 
 from __future__ import annotations
 
+import contextlib
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import anyio
+import attrs
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -17,7 +20,9 @@ from rich.table import Table
 
 from superbrain_core.capture import Capturer
 from superbrain_core.cli_db import db_app
-from superbrain_core.errors import ConfigError, InputError, StorageError
+from superbrain_core.cli_import import register as register_import_desktop
+from superbrain_core.cli_search import search as search_command
+from superbrain_core.errors import ConfigError, InputError, RunLockHeld, StorageError
 from superbrain_core.logs import configure_logging
 from superbrain_core.settings import Settings
 from superbrain_core.storage import CaptureOptions, open_store
@@ -30,12 +35,17 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(db_app)
+register_import_desktop(app)
+app.command("search")(search_command)
 console = Console()
 err_console = Console(stderr=True)
 
 EXIT_INPUT_ERROR = 1
 EXIT_CONFIG_ERROR = 2
 EXIT_SOME_FAILED = 3
+EXIT_NOT_DELIVERED = 4
+#: EX_TEMPFAIL: another run holds the run lock; nothing was done, try later.
+EXIT_LOCKED = 75
 
 
 @app.callback()
@@ -254,35 +264,110 @@ def batch(
     outcome: list[BatchReport] = []
 
     async def run() -> None:
+        from superbrain_core.batch import default_worker_name
+        from superbrain_core.nightly import RUN_LOCK
+
+        worker = default_worker_name()
         try:
             async with store:
-                if retry_quarantined and not dry_run:
-                    requeued = await store.requeue_quarantined()
-                    err_console.print(f"quarantined messages given fresh attempts: {requeued}")
-                total = await store.pending_work(now=datetime.now(UTC))
-                with Progress(
-                    TextColumn("[bold]batch"),
-                    BarColumn(),
-                    MofNCompleteColumn(),
-                    TimeElapsedColumn(),
-                    console=err_console,
-                    transient=True,
-                ) as progress:
-                    task = progress.add_task("messages", total=min(total, limit or total) or None)
-
-                    def advance(report: BatchReport) -> None:
-                        settled = report.processed + report.failed + report.quarantined
-                        progress.update(task, completed=settled if not dry_run else report.claimed)
-
-                    outcome.append(await run_batch(store, chosen, options, on_progress=advance))
+                # A dry run writes nothing, so it may look while a real run works.
+                lock: AbstractAsyncContextManager[object] = (
+                    contextlib.nullcontext() if dry_run else store.run_lock(RUN_LOCK, worker)
+                )
+                async with lock:
+                    await locked(worker)
         finally:
             await chosen.aclose()
+
+    async def locked(worker: str) -> None:
+        if retry_quarantined and not dry_run:
+            requeued = await store.requeue_quarantined()
+            err_console.print(f"quarantined messages given fresh attempts: {requeued}")
+        total = await store.pending_work(now=datetime.now(UTC))
+        with _batch_progress() as progress:
+            task = progress.add_task("messages", total=min(total, limit or total) or None)
+
+            def advance(report: BatchReport) -> None:
+                settled = report.processed + report.failed + report.quarantined
+                progress.update(task, completed=settled if not dry_run else report.claimed)
+
+            run_options = attrs.evolve(options, worker=worker)
+            outcome.append(await run_batch(store, chosen, run_options, on_progress=advance))
 
     _run(run)
     (report,) = outcome
     _print_report(report)
     if not report.ok:
         raise typer.Exit(EXIT_SOME_FAILED)
+
+
+@app.command()
+def nightly(
+    ctx: typer.Context,
+    retry_quarantined: Annotated[
+        bool,
+        typer.Option("--retry-quarantined", help="Give quarantined messages fresh attempts first."),
+    ] = False,
+) -> None:
+    """One night of the analyzer, as the CronJob runs it: lock, file, tell the owners.
+
+    Settings come from the environment (docs/configuration.md): the classifier
+    (SUPERBRAIN_CLASSIFIER), and TELEGRAM_BOT_TOKEN with SUPERBRAIN_OWNER_IDS
+    for the digest. Exit 0 all processed and delivered, 3 some messages failed,
+    4 the digest could not be delivered, 2 configuration error, 1 storage
+    error, 75 another run holds the lock.
+    """
+    settings = _settings(ctx)
+    from superbrain_core.batch import BatchReport
+    from superbrain_core.nightly import NightlyResult, NightlySettings, run_nightly
+
+    try:
+        nightly_settings = NightlySettings.from_env(retry_quarantined=retry_quarantined or None)
+    except ConfigError as exc:
+        _config_error(exc)
+    outcome: list[NightlyResult] = []
+
+    async def run() -> None:
+        with _batch_progress() as progress:
+            task = progress.add_task("messages", total=None)
+
+            def advance(report: BatchReport) -> None:
+                settled = report.processed + report.failed + report.quarantined
+                progress.update(task, completed=settled)
+
+            outcome.append(await run_nightly(settings, nightly_settings, on_progress=advance))
+
+    _run(run)
+    (result,) = outcome
+    if result.locked_by is not None:
+        err_console.print(
+            f"[yellow]another analyzer run is active:[/] {result.locked_by}", highlight=False
+        )
+    if result.report is not None:
+        _print_report(result.report)
+    for d in result.deliveries:
+        target = f"{d.chat_id}" + (
+            f" (reply to {d.reply_to_message_id})" if d.reply_to_message_id else ""
+        )
+        if d.ok:
+            console.print(f"sent {d.kind} to {target}", highlight=False)
+        else:
+            err_console.print(f"[red]not sent[/] {d.kind} to {target}: {d.error}", highlight=False)
+    if result.report is not None and not nightly_settings.notify:
+        err_console.print("TELEGRAM_BOT_TOKEN is not set: the digest was only printed.")
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
+
+
+def _batch_progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]batch"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    )
 
 
 def _print_report(report: Any) -> None:
@@ -407,6 +492,9 @@ def _run(fn: object) -> None:
     except StorageError as exc:
         err_console.print(f"[red]storage error:[/] {exc}")
         raise typer.Exit(EXIT_INPUT_ERROR) from None
+    except RunLockHeld as exc:
+        err_console.print(f"[yellow]another analyzer run is active:[/] {exc}", highlight=False)
+        raise typer.Exit(EXIT_LOCKED) from None
 
 
 def _config_error(exc: ConfigError) -> NoReturn:

@@ -69,13 +69,16 @@ def render_digest(
     questions: Sequence[Question],
     asked: int | None = None,
     dry_run: bool = False,
+    asked_separately: int = 0,
 ) -> str:
     """A few lines of Russian: what was filed where, what moved, what failed, what to answer.
 
     ``asked`` is how many items need an answer when ``questions`` holds only the
-    first of them (a huge run keeps a bounded list).
+    first of them (a huge run keeps a bounded list). ``asked_separately`` counts
+    questions sent on their own, each as a reply to the message it is about, so
+    the digest points at them instead of repeating them.
     """
-    total_questions = max(asked or 0, len(questions))
+    total_questions = max((asked or 0) - asked_separately, len(questions))
     when = started_at.astimezone(timezone).strftime("%d.%m %H:%M")
     head = "Пробный разбор" if dry_run else "Разбор"
     word = plural(messages, "сообщение", "сообщения", "сообщений")
@@ -97,6 +100,9 @@ def render_digest(
         lines.append(
             f"Отложено до ручной проверки: {quarantined} (superbrain batch --retry-quarantined)."
         )
+    if asked_separately:
+        word = plural(asked_separately, "вопрос", "вопроса", "вопросов")
+        lines.append(f"Ниже {asked_separately} {word}: ответьте на каждый, и я переложу.")
     if questions:
         lines.append("")
         lines.append("Уточните, ответом на сообщение:")

@@ -7,8 +7,9 @@ so a caller embedding the library can catch one base class. The tree::
     ├── ConfigError            a setting is missing or malformed (names it, never a secret)
     ├── InputError (ValueError) bad input data, with the file and spot where it went wrong
     │   └── NotAnUpdateError   valid JSON that is not a Telegram update
-    └── StorageError           the storage backend failed
-        └── TransientStorageError  worth retrying (disconnect, lock timeout, 5xx)
+    ├── StorageError           the storage backend failed
+    │   └── TransientStorageError  worth retrying (disconnect, lock timeout, 5xx)
+    └── RunLockHeld            another analyzer run is active; this one did nothing
 
 The split between transient and terminal failures exists because the bot and the
 nightly batch must decide between "retry later" and "record and move on" without
@@ -16,6 +17,8 @@ knowing which backend they talk to.
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 
 class SuperbrainError(Exception):
@@ -82,6 +85,23 @@ class TransientStorageError(StorageError):
 
     Writes in this library are idempotent, so retrying the same call is safe.
     """
+
+
+class RunLockHeld(SuperbrainError):
+    """Another analyzer run holds the run lock, so this one started nothing.
+
+    Not a failure of the data: the other run is doing the work. ``holder`` names
+    it (host, pid and a random suffix) and ``since`` says when it took the lock,
+    when the backend knows.
+    """
+
+    def __init__(self, name: str, holder: str | None, since: datetime | None = None) -> None:
+        who = holder or "another run"
+        when = f" since {since.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC" if since else ""
+        super().__init__(f"the {name!r} run lock is held by {who}{when}; this run did nothing")
+        self.name = name
+        self.holder = holder
+        self.since = since
 
 
 class FileSizeMismatchError(SuperbrainError):

@@ -138,6 +138,46 @@ class CaptureResult:
 
 
 @attrs.frozen
+class ImportedFile:
+    """A file an imported message carried, with where its bytes already stand.
+
+    Unlike live capture, an import knows the outcome before the row is written
+    (the bytes are in the export folder or they are not), so the row is stored
+    with its final status, hash and reason in one go.
+    """
+
+    descriptor: FileDescriptor
+    status: FileStatus
+    reason: str | None = None
+    file_hash: str | None = None
+    file_path: str | None = None
+
+
+@attrs.frozen
+class ImportedMessage:
+    """One message from an export (no update id: nobody delivered it) and its files."""
+
+    message: NormalizedMessage
+    files: tuple[ImportedFile, ...] = ()
+
+
+@attrs.frozen
+class ImportResult:
+    """What :meth:`Store.import_messages` did, one entry per message in input order:
+    the new ``raw_messages`` row id, or ``None`` when the key was already stored."""
+
+    raw_message_ids: tuple[int | None, ...]
+
+    @property
+    def new(self) -> int:
+        return sum(1 for i in self.raw_message_ids if i is not None)
+
+    @property
+    def present(self) -> int:
+        return len(self.raw_message_ids) - self.new
+
+
+@attrs.frozen
 class RawUpdate:
     id: int
     bot_id: int

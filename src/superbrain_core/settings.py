@@ -7,6 +7,7 @@ is their single definition, and ``docs/configuration.md`` lists them.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -17,6 +18,7 @@ from superbrain_core.errors import ConfigError
 from superbrain_core.storage import BOT_API_DOWNLOAD_LIMIT, DEFAULT_DB_URL
 
 LOG_FORMATS = ("auto", "console", "json")
+_BOT_TOKEN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,}$")
 
 
 @attrs.frozen
@@ -106,3 +108,29 @@ def _int_setting(value: str, name: str) -> int:
     if number < 0:
         raise ConfigError(f"{name} must not be negative", variable=name)
     return number
+
+
+def check_bot_token(token: str | None) -> str:
+    """The bot token, validated; errors name ``TELEGRAM_BOT_TOKEN`` and never echo it.
+
+    The bot and the nightly shell both send with it, so both check it the same way.
+    """
+    if not token:
+        raise ConfigError("TELEGRAM_BOT_TOKEN is not set", variable="TELEGRAM_BOT_TOKEN")
+    if not _BOT_TOKEN.match(token):
+        raise ConfigError(
+            "TELEGRAM_BOT_TOKEN is malformed (expected <digits>:<secret> from @BotFather)",
+            variable="TELEGRAM_BOT_TOKEN",
+        )
+    return token
+
+
+def parse_owner_ids(raw: str | None) -> frozenset[int]:
+    """``SUPERBRAIN_OWNER_IDS``: Telegram user ids separated by commas or spaces."""
+    try:
+        return frozenset(int(p) for p in re.split(r"[,\s]+", raw or "") if p)
+    except ValueError:
+        raise ConfigError(
+            "SUPERBRAIN_OWNER_IDS must be Telegram user ids separated by commas",
+            variable="SUPERBRAIN_OWNER_IDS",
+        ) from None

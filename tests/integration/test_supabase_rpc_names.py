@@ -34,7 +34,13 @@ from superbrain_core.batch import BatchOptions, run_batch
 from superbrain_core.capture import Capturer
 from superbrain_core.classify.rules import RulesClassifier
 from superbrain_core.errors import StorageError
-from superbrain_core.models import BotResponseIn, FileStatus, Placement, WorkFailure
+from superbrain_core.models import (
+    BotResponseIn,
+    FileStatus,
+    ImportedMessage,
+    Placement,
+    WorkFailure,
+)
 from superbrain_core.routing import TABLES as ROUTING_TABLES
 from superbrain_core.samples import BOT_ID, BOT_REPLIES, OWNER_ID, demo_day, make_update
 from superbrain_core.storage import migrations
@@ -44,6 +50,24 @@ from superbrain_core.storage.postgres import PostgresStore
 from superbrain_core.storage.supabase import SupabaseStore
 from superbrain_core.telegram import normalize_update
 from tests.conformance.test_batch import *  # noqa: F403  (the suite, run on this module's store)
+from tests.conformance.test_desktop_import import *  # noqa: F403
+from tests.conformance.test_run_lock import (  # noqa: F401  (run on this module's store)
+    test_a_second_holder_is_refused_and_told_who_holds_it,
+    test_the_lock_is_released_when_the_body_raises,
+    test_two_runs_racing_for_the_lock_let_exactly_one_in,
+)
+from tests.conformance.test_search import (  # noqa: F401  (run on this module's store)
+    test_a_query_with_nothing_searchable_is_a_clear_error,
+    test_bad_arguments_are_refused_before_the_database,
+    test_captions_and_file_names_are_searched,
+    test_chat_filter_limit_and_dates,
+    test_english_forms_and_a_mixed_query,
+    test_odd_text_is_captured_and_searchable,
+    test_query_syntax_characters_are_plain_text,
+    test_results_show_the_newest_version_of_an_edited_message,
+    test_russian_word_forms_find_each_other,
+    test_where_the_analyzer_filed_a_message_is_shown,
+)
 from tests.conformance.test_store import *  # noqa: F403
 from tests.conformance.test_work import *  # noqa: F403
 from tests.integration import pgutil
@@ -75,6 +99,12 @@ def supabase_dsn() -> Iterator[str]:
 # -- 1. names ------------------------------------------------------------------------------------
 
 
+async def _hold_run_lock(store: SupabaseStore) -> None:
+    """Take, renew (through a heartbeat of 1 s) and release the run lock."""
+    async with store.run_lock("batch", "w", ttl=3):
+        await anyio.sleep(1.2)
+
+
 async def _every_rpc_call() -> dict[str, set[str]]:
     """Each function the store calls, with the argument names it sends."""
     sent: dict[str, set[str]] = {}
@@ -82,6 +112,8 @@ async def _every_rpc_call() -> dict[str, set[str]]:
     def record(request: httpx.Request) -> httpx.Response:
         function = request.url.path.rsplit("/", 1)[1]
         sent.setdefault(function, set()).update(json.loads(request.content))
+        if function == "superbrain_try_run_lock":  # so that renew and release follow
+            return httpx.Response(200, json={"acquired": True, "holder": "w"})
         return httpx.Response(200, json=[])
 
     placement = Placement(1, 1, 1, "notes", {"text": "x"}, {}, "rules", "1", 1.0, 1, (1,), (2,))
@@ -104,6 +136,11 @@ async def _every_rpc_call() -> dict[str, set[str]]:
         lambda s: s.requeue_quarantined(),
         lambda s: s.start_batch_run("rules", "1", "w"),
         lambda s: s.finish_batch_run(1, status="ok", counts={}, digest=""),
+        lambda s: s.search("встреча", limit=5, chat_id=1, since=T0, until=T0),
+        lambda s: _hold_run_lock(s),
+        lambda s: s.import_messages(
+            [ImportedMessage(normalize_update(make_update(2, message_id=2, text="x")).message)]
+        ),
     ]
     with respx.mock(base_url=f"{PROJECT}/rest/v1", assert_all_called=False) as api:
         api.get("/schema_migrations").mock(
@@ -122,7 +159,15 @@ async def _every_rpc_call() -> dict[str, set[str]]:
 
 def test_the_functions_and_argument_names_the_store_sends_exist(supabase_dsn: str) -> None:
     sent = anyio.run(_every_rpc_call)
-    assert len(sent) == 16
+    run_lock = {
+        "superbrain_try_run_lock",
+        "superbrain_renew_run_lock",
+        "superbrain_release_run_lock",
+    }
+    assert run_lock <= set(sent), sorted(sent)
+    assert "superbrain_search" in sent, sorted(sent)
+    assert "superbrain_import_messages" in sent, sorted(sent)
+    assert len(sent) >= 16 + len(run_lock)
     with psycopg.connect(supabase_dsn) as conn:
         for function, arguments in sent.items():
             found = conn.execute(

@@ -137,6 +137,27 @@ def test_digest_is_short_and_asks_the_questions() -> None:
     assert lines[-1] == "…и ещё 3 вопроса."
 
 
+def test_questions_sent_on_their_own_are_counted_not_repeated() -> None:
+    listed = [Question(1, n, f"пункт {n}", f"вопрос {n}?", 0.5) for n in range(1, 10)]
+    text = render_digest(
+        started_at=datetime(2026, 11, 26, 0, 0, tzinfo=UTC),
+        timezone=MSK,
+        messages=15,
+        routed={"notes": 15},
+        moved=0,
+        failed=0,
+        quarantined=0,
+        questions=listed,
+        asked=15,
+        asked_separately=3,
+    )
+    lines = text.splitlines()
+    assert "Ниже 3 вопроса: ответьте на каждый, и я переложу." in lines
+    assert sum(line.startswith(("1. ", "9. ")) for line in lines) == 2
+    # 15 asked, 3 of them apart, 9 listed here: 3 more exist beyond the bounded list.
+    assert lines[-1] == "…и ещё 3 вопроса."
+
+
 def test_an_empty_run_says_so() -> None:
     text = render_digest(
         started_at=datetime(2026, 11, 26, 0, 0, tzinfo=UTC),

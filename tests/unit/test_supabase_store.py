@@ -835,7 +835,8 @@ async def test_every_list_read_pages_past_the_row_cap(
     api.route(method="GET").mock(side_effect=fake)
     async with store_for(page_size=2) as store:
         found = await read(store)
-    assert len(fake.of("schema_migrations")) == 2, "the schema check pages too"
+    # Pages of two until a short one: the schema check pages too.
+    assert len(fake.of("schema_migrations")) == len(bundled_migrations()) // 2 + 1
     assert [key(r) for r in found] == [1, 2, 3, 4, 5]
     requests = fake.of(table)
     cursor = "version" if table == "raw_messages" else "id"

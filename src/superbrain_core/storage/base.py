@@ -12,6 +12,7 @@ from __future__ import annotations
 import abc
 import hashlib
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from types import TracebackType
 from typing import Self
@@ -26,6 +27,8 @@ from superbrain_core.models import (
     CaptureResult,
     FileDescriptor,
     FileStatus,
+    ImportedMessage,
+    ImportResult,
     JSONDict,
     MessageChain,
     NormalizedMessage,
@@ -42,6 +45,8 @@ from superbrain_core.models import (
     WorkItem,
     WorkProblem,
 )
+from superbrain_core.search import SearchHit
+from superbrain_core.storage.run_lock import DEFAULT_RUN_LOCK_TTL, RunLock
 
 #: The public Bot API's ``getFile`` limit; files above it can only be described.
 BOT_API_DOWNLOAD_LIMIT = 20 * 1024 * 1024
@@ -60,6 +65,31 @@ class CaptureOptions:
     bot_id: int = 0
     source: str = "bot"
     max_download_bytes: int | None = BOT_API_DOWNLOAD_LIMIT
+
+
+def require_aware(value: datetime | None) -> datetime | None:
+    """``value`` unchanged when it has a time zone (or is ``None``); a naive one is refused."""
+    if value is not None and value.utcoffset() is None:
+        raise ValueError(
+            f"{value.isoformat()} has no time zone: a store cannot guess whose clock it is"
+        )
+    return value
+
+
+@attrs.frozen
+class MessageFilter:
+    """Which raw message versions :meth:`Store.list_messages` returns; ``None`` matches all.
+
+    ``since``/``until`` are a half-open range ``[since, until)`` over Telegram's
+    ``message_date``. An edit keeps the original's date, so every version of a
+    message is in or out of a range together. Both must be timezone-aware.
+    """
+
+    since: datetime | None = attrs.field(default=None, converter=require_aware)
+    until: datetime | None = attrs.field(default=None, converter=require_aware)
+    chat_id: int | None = None
+    message_type: str | None = None
+    processed: bool | None = None
 
 
 def content_hash(msg: NormalizedMessage) -> str:
@@ -173,6 +203,29 @@ class Store(abc.ABC):
     async def record_bot_responses(self, responses: Sequence[BotResponseIn]) -> list[BotResponse]:
         """Record several responses in order; backends make it one transaction."""
         return [await self.record_bot_response(r) for r in responses]
+
+    @abc.abstractmethod
+    async def import_messages(
+        self, messages: Sequence[ImportedMessage], options: CaptureOptions | None = None
+    ) -> ImportResult:
+        """Store messages from an export (``superbrain import-desktop``), in order, atomically.
+
+        A message whose ``(chat_id, message_id)`` is already stored, in any
+        version and from any source, is skipped: a re-import adds nothing, and a
+        message the bot captured live keeps exactly the versions it has. A new
+        message becomes version 1 with ``source = options.source`` and no
+        ``update_id`` (no ``raw_updates`` row: nobody delivered it), joins reply
+        chains like a captured one, and its files are stored with the status
+        they come with.
+        """
+
+    async def stored_message_keys(self, keys: Sequence[tuple[int, int]]) -> set[tuple[int, int]]:
+        """Which of the ``(chat_id, message_id)`` keys have a stored version.
+
+        Lets an import skip copying the files of messages it will not store.
+        This default asks per key; backends answer in one query.
+        """
+        return {key for key in keys if await self.get_message(*key) is not None}
 
     # -- reads ---------------------------------------------------------------
 
@@ -314,6 +367,18 @@ class Store(abc.ABC):
         """Unprocessed rows that failed at least once, quarantined first."""
 
     @abc.abstractmethod
+    def run_lock(
+        self, name: str, holder: str, *, ttl: float = DEFAULT_RUN_LOCK_TTL
+    ) -> AbstractAsyncContextManager[RunLock]:
+        """Hold the named run lock for the body; raise :class:`RunLockHeld` if taken.
+
+        ``async with store.run_lock("batch", worker):`` keeps a second analyzer
+        run from starting while one is active, across processes and hosts that
+        share the database. ``ttl`` bounds how long a lease outlives a holder
+        that died without releasing it, on backends that need a lease.
+        """
+
+    @abc.abstractmethod
     async def start_batch_run(self, classifier: str, version: str, worker: str) -> int:
         """Open a ``batch_runs`` row and return its id."""
 
@@ -331,3 +396,64 @@ class Store(abc.ABC):
         self, table: str, *, after_id: int = 0, limit: int = 1000
     ) -> list[JSONDict]:
         """Rows of a structured table by ascending id; page with ``after_id``."""
+
+    # -- exploration (notebooks) ---------------------------------------------
+    #
+    # Pages by key, never by offset: rows inserted (or moved by the analyzer)
+    # between two pages are then neither skipped nor repeated.
+
+    @abc.abstractmethod
+    async def list_messages(
+        self, where: MessageFilter | None = None, *, after_id: int = 0, limit: int = 1000
+    ) -> list[RawMessage]:
+        """Raw message versions matching ``where`` by ascending id; page with ``after_id``."""
+
+    @abc.abstractmethod
+    async def list_chains(
+        self, *, chat_id: int | None = None, after: str | None = None, limit: int = 1000
+    ) -> list[MessageChain]:
+        """Chains by ascending ``chain_id``, optionally of one chat; page with ``after``
+        (the last ``chain_id`` seen)."""
+
+    @abc.abstractmethod
+    async def list_routing(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        run_id: int | None = None,
+        chat_id: int | None = None,
+        after_id: int = 0,
+        limit: int = 1000,
+    ) -> list[RoutingEntry]:
+        """``routing_log`` entries, current and superseded, by ascending id.
+
+        ``since``/``until`` bound ``created_at`` (half-open, timezone-aware);
+        ``run_id`` picks what one analyzer run placed. Page with ``after_id``.
+        """
+
+    @abc.abstractmethod
+    async def list_batch_runs(self, *, after_id: int = 0, limit: int = 1000) -> list[BatchRun]:
+        """Analyzer runs by ascending id; page with ``after_id``."""
+
+    # -- full-text search ----------------------------------------------------
+
+    @abc.abstractmethod
+    async def search(
+        self,
+        query: str,
+        *,
+        limit: int = 50,
+        chat_id: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[SearchHit]:
+        """Messages whose newest version's text or file names hold every word of ``query``.
+
+        Words match in any form (Russian and English stemming: "встречу" finds
+        "встреча"). Newest message first; each message once. ``since``/``until``
+        bound Telegram's message date (half-open, timezone-aware). Raises
+        :class:`~superbrain_core.search.SearchQueryError` (a ``ValueError``) for a
+        query with no searchable word or a ``limit`` outside 1..1000. How it works:
+        ``docs/search.md``.
+        """

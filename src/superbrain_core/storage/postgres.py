@@ -25,6 +25,7 @@ import random
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
@@ -34,6 +35,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow, TupleRow, dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from superbrain_core import search as search_text
 from superbrain_core.errors import ConfigError, StorageError, TransientStorageError
 from superbrain_core.logs import get_logger, redact_text
 from superbrain_core.models import (
@@ -42,6 +44,8 @@ from superbrain_core.models import (
     BotResponseIn,
     CaptureResult,
     FileStatus,
+    ImportedMessage,
+    ImportResult,
     JSONDict,
     MessageChain,
     NormalizedUpdate,
@@ -58,9 +62,11 @@ from superbrain_core.models import (
     WorkProblem,
 )
 from superbrain_core.routing import TABLES as ROUTING_TABLES
-from superbrain_core.storage import migrations, pgcodec
+from superbrain_core.search import SearchHit
+from superbrain_core.storage import migrations, pgcodec, postgres_search
+from superbrain_core.storage import postgres_reads as reads
 from superbrain_core.storage import postgres_work as work
-from superbrain_core.storage.base import CaptureOptions, Store, runs_of_one_kind
+from superbrain_core.storage.base import CaptureOptions, MessageFilter, Store, runs_of_one_kind
 from superbrain_core.storage.postgres_rows import BOT_COLUMNS as _BOT_COLUMNS
 from superbrain_core.storage.postgres_rows import CHAIN_COLUMNS as _CHAIN_COLUMNS
 from superbrain_core.storage.postgres_rows import FILE_COLUMNS as _FILE_COLUMNS
@@ -70,6 +76,7 @@ from superbrain_core.storage.postgres_rows import chain as _chain
 from superbrain_core.storage.postgres_rows import raw_file as _raw_file
 from superbrain_core.storage.postgres_rows import raw_message as _raw_message
 from superbrain_core.storage.postgres_rows import utc as _utc
+from superbrain_core.storage.run_lock import DEFAULT_RUN_LOCK_TTL, RunLock
 
 T = TypeVar("T")
 Connection = psycopg.AsyncConnection[TupleRow]
@@ -295,6 +302,28 @@ class PostgresStore(Store):
 
     async def record_bot_responses(self, responses: Sequence[BotResponseIn]) -> list[BotResponse]:
         return cast(list[BotResponse], await self.write_batch(responses))
+
+    async def import_messages(
+        self, messages: Sequence[ImportedMessage], options: CaptureOptions | None = None
+    ) -> ImportResult:
+        """One ``superbrain_import_messages`` call (``sql/0006``); see ``postgres_import``."""
+        from superbrain_core.storage import postgres_import as imports
+
+        if not messages:
+            return ImportResult(())
+        opts = options or CaptureOptions(source="desktop_export")
+        payload = imports.import_items(messages)  # encoded before a connection is taken
+        ids = await self._call(
+            "import_messages", lambda conn: imports.call(conn, messages, payload, opts)
+        )
+        return ImportResult(ids)
+
+    async def stored_message_keys(self, keys: Sequence[tuple[int, int]]) -> set[tuple[int, int]]:
+        from superbrain_core.storage import postgres_import as imports
+
+        if not keys:
+            return set()
+        return await self._call("stored_message_keys", lambda c: imports.stored_keys(c, keys))
 
     async def write_batch(
         self,
@@ -569,6 +598,13 @@ class PostgresStore(Store):
     async def work_problems(self, *, limit: int = 100) -> list[WorkProblem]:
         return await self._call("work_problems", lambda c: work.work_problems(c, limit))
 
+    def run_lock(
+        self, name: str, holder: str, *, ttl: float = DEFAULT_RUN_LOCK_TTL
+    ) -> AbstractAsyncContextManager[RunLock]:
+        from superbrain_core.storage.postgres_lock import advisory_run_lock
+
+        return advisory_run_lock(self._kwargs, self.where, name, holder, ttl)
+
     async def start_batch_run(self, classifier: str, version: str, worker: str) -> int:
         return await self._call(
             "start_batch_run",
@@ -599,3 +635,57 @@ class PostgresStore(Store):
         return await self._call(
             "list_records", lambda c: work.list_records(c, table, after_id, limit)
         )
+
+    # -- exploration (postgres_reads) -----------------------------------------
+
+    async def list_messages(
+        self, where: MessageFilter | None = None, *, after_id: int = 0, limit: int = 1000
+    ) -> list[RawMessage]:
+        wanted = where or MessageFilter()
+        return await self._call(
+            "list_messages", lambda c: reads.list_messages(c, wanted, after_id, limit)
+        )
+
+    async def list_chains(
+        self, *, chat_id: int | None = None, after: str | None = None, limit: int = 1000
+    ) -> list[MessageChain]:
+        return await self._call(
+            "list_chains", lambda c: reads.list_chains(c, chat_id, after, limit)
+        )
+
+    async def list_routing(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        run_id: int | None = None,
+        chat_id: int | None = None,
+        after_id: int = 0,
+        limit: int = 1000,
+    ) -> list[RoutingEntry]:
+        return await self._call(
+            "list_routing",
+            lambda c: reads.list_routing(c, since, until, run_id, chat_id, after_id, limit),
+        )
+
+    async def list_batch_runs(self, *, after_id: int = 0, limit: int = 1000) -> list[BatchRun]:
+        return await self._call(
+            "list_batch_runs", lambda c: reads.list_batch_runs(c, after_id, limit)
+        )
+
+    async def search(
+        self,
+        query: str,
+        *,
+        limit: int = 50,
+        chat_id: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[SearchHit]:
+        wanted = search_text.prepare(query, limit, since, until)
+        found = await self._rows(
+            "search",
+            postgres_search.SEARCH_SQL,
+            (pgcodec.clean(query), limit, chat_id, since, until),
+        )
+        return postgres_search.hits(found, wanted, _utc)

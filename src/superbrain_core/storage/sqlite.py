@@ -9,10 +9,13 @@ against other tasks *and* other processes using the same file.
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -22,6 +25,7 @@ import anyio
 import anyio.to_thread
 
 from superbrain_core import jsonutil
+from superbrain_core import search as search_text
 from superbrain_core.errors import ConfigError, StorageError, TransientStorageError
 from superbrain_core.logs import get_logger
 from superbrain_core.models import (
@@ -33,6 +37,8 @@ from superbrain_core.models import (
     ChainReply,
     FileDescriptor,
     FileStatus,
+    ImportedMessage,
+    ImportResult,
     JSONDict,
     MessageChain,
     NormalizedMessage,
@@ -50,8 +56,18 @@ from superbrain_core.models import (
     WorkProblem,
 )
 from superbrain_core.routing import TABLES as ROUTING_TABLES
+from superbrain_core.search import SearchHit
+from superbrain_core.storage import sqlite_reads as reads
+from superbrain_core.storage import sqlite_search
 from superbrain_core.storage import sqlite_work as work
-from superbrain_core.storage.base import CaptureOptions, Store, content_hash, initial_file_status
+from superbrain_core.storage.base import (
+    CaptureOptions,
+    MessageFilter,
+    Store,
+    content_hash,
+    initial_file_status,
+)
+from superbrain_core.storage.run_lock import DEFAULT_RUN_LOCK_TTL, RunLock, file_lock
 from superbrain_core.storage.sqlite_rows import bot_response as _bot_response
 from superbrain_core.storage.sqlite_rows import chain as _chain
 from superbrain_core.storage.sqlite_rows import dt as _dt
@@ -62,9 +78,9 @@ from superbrain_core.storage.sqlite_rows import ts as _ts
 from superbrain_core.storage.sqlite_rows import utcnow as _now
 from superbrain_core.telegram import EDIT_UPDATE_TYPES
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: Script that brings the schema from version N-1 to N, applied in order.
-_SCHEMA_SCRIPTS = {1: "sqlite_schema.sql", 2: "sqlite_schema_2.sql"}
+_SCHEMA_SCRIPTS = {1: "sqlite_schema.sql", 2: "sqlite_schema_2.sql", 3: "sqlite_schema_3.sql"}
 T = TypeVar("T")
 
 TABLES = (
@@ -307,6 +323,28 @@ class SqliteStore(Store):
 
         return await self._run(write, write=True)
 
+    async def import_messages(
+        self, messages: Sequence[ImportedMessage], options: CaptureOptions | None = None
+    ) -> ImportResult:
+        """One transaction per call; see :mod:`superbrain_core.storage.sqlite_import`."""
+        from superbrain_core.storage import sqlite_import
+
+        if not messages:
+            return ImportResult(())
+        opts = options or CaptureOptions(source="desktop_export")
+        ids = await self._run(
+            lambda c: sqlite_import.import_batch(c, messages, opts, _ts(_now()) or ""),
+            write=True,
+        )
+        return ImportResult(tuple(ids))
+
+    async def stored_message_keys(self, keys: Sequence[tuple[int, int]]) -> set[tuple[int, int]]:
+        from superbrain_core.storage import sqlite_import
+
+        if not keys:
+            return set()
+        return await self._run(lambda c: sqlite_import.stored_keys(c, keys), write=False)
+
     # -- reads -----------------------------------------------------------------
 
     async def get_update(self, update_id: int, *, bot_id: int = 0) -> RawUpdate | None:
@@ -515,6 +553,20 @@ class SqliteStore(Store):
     async def work_problems(self, *, limit: int = 100) -> list[WorkProblem]:
         return await self._run(lambda c: work.work_problems(c, limit), write=False)
 
+    def run_lock(
+        self, name: str, holder: str, *, ttl: float = DEFAULT_RUN_LOCK_TTL
+    ) -> AbstractAsyncContextManager[RunLock]:
+        """A file lock beside the database: the OS frees it if the process dies.
+
+        An in-memory database gets a lock file of its own in the temp directory,
+        which still keeps two runs in one process apart.
+        """
+        if self.path == ":memory:" or self.path.startswith("file::memory:"):
+            base = Path(tempfile.gettempdir()) / f"superbrain-memory-{os.getpid()}-{id(self)}"
+        else:
+            base = Path(self.path)
+        return file_lock(base.with_name(f"{base.name}.{name}.lock"), name, holder)
+
     async def start_batch_run(self, classifier: str, version: str, worker: str) -> int:
         return await self._run(
             lambda c: work.start_run(c, classifier, version, worker, _ts(_now()) or ""),
@@ -536,6 +588,72 @@ class SqliteStore(Store):
         self, table: str, *, after_id: int = 0, limit: int = 1000
     ) -> list[JSONDict]:
         return await self._run(lambda c: work.list_records(c, table, after_id, limit), write=False)
+
+    # -- exploration (sqlite_reads) -------------------------------------------
+
+    async def list_messages(
+        self, where: MessageFilter | None = None, *, after_id: int = 0, limit: int = 1000
+    ) -> list[RawMessage]:
+        wanted = where or MessageFilter()
+        return await self._run(
+            lambda c: reads.list_messages(c, wanted, after_id, limit), write=False
+        )
+
+    async def list_chains(
+        self, *, chat_id: int | None = None, after: str | None = None, limit: int = 1000
+    ) -> list[MessageChain]:
+        return await self._run(lambda c: reads.list_chains(c, chat_id, after, limit), write=False)
+
+    async def list_routing(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        run_id: int | None = None,
+        chat_id: int | None = None,
+        after_id: int = 0,
+        limit: int = 1000,
+    ) -> list[RoutingEntry]:
+        return await self._run(
+            lambda c: reads.list_routing(c, since, until, run_id, chat_id, after_id, limit),
+            write=False,
+        )
+
+    async def list_batch_runs(self, *, after_id: int = 0, limit: int = 1000) -> list[BatchRun]:
+        return await self._run(lambda c: reads.list_batch_runs(c, after_id, limit), write=False)
+
+    async def refresh_search_index(self) -> int:
+        """Index every message written since the last search; how many there were.
+
+        :meth:`search` calls it first, so results are always current; calling it
+        when the store is idle (after an import, from the nightly run) takes
+        that work off the next search. See :mod:`.sqlite_search` for why capture
+        does not index.
+        """
+        done = 0
+        while await self._run(sqlite_search.pending, write=False):
+            done += await self._run(
+                lambda c: sqlite_search.refresh(c, sqlite_search.PER_CATCH_UP), write=True
+            )
+        return done
+
+    async def search(
+        self,
+        query: str,
+        *,
+        limit: int = 50,
+        chat_id: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[SearchHit]:
+        wanted = search_text.prepare(query, limit, since, until)
+        await self.refresh_search_index()
+        return await self._run(
+            lambda c: sqlite_search.search(
+                c, wanted, limit=limit, chat_id=chat_id, since=since, until=until
+            ),
+            write=False,
+        )
 
 
 # -- capture, inside one transaction --------------------------------------------

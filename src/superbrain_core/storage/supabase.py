@@ -68,6 +68,7 @@ import json
 import random
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -82,6 +83,7 @@ from postgrest import (
 )
 from postgrest.base_request_builder import RequestConfig
 
+from superbrain_core import search as search_text
 from superbrain_core.errors import ConfigError, StorageError, TransientStorageError
 from superbrain_core.logs import get_logger, redact_text
 from superbrain_core.models import (
@@ -90,6 +92,8 @@ from superbrain_core.models import (
     BotResponseIn,
     CaptureResult,
     FileStatus,
+    ImportedMessage,
+    ImportResult,
     JSONDict,
     MessageChain,
     NormalizedUpdate,
@@ -107,10 +111,12 @@ from superbrain_core.models import (
 )
 from superbrain_core.routing import TABLE_COLUMNS
 from superbrain_core.routing import TABLES as ROUTING_TABLES
-from superbrain_core.storage import migrations, pgcodec
+from superbrain_core.search import SearchHit
+from superbrain_core.storage import migrations, pgcodec, postgres_search
 from superbrain_core.storage import postgres_work as work
 from superbrain_core.storage import supabase_rows as rows
-from superbrain_core.storage.base import CaptureOptions, Store
+from superbrain_core.storage.base import CaptureOptions, MessageFilter, Store, require_aware
+from superbrain_core.storage.run_lock import DEFAULT_RUN_LOCK_TTL, RunLock, lease_run_lock
 from superbrain_core.supabase_http import auth_headers
 
 T = TypeVar("T")
@@ -628,6 +634,26 @@ class SupabaseStore(Store):
         )
         return [pgcodec.bot_response_from_row(r) for r in found or []]
 
+    async def import_messages(
+        self, messages: Sequence[ImportedMessage], options: CaptureOptions | None = None
+    ) -> ImportResult:
+        """The Postgres store's function (``sql/0006``), in calls of at most ``page_size``
+        messages: each call is atomic on its own, and a request body stays small."""
+        from superbrain_core.storage import postgres_import as imports
+
+        opts = options or CaptureOptions(source="desktop_export")
+        ids: list[int | None] = []
+        for start in range(0, len(messages), self._page_size):
+            chunk = messages[start : start + self._page_size]
+            items, source, bot_id = imports.arguments(imports.import_items(chunk), opts)
+            found = await self._rpc(
+                "import_messages",
+                imports.FUNCTION,
+                {"p_items": json.loads(items), "p_source": source, "p_bot_id": bot_id},
+            )
+            ids.extend(imports.import_ids(chunk, found))
+        return ImportResult(tuple(ids))
+
     # -- reads -------------------------------------------------------------------------------
 
     async def get_update(self, update_id: int, *, bot_id: int = 0) -> RawUpdate | None:
@@ -897,6 +923,16 @@ class SupabaseStore(Store):
                 )
         return [rows.work_problem(r) for r in found]
 
+    def run_lock(
+        self, name: str, holder: str, *, ttl: float = DEFAULT_RUN_LOCK_TTL
+    ) -> AbstractAsyncContextManager[RunLock]:
+        """A lease row through rpc: no PostgREST session outlives a request."""
+
+        async def rpc(function: str, params: JSONDict) -> Any:
+            return await self._rpc(f"run lock {name!r}", function, params)
+
+        return lease_run_lock(name, holder, ttl, rpc)
+
     async def start_batch_run(self, classifier: str, version: str, worker: str) -> int:
         return await self._count_of(
             "start_batch_run",
@@ -940,3 +976,116 @@ class SupabaseStore(Store):
             raise ValueError(f"unknown table {table!r}; expected one of {', '.join(TABLE_COLUMNS)}")
         found = await self._select("list_records", table, "*", after=after_id, limit=limit)
         return [rows.record(r) for r in found]
+
+    # -- exploration ---------------------------------------------------------------------------
+
+    async def list_messages(
+        self, where: MessageFilter | None = None, *, after_id: int = 0, limit: int = 1000
+    ) -> list[RawMessage]:
+        wanted = where or MessageFilter()
+
+        def matching(query: Query) -> Query:
+            if wanted.since is not None:
+                query = query.gte("message_date", _iso(wanted.since.astimezone(UTC)))
+            if wanted.until is not None:
+                query = query.lt("message_date", _iso(wanted.until.astimezone(UTC)))
+            if wanted.chat_id is not None:
+                query = query.eq("chat_id", wanted.chat_id)
+            if wanted.message_type is not None:
+                query = query.eq("message_type", wanted.message_type)
+            if wanted.processed is not None:
+                query = query.eq("is_processed", wanted.processed)
+            return query
+
+        found = await self._select(
+            "list_messages",
+            "raw_messages",
+            rows.MESSAGE_SELECT,
+            matching,
+            after=after_id,
+            limit=limit,
+        )
+        return [rows.raw_message(r) for r in found]
+
+    async def list_chains(
+        self, *, chat_id: int | None = None, after: str | None = None, limit: int = 1000
+    ) -> list[MessageChain]:
+        def of_chat(query: Query) -> Query:
+            return query if chat_id is None else query.eq("chat_id", chat_id)
+
+        found = await self._select(
+            "list_chains",
+            "message_chains",
+            rows.CHAIN_SELECT,
+            of_chat,
+            key="chain_id",
+            after=after,
+            limit=limit,
+        )
+        return [rows.chain(r) for r in found]
+
+    async def list_routing(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        run_id: int | None = None,
+        chat_id: int | None = None,
+        after_id: int = 0,
+        limit: int = 1000,
+    ) -> list[RoutingEntry]:
+        since, until = require_aware(since), require_aware(until)
+
+        def matching(query: Query) -> Query:
+            if since is not None:
+                query = query.gte("created_at", _iso(since.astimezone(UTC)))
+            if until is not None:
+                query = query.lt("created_at", _iso(until.astimezone(UTC)))
+            if run_id is not None:
+                query = query.eq("run_id", run_id)
+            if chat_id is not None:
+                query = query.eq("chat_id", chat_id)
+            return query
+
+        found = await self._select(
+            "list_routing",
+            "routing_log",
+            rows.ROUTING_SELECT,
+            matching,
+            after=after_id,
+            limit=limit,
+        )
+        return [rows.routing_entry(r) for r in found]
+
+    async def list_batch_runs(self, *, after_id: int = 0, limit: int = 1000) -> list[BatchRun]:
+        found = await self._select(
+            "list_batch_runs",
+            "batch_runs",
+            rows.BATCH_RUN_SELECT,
+            after=after_id,
+            limit=limit,
+        )
+        return [rows.batch_run(r) for r in found]
+
+    async def search(
+        self,
+        query: str,
+        *,
+        limit: int = 50,
+        chat_id: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[SearchHit]:
+        wanted = search_text.prepare(query, limit, since, until)
+        found = await self._rpc(
+            "search",
+            "superbrain_search",
+            {
+                "p_query": pgcodec.clean(query),
+                "p_limit": limit,
+                "p_chat_id": chat_id,
+                "p_since": _iso(since) if since else None,
+                "p_until": _iso(until) if until else None,
+            },
+        )
+        return postgres_search.hits(found or [], wanted, pgcodec.parse_timestamp)
