@@ -17,7 +17,11 @@ from superbrain_core.samples import make_update
 def run(
     tmp_path: Path, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("SUPERBRAIN_")}
+    """The CLI in a subprocess with only the test's settings (none leak in from the
+    developer's shell); ``env`` overrides, e.g. ``SUPERBRAIN_DB`` for another store."""
+    full_env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("SUPERBRAIN_", "TELEGRAM_"))
+    }
     full_env.update(
         {
             "SUPERBRAIN_DB": f"sqlite:///{tmp_path / 'cli.db'}",

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from superbrain_core.samples import OWNER_ID, make_message, make_update
 
+from .loopback import classifier
 from .test_cli import run, write
 
 Answer = Callable[[dict[str, object]], tuple[int, str]]
@@ -23,30 +22,8 @@ Answer = Callable[[dict[str, object]], tuple[int, str]]
 def classifier_http() -> Iterator[tuple[str, list[Answer]]]:
     """A real HTTP server on loopback playing the n8n workflow; tests set its answer."""
     answer: list[Answer] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", 0))
-            body = json.loads(self.rfile.read(length))
-            status, text = answer[-1](body)
-            data = text.encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: object) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", answer
-    finally:
-        server.shutdown()
-        server.server_close()
+    with classifier(lambda body: answer[-1](body)) as url:
+        yield url, answer
 
 
 def by_keyword(body: dict[str, object]) -> tuple[int, str]:

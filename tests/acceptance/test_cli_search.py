@@ -3,37 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 from superbrain_core.samples import fake_file, make_update
 
+from .test_cli import run
+
 T0 = datetime(2026, 11, 24, 20, 30, tzinfo=UTC)  # 23:30 in Moscow
-
-
-def run(
-    tmp_path: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("SUPERBRAIN_")}
-    full_env.update(
-        {
-            "SUPERBRAIN_DB": f"sqlite:///{tmp_path / 'cli.db'}",
-            "SUPERBRAIN_DATA_DIR": str(tmp_path / "data"),
-            "COLUMNS": "200",
-        }
-    )
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "superbrain_core", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        cwd=tmp_path,
-        timeout=120,
-    )
 
 
 def ingest(tmp_path: Path, updates: list[dict[str, object]]) -> None:

@@ -24,6 +24,7 @@ import pytest
 from superbrain_core.samples import OWNER_ID, make_update
 
 from .loopback import LoopbackBotApi, bot_api, classifier
+from .test_cli import run
 
 TOKEN = "4200000042:" + "A" * 35
 OTHER_CHAT = -1001234567890
@@ -78,23 +79,8 @@ def classifier_url() -> Iterator[str]:
 def superbrain(
     db_url: str, tmp_path: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    full = {k: v for k, v in os.environ.items() if not k.startswith(("SUPERBRAIN_", "TELEGRAM_"))}
-    full.update(
-        {
-            "SUPERBRAIN_DB": db_url,
-            "SUPERBRAIN_DATA_DIR": str(tmp_path / "data"),
-            "SUPERBRAIN_LOG_FORMAT": "json",
-            "COLUMNS": "200",
-        }
-    )
-    full.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "superbrain_core", *args],
-        capture_output=True,
-        text=True,
-        env=full,
-        timeout=120,
-    )
+    settings = {"SUPERBRAIN_DB": db_url, "SUPERBRAIN_LOG_FORMAT": "json"}
+    return run(tmp_path, *args, env={**settings, **(env or {})})
 
 
 def night_env(telegram: LoopbackBotApi, classifier_url: str) -> dict[str, str]:

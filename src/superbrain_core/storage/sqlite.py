@@ -68,6 +68,7 @@ from superbrain_core.storage.base import (
     initial_file_status,
 )
 from superbrain_core.storage.run_lock import DEFAULT_RUN_LOCK_TTL, RunLock, file_lock
+from superbrain_core.storage.sqlite_rows import FILE_INSERT_COLUMNS, file_values
 from superbrain_core.storage.sqlite_rows import bot_response as _bot_response
 from superbrain_core.storage.sqlite_rows import chain as _chain
 from superbrain_core.storage.sqlite_rows import dt as _dt
@@ -886,28 +887,10 @@ def _insert_file(
     now: str | None,
 ) -> int | None:
     status, reason = initial_file_status(desc, opts)
-    key = desc.file_unique_id or desc.file_id or desc.file_type
     cur = conn.execute(
-        "INSERT INTO raw_files (user_id, message_id, file_type, file_name, file_size,"
-        " raw_metadata, uploaded_at, chat_id, file_id, file_unique_id, file_key, mime_type,"
-        " status, download_reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+        f"INSERT INTO raw_files ({FILE_INSERT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
         " ON CONFLICT (chat_id, message_id, file_key) DO NOTHING",
-        (
-            msg.user_id,
-            msg.message_id,
-            desc.file_type,
-            desc.file_name,
-            desc.file_size,
-            jsonutil.dumps(desc.raw),
-            now,
-            msg.chat_id,
-            desc.file_id,
-            desc.file_unique_id,
-            key,
-            desc.mime_type,
-            status.value,
-            reason,
-        ),
+        file_values(msg, desc, status, reason, now),
     )
     return int(cur.lastrowid) if cur.rowcount and cur.lastrowid else None
 

@@ -26,7 +26,7 @@ from superbrain_core import jsonutil
 from superbrain_core.models import ImportedFile, ImportedMessage, NormalizedMessage
 from superbrain_core.storage.base import CaptureOptions, content_hash
 from superbrain_core.storage.sqlite import _resolve_chain, _update_chain_member
-from superbrain_core.storage.sqlite_rows import ts
+from superbrain_core.storage.sqlite_rows import FILE_INSERT_COLUMNS, file_values, ts
 
 _INSERT_MESSAGE = (
     "INSERT INTO raw_messages (user_id, message_id, message_text, message_type,"
@@ -38,9 +38,8 @@ _INSERT_MESSAGE = (
     " ON CONFLICT DO NOTHING"
 )
 _INSERT_FILE = (
-    "INSERT INTO raw_files (user_id, message_id, file_type, file_name, file_size,"
-    " raw_metadata, uploaded_at, chat_id, file_id, file_unique_id, file_key, mime_type,"
-    " status, download_reason, file_hash, file_path) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    f"INSERT INTO raw_files ({FILE_INSERT_COLUMNS}, file_hash, file_path)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
     " ON CONFLICT (chat_id, message_id, file_key) DO NOTHING"
 )
 # Whether the key is stored (kind 0) and, in the same round trip, a chain the
@@ -131,22 +130,5 @@ def _message_row(
 
 
 def _file_row(msg: NormalizedMessage, imported: ImportedFile, now: str) -> tuple[object, ...]:
-    desc = imported.descriptor
-    return (
-        msg.user_id,
-        msg.message_id,
-        desc.file_type,
-        desc.file_name,
-        desc.file_size,
-        jsonutil.dumps(desc.raw),
-        now,
-        msg.chat_id,
-        desc.file_id,
-        desc.file_unique_id,
-        desc.file_unique_id or desc.file_id or desc.file_type,
-        desc.mime_type,
-        imported.status.value,
-        imported.reason,
-        imported.file_hash,
-        imported.file_path,
-    )
+    values = file_values(msg, imported.descriptor, imported.status, imported.reason, now)
+    return (*values, imported.file_hash, imported.file_path)

@@ -13,7 +13,10 @@ from superbrain_core import jsonutil
 from superbrain_core.models import (
     BotResponse,
     ChainReply,
+    FileDescriptor,
+    FileStatus,
     MessageChain,
+    NormalizedMessage,
     RawFile,
     RawMessage,
     RawUpdate,
@@ -113,3 +116,40 @@ def chain(row: sqlite3.Row) -> MessageChain:
 
 def routing_entry(row: sqlite3.Row) -> RoutingEntry:
     return rows.routing_entry(row, SQLITE)
+
+
+def file_values(
+    msg: NormalizedMessage,
+    desc: FileDescriptor,
+    status: FileStatus,
+    reason: str | None,
+    now: str | None,
+) -> tuple[object, ...]:
+    """The values of a new ``raw_files`` row, in :data:`FILE_INSERT_COLUMNS` order.
+
+    One definition for capture and import, so a file is described the same way
+    whichever path stored it.
+    """
+    return (
+        msg.user_id,
+        msg.message_id,
+        desc.file_type,
+        desc.file_name,
+        desc.file_size,
+        jsonutil.dumps(desc.raw),
+        now,
+        msg.chat_id,
+        desc.file_id,
+        desc.file_unique_id,
+        desc.file_unique_id or desc.file_id or desc.file_type,
+        desc.mime_type,
+        status.value,
+        reason,
+    )
+
+
+#: The columns :func:`file_values` fills.
+FILE_INSERT_COLUMNS = (
+    "user_id, message_id, file_type, file_name, file_size, raw_metadata, uploaded_at,"
+    " chat_id, file_id, file_unique_id, file_key, mime_type, status, download_reason"
+)
