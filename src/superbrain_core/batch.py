@@ -315,6 +315,11 @@ class BatchRunner:
                 )
             await self._pipeline()
             report.status = "ok" if report.ok else "partial"
+        except anyio.get_cancelled_exc_class():
+            # Stopped from outside (SIGTERM from Kubernetes): claims are released
+            # below and the next run picks up where this one stopped.
+            report.status = "interrupted"
+            raise
         except BaseException:
             report.status = "failed"
             raise
@@ -339,7 +344,7 @@ class BatchRunner:
             )
         except Exception as exc:  # the run's own error (if any) is the one to raise
             log.error("batch_close_failed", run_id=report.run_id, error=str(exc))
-            if report.status != "failed":
+            if report.status not in {"failed", "interrupted"}:
                 raise
 
     def _digest(self) -> str:
@@ -569,6 +574,7 @@ class BatchRunner:
                 title=c.title or root.message_text,
                 question=c.question or "Куда это отнести?",
                 confidence=c.confidence,
+                source=root.source,
             ),
         )
 

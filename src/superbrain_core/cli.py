@@ -315,11 +315,11 @@ def nightly(
     (SUPERBRAIN_CLASSIFIER), and TELEGRAM_BOT_TOKEN with SUPERBRAIN_OWNER_IDS
     for the digest. Exit 0 all processed and delivered, 3 some messages failed,
     4 the digest could not be delivered, 2 configuration error, 1 storage
-    error, 75 another run holds the lock.
+    error, 75 another run holds the lock, 143 stopped by SIGTERM.
     """
     settings = _settings(ctx)
     from superbrain_core.batch import BatchReport
-    from superbrain_core.nightly import NightlyResult, NightlySettings, run_nightly
+    from superbrain_core.nightly import NightlyResult, NightlySettings, run_nightly_until_stopped
 
     try:
         nightly_settings = NightlySettings.from_env(retry_quarantined=retry_quarantined or None)
@@ -335,10 +335,17 @@ def nightly(
                 settled = report.processed + report.failed + report.quarantined
                 progress.update(task, completed=settled)
 
-            outcome.append(await run_nightly(settings, nightly_settings, on_progress=advance))
+            outcome.append(
+                await run_nightly_until_stopped(settings, nightly_settings, on_progress=advance)
+            )
 
     _run(run)
     (result,) = outcome
+    if result.interrupted:
+        err_console.print(
+            "[yellow]stopped by a signal:[/] claims released, the run recorded as"
+            " interrupted; the next run continues from here."
+        )
     if result.locked_by is not None:
         err_console.print(
             f"[yellow]another analyzer run is active:[/] {result.locked_by}", highlight=False

@@ -38,6 +38,9 @@ class Question:
     title: str | None
     question: str
     confidence: float
+    source: str = "bot"
+    """Where the message came from: only what the bot received can be replied to
+    (an imported message's id belongs to another numbering)."""
 
 
 def plural(n: int, one: str, few: str, many: str) -> str:

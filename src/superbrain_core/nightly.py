@@ -12,15 +12,19 @@ Exit codes (:class:`NightlyResult.exit_code`), for the CronJob's history:
 * 2 — a setting is missing or malformed, found before any data is touched;
 * 3 — some messages failed or were quarantined (they are retried next night);
 * 4 — the run finished but a digest or question could not be delivered;
-* 75 — another run holds the run lock; this one did nothing (EX_TEMPFAIL).
+* 75 — another run holds the run lock; this one did nothing (EX_TEMPFAIL);
+* 143 — stopped by SIGTERM (Kubernetes stopping the pod): claims released, the
+  run recorded as ``interrupted``, the lock freed; the next run goes on from there.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Mapping
 from typing import Any
 
+import anyio
 import attrs
 
 from superbrain_core.batch import (
@@ -39,6 +43,7 @@ from superbrain_core.notify import Delivery, DigestSender, failed
 from superbrain_core.settings import Settings, check_bot_token, parse_owner_ids
 from superbrain_core.storage import Store, open_store
 from superbrain_core.storage.run_lock import DEFAULT_RUN_LOCK_TTL
+from superbrain_core.taskgroups import single_errors
 
 log = get_logger(__name__)
 
@@ -48,6 +53,7 @@ EXIT_CONFIG_ERROR = 2
 EXIT_SOME_FAILED = 3
 EXIT_NOT_DELIVERED = 4
 EXIT_LOCKED = 75
+EXIT_INTERRUPTED = 128 + signal.SIGTERM
 
 #: The name of the analyzer's run lock (``superbrain batch`` takes it too).
 RUN_LOCK = "batch"
@@ -77,6 +83,13 @@ class NightlySettings:
     owner_ids: frozenset[int] = frozenset()
     api_server: str = DEFAULT_API_SERVER
     lock_ttl: float = DEFAULT_RUN_LOCK_TTL
+    lock_holder: str | None = None
+    """Who holds the run lock (``SUPERBRAIN_RUN_HOLDER``); default: this process.
+
+    The CronJob sets it to the Job's name, so a pod the Job starts again after
+    one was killed can take over the lease its predecessor could not release,
+    instead of waiting for it to expire.
+    """
 
     def __repr__(self) -> str:
         return (
@@ -108,6 +121,7 @@ class NightlySettings:
                 else None
             ),
             "api_server": (env.get("TELEGRAM_API_SERVER") or DEFAULT_API_SERVER).rstrip("/"),
+            "lock_holder": (env.get("SUPERBRAIN_RUN_HOLDER") or "").strip() or None,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         token = env.get("TELEGRAM_BOT_TOKEN") or None
@@ -135,6 +149,8 @@ class NightlyResult:
 
     exit_code: int
     report: BatchReport | None = None
+    interrupted: bool = False
+    """Stopped by a signal before it finished."""
     deliveries: list[Delivery] = attrs.field(factory=list)
     locked_by: RunLockHeld | None = None
     """Set when another run held the lock and this one did nothing."""
@@ -192,7 +208,8 @@ async def run_nightly(
         if own_store:
             await target.open()
         try:
-            async with target.run_lock(RUN_LOCK, worker, ttl=nightly.lock_ttl):
+            holder = nightly.lock_holder or worker
+            async with target.run_lock(RUN_LOCK, holder, ttl=nightly.lock_ttl):
                 log.info("nightly_start", worker=worker, classifier=chosen.name)
                 if nightly.retry_quarantined:
                     requeued = await target.requeue_quarantined()
@@ -219,16 +236,53 @@ async def run_nightly(
         )
         return NightlyResult(exit_code=code, report=report, deliveries=deliveries)
     finally:
-        if own_api and bot_api is not None:
-            await bot_api.aclose()
-        if own_store:
-            await target.close()
-        if classifier is None:
-            await chosen.aclose()
+        # Shielded, with a bound: a run stopped by a signal still closes its
+        # connections within the pod's grace period.
+        with anyio.move_on_after(15, shield=True):
+            if own_api and bot_api is not None:
+                await bot_api.aclose()
+            if own_store:
+                await target.close()
+            if classifier is None:
+                await chosen.aclose()
+
+
+async def run_nightly_until_stopped(
+    settings: Settings,
+    nightly: NightlySettings,
+    *,
+    on_progress: ProgressCallback | None = None,
+) -> NightlyResult:
+    """:func:`run_nightly` as a process runs it: SIGTERM or SIGINT stops it cleanly.
+
+    Kubernetes stops a pod with SIGTERM (``activeDeadlineSeconds``, a drained
+    node) and kills it after the grace period. Turned into cancellation, the
+    signal lets the run release its claims, record itself as ``interrupted``
+    and free the run lock within that grace period, so the next run (the Job's
+    retry or the next night) starts at once and finds nothing half-done.
+    """
+    finished: list[NightlyResult] = []
+    with single_errors():
+        async with anyio.create_task_group() as tg:
+
+            async def stop_on_signal() -> None:
+                with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as received:
+                    async for signum in received:
+                        log.warning("nightly_stopping", signal=signal.Signals(signum).name)
+                        tg.cancel_scope.cancel()
+                        return
+
+            tg.start_soon(stop_on_signal)
+            finished.append(await run_nightly(settings, nightly, on_progress=on_progress))
+            tg.cancel_scope.cancel()
+    if finished:
+        return finished[0]
+    return NightlyResult(exit_code=EXIT_INTERRUPTED, interrupted=True)
 
 
 __all__ = [
     "EXIT_CONFIG_ERROR",
+    "EXIT_INTERRUPTED",
     "EXIT_LOCKED",
     "EXIT_NOT_DELIVERED",
     "EXIT_OK",
@@ -239,4 +293,5 @@ __all__ = [
     "NightlySettings",
     "exit_code_for",
     "run_nightly",
+    "run_nightly_until_stopped",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -335,3 +336,96 @@ def test_two_shells_at_once_one_runs_the_other_exits_75(
     assert looking.returncode == 0, looking.stderr
     after = superbrain(db_url, tmp_path, "batch", env={"SUPERBRAIN_CLASSIFIER": "rules"})
     assert after.returncode == 0, after.stderr
+
+
+def last_run_and_claims(db_url: str) -> tuple[str, list[object]]:
+    """The newest batch run's status, and who holds claims on raw messages."""
+    script = (
+        "import anyio, json, sys\n"
+        "from datetime import UTC, datetime\n"
+        "from superbrain_core.storage import open_store\n"
+        "async def main():\n"
+        "    async with open_store(sys.argv[1]) as s:\n"
+        "        run = await s.last_batch_run()\n"
+        "        pending = await s.pending_work(now=datetime.now(UTC))\n"
+        "    print(json.dumps([run.status if run else None, pending]))\n"
+        "anyio.run(main)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, db_url], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    status, pending = json.loads(done.stdout)
+    return status, [pending]
+
+
+def test_sigterm_stops_cleanly_and_the_next_run_goes_on_at_once(
+    db_url: str, tmp_path: Path, telegram: LoopbackBotApi
+) -> None:
+    """Kubernetes stops a pod with SIGTERM: claims released, run recorded, lock freed."""
+    entered = threading.Event()
+    release = threading.Event()
+
+    def stuck(body: dict[str, Any]) -> tuple[int, dict[str, Any] | str]:
+        entered.set()
+        release.wait(timeout=60)
+        return verdict(body)
+
+    ingest(db_url, tmp_path, [make_update(1, message_id=1, text="Купить хлеб")])
+    with classifier(stuck) as url:
+        env = {**os.environ, **night_env(telegram, url), "SUPERBRAIN_DB": db_url}
+        first = subprocess.Popen(
+            [sys.executable, "-m", "superbrain_core", "nightly"],
+            env={**env, "SUPERBRAIN_LOG_FORMAT": "json"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert entered.wait(timeout=60), "the run never reached its classifier"
+            first.send_signal(signal.SIGTERM)
+            _out, err = first.communicate(timeout=60)
+        finally:
+            release.set()
+            first.kill()
+    assert first.returncode == 143, err
+    assert "stopped by a signal" in err
+    status, pending = last_run_and_claims(db_url)
+    # Recorded as interrupted, and the message is claimable now, not after the lease.
+    assert status == "interrupted" and pending == [1]
+    assert telegram.messages("digest") == []
+    with classifier(verdict) as url:
+        again = superbrain(db_url, tmp_path, "nightly", env=night_env(telegram, url))
+    assert again.returncode == 0, again.stderr
+    (digest,) = telegram.messages("digest")
+    assert "Задачи 1" in digest["text"]
+
+
+@pytest.mark.postgres
+def test_a_retried_pod_of_the_same_job_takes_over_its_predecessors_lease(
+    tmp_path: Path, telegram: LoopbackBotApi, classifier_url: str
+) -> None:
+    """A pod killed without releasing leaves a lease (through PostgREST nothing frees
+    it); the Job's next pod has the same holder name and goes on, anyone else waits."""
+    import psycopg
+
+    from tests.integration import pgutil
+
+    pgutil.require_server()
+    with pgutil.database("nightly_holder") as dsn:
+        assert pgutil.superbrain("--db", dsn, "db", "migrate").returncode == 0
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("SELECT superbrain_try_run_lock('batch', 'batch-analyzer-29170', 3600)")
+        ingest(dsn, tmp_path, [make_update(1, message_id=1, text="Купить хлеб")])
+        env = night_env(telegram, classifier_url)
+        other = superbrain(
+            dsn, tmp_path, "nightly", env={**env, "SUPERBRAIN_RUN_HOLDER": "batch-analyzer-1"}
+        )
+        assert other.returncode == 75, other.stderr
+        assert "batch-analyzer-29170" in other.stderr
+        same = superbrain(
+            dsn, tmp_path, "nightly", env={**env, "SUPERBRAIN_RUN_HOLDER": "batch-analyzer-29170"}
+        )
+        assert same.returncode == 0, same.stderr
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            assert conn.execute("SELECT count(*) FROM run_locks").fetchone() == (0,)

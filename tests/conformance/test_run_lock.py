@@ -109,3 +109,17 @@ async def test_sqlite_lock_dies_with_its_process(tmp_path: Path) -> None:
     finally:
         proc.kill()
         proc.wait(timeout=10)
+
+
+async def test_an_in_memory_store_locks_too_and_leaves_no_file_behind(tmp_path: Path) -> None:
+    import tempfile
+
+    from superbrain_core.storage.sqlite import SqliteStore
+
+    before = set(Path(tempfile.gettempdir()).glob("superbrain-memory-*"))
+    async with SqliteStore(":memory:") as store:
+        async with store.run_lock("batch", "first"):
+            with pytest.raises(RunLockHeld):
+                async with store.run_lock("batch", "second"):
+                    pass
+    assert set(Path(tempfile.gettempdir()).glob("superbrain-memory-*")) == before

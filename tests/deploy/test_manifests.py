@@ -178,6 +178,17 @@ def test_cronjob_runs_the_nightly_image() -> None:
     assert "command" not in container and "args" not in container, "the image's ENTRYPOINT runs"
 
 
+def test_cronjob_stops_gracefully_and_names_the_lock_holder_after_the_job() -> None:
+    """SIGTERM gives the run time to release claims and the lock; a retried pod of the
+    same Job then takes over a lease its killed predecessor left."""
+    pod = cronjob()["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert 30 <= pod["terminationGracePeriodSeconds"] <= 120
+    (container,) = pod["containers"]
+    holder = {e["name"]: e for e in container["env"]}["SUPERBRAIN_RUN_HOLDER"]
+    field = holder["valueFrom"]["fieldRef"]["fieldPath"]
+    assert field == "metadata.labels['batch.kubernetes.io/job-name']"
+
+
 # -- the bot ---------------------------------------------------------------------
 
 
@@ -311,6 +322,9 @@ def test_secrets_come_only_from_the_one_secret_by_reference() -> None:
             assert ref["key"] in keys, f"{where}: key {ref['key']} is not in the example"
             assert ref["key"] == entry["name"], f"{where}: key and variable differ"
             used.add(ref["key"])
+        elif "fieldRef" in source:
+            # The downward API: facts about the pod itself, never a credential.
+            assert source["fieldRef"]["fieldPath"].startswith("metadata."), where
         else:
             assert "value" in entry or "configMapKeyRef" in source, where
             value = entry.get("value", "")

@@ -25,6 +25,7 @@ import attrs
 
 from superbrain_core.errors import RunLockHeld, StorageError
 from superbrain_core.logs import get_logger
+from superbrain_core.taskgroups import single_errors
 
 log = get_logger(__name__)
 
@@ -95,20 +96,14 @@ async def heartbeat(
             if not still_ours:
                 log.error("run_lock_lost", lock=name)
 
-    try:
+    # The beat never raises, so an error is the body's own: it surfaces as itself.
+    with single_errors():
         async with anyio.create_task_group() as tg:
             tg.start_soon(beat)
             try:
                 yield
             finally:
                 tg.cancel_scope.cancel()
-    except BaseExceptionGroup as group:
-        # The beat never raises, so the group holds the body's own error: raise
-        # that, as if there were no task group, so callers catch what they expect.
-        if len(group.exceptions) != 1:
-            raise
-        cause = group.exceptions[0]
-        raise cause from cause.__cause__
 
 
 @contextlib.asynccontextmanager
@@ -169,13 +164,16 @@ def _lock_file(handle: IO[bytes]) -> bool:
 
 
 @contextlib.asynccontextmanager
-async def file_lock(path: Path, name: str, holder: str) -> AsyncIterator[RunLock]:
+async def file_lock(
+    path: Path, name: str, holder: str, *, private: bool = False
+) -> AsyncIterator[RunLock]:
     """An exclusive lock on ``path`` for the duration of the body.
 
     The operating system frees it when the process dies, so a killed run never
     blocks the next night. The file keeps the holder's description for the
     message a refused run prints; it is never deleted (deleting a lock file
-    races with a process that has just opened it).
+    races with a process that has just opened it), unless ``private``: a path only
+    this process can know (an in-memory database's) is removed afterwards.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     # A local lock file opens at once; the handle lives as long as the body.
@@ -206,6 +204,8 @@ async def file_lock(path: Path, name: str, holder: str) -> AsyncIterator[RunLock
         yield RunLock(name=name, holder=holder, acquired_at=now, mechanism="file")
     finally:
         handle.close()  # closing the descriptor releases the lock
+        if private:
+            path.unlink(missing_ok=True)  # noqa: ASYNC240 - a local empty file
 
 
 __all__ = [

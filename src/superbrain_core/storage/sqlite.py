@@ -562,11 +562,12 @@ class SqliteStore(Store):
         An in-memory database gets a lock file of its own in the temp directory,
         which still keeps two runs in one process apart.
         """
-        if self.path == ":memory:" or self.path.startswith("file::memory:"):
+        private = self.path == ":memory:" or self.path.startswith("file::memory:")
+        if private:
             base = Path(tempfile.gettempdir()) / f"superbrain-memory-{os.getpid()}-{id(self)}"
         else:
             base = Path(self.path)
-        return file_lock(base.with_name(f"{base.name}.{name}.lock"), name, holder)
+        return file_lock(base.with_name(f"{base.name}.{name}.lock"), name, holder, private=private)
 
     async def start_batch_run(self, classifier: str, version: str, worker: str) -> int:
         return await self._run(
