@@ -60,7 +60,8 @@ BEGIN
         SELECT * INTO v_row FROM run_locks WHERE name = p_name;
         RETURN jsonb_build_object(
             'acquired', false,
-            'holder', coalesce(v_row.holder, 'a run on a direct Postgres connection'),
+            'holder', coalesce(v_row.holder,
+                               'a run on a direct Postgres connection, or one taking the lock now'),
             'acquired_at', v_row.acquired_at,
             'expires_at', NULL);
     END IF;
