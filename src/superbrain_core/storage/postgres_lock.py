@@ -19,7 +19,7 @@ import anyio
 import psycopg
 
 from superbrain_core.errors import RunLockHeld, StorageError
-from superbrain_core.logs import get_logger
+from superbrain_core.logs import get_logger, redact_text
 from superbrain_core.storage.run_lock import RunLock, heartbeat, lease_answer, parse_time
 
 log = get_logger(__name__)
@@ -34,14 +34,14 @@ async def advisory_run_lock(
     try:
         conn = await psycopg.AsyncConnection.connect(**connect_kwargs, autocommit=True)
     except psycopg.OperationalError as exc:
-        raise StorageError(f"run lock: cannot connect to {where}: {exc}") from exc
+        raise StorageError(f"run lock: cannot connect to {where}: {redact_text(str(exc))}") from exc
 
     async def one(query: str, *params: Any) -> Any:
         try:
             cur = await conn.execute(query, params)
             row = await cur.fetchone()
         except psycopg.Error as exc:
-            raise StorageError(f"run lock {name!r} at {where}: {exc}") from exc
+            raise StorageError(f"run lock {name!r} at {where}: {redact_text(str(exc))}") from exc
         return row[0] if row else None
 
     async def renew() -> bool:
