@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from superbrain_core.errors import ConfigError, StorageError
+from superbrain_core.logs import redact_text
 from superbrain_core.search import MAX_LIMIT, SearchHit, SearchQueryError
 from superbrain_core.settings import Settings
 from superbrain_core.storage import open_store
@@ -59,7 +60,8 @@ def search(
         err_console.print(f"[red]configuration error{where}:[/] {exc}")
         raise typer.Exit(EXIT_CONFIG_ERROR) from None
     except StorageError as exc:
-        err_console.print(f"[red]storage error:[/] {escape(str(exc))}")
+        # Storage errors can quote the database URL, password included.
+        err_console.print(f"[red]storage error:[/] {escape(redact_text(str(exc)))}")
         raise typer.Exit(EXIT_BAD_QUERY) from None
     if not hits:
         console.print(f"nothing found for {escape(repr(query))}")

@@ -9,9 +9,12 @@ Cyrillic letters and ASCII digits, and each run is stemmed with Snowball:
 * anything else (Cyrillic, or Cyrillic mixed with Latin) through the Russian one
   (``встречу``, ``встречи`` → ``встреч``).
 
-Everything else (punctuation, emoji, other scripts, NUL, lone surrogates)
-separates words and never reaches a stemmer, so odd text cannot make indexing
-fail. There are no stop words: "не" and "the" are searchable, and both backends
+NUL is dropped before cutting (``na\\0me`` is ``name``): Postgres cannot store
+it, so capture there removes it from text columns, and SQLite, which keeps it,
+must read the text the same way or a word with a NUL inside would be found on
+one backend only. Everything else (punctuation, emoji, other scripts, lone
+surrogates) separates words and never reaches a stemmer, so odd text cannot
+make indexing fail. There are no stop words: "не" and "the" are searchable, and both backends
 agree on that without shipping word lists.
 
 The rule is written twice, here for SQLite (PyStemmer) and in
@@ -103,6 +106,11 @@ def fold(text: str) -> str:
     return text.translate(_FOLD)
 
 
+def without_nul(text: str) -> str:
+    """``text`` without NUL, as a Postgres text column holds it (see the module docstring)."""
+    return text.replace("\x00", "") if "\x00" in text else text
+
+
 def stem_word(word: str) -> str:
     """The term for one folded word (see the module docstring for the rule)."""
     if _DIGIT.search(word):
@@ -116,7 +124,8 @@ def terms(text: str | None) -> list[str]:
     """The index terms of ``text``, in order, repeats kept (empty for no text)."""
     if not text:
         return []
-    return [stem_word(word) for word in _WORD.findall(fold(text)) if len(word) <= MAX_TERM_CHARS]
+    words = _WORD.findall(fold(without_nul(text)))
+    return [stem_word(word) for word in words if len(word) <= MAX_TERM_CHARS]
 
 
 def index_text(text: str | None) -> str:
@@ -177,7 +186,7 @@ def snippet(text: str | None, wanted: frozenset[str], *, width: int = SNIPPET_CH
     one line). The window starts a little before the first matching word, at a
     word boundary, and ``…`` marks cut ends.
     """
-    clean = _SPACE.sub(" ", (text or "").replace("\x00", "")).strip()
+    clean = _SPACE.sub(" ", without_nul(text or "")).strip()
     if not clean:
         return Snippet("")
     matches = [
@@ -218,7 +227,8 @@ class SearchHit:
     and ``record_id`` say where the analyzer filed the message now: its current
     ``routing_log`` entry, or for a clarification that has none of its own, the
     entry of the earliest stored message of its chain (what it is filed under);
-    ``None`` before it has been analyzed.
+    ``None`` before it has been analyzed. ``file_names`` are shown without NUL,
+    as Postgres stores them, so a hit is the same on every backend.
     """
 
     chat_id: int
@@ -266,10 +276,12 @@ class HitRow:
 def make_hit(row: HitRow, wanted: frozenset[str]) -> SearchHit:
     """A :class:`SearchHit` from a backend row: the one place snippets are made."""
     matched_in: MatchedIn = "message" if row.text_matches else "file"
+    # Names as every backend holds them: SQLite keeps a NUL that Postgres drops.
+    names = tuple(without_nul(n) for n in row.file_names)
     source_text = row.text
     if matched_in == "file":
-        named = [n for n in row.file_names if wanted & set(terms(n))]
-        source_text = named[0] if named else (row.file_names[0] if row.file_names else None)
+        named = [n for n in names if wanted & set(terms(n))]
+        source_text = named[0] if named else (names[0] if names else None)
     cut = snippet(source_text, wanted)
     return SearchHit(
         chat_id=row.chat_id,
@@ -282,7 +294,7 @@ def make_hit(row: HitRow, wanted: frozenset[str]) -> SearchHit:
         source=row.source,
         version=row.version,
         raw_message_id=row.raw_message_id,
-        file_names=row.file_names,
+        file_names=names,
         destination=row.destination,
         record_id=row.record_id,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -94,3 +95,23 @@ def test_a_bad_database_url_is_a_configuration_error(tmp_path: Path) -> None:
     assert result.returncode == 2, result.stderr
     assert "configuration error (SUPERBRAIN_DB)" in result.stderr
     assert "unsupported database URL scheme 'mysql'" in result.stderr
+
+
+def test_a_storage_error_is_shown_without_the_database_password(tmp_path: Path) -> None:
+    """A storage error may quote the database's URL or path; never a password in it."""
+    # Nothing listens on port 1 (the Postgres store redacts its own messages too).
+    url = "postgresql://owner:s3cr3t-pw@127.0.0.1:1/superbrain"
+    result = run(tmp_path, "--db", url, "search", "встреча")
+    assert result.returncode == 1, result.stderr
+    assert "storage error" in result.stderr and "Traceback" not in result.stderr
+    assert "s3cr3t-pw" not in result.stdout + result.stderr
+    # A SQLite file under a mounted share's URL-like path, from a newer library:
+    # the error names the path, credentials included, and the CLI must mask them.
+    path = f"{tmp_path}/sftp://owner:s3cr3t-pw@nas/brain.db"
+    Path(path).parent.mkdir(parents=True)
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA user_version = 99")
+    result = run(tmp_path, "--db", f"sqlite:///{path}", "search", "встреча")
+    assert result.returncode == 1, result.stderr
+    assert "has schema version 99" in result.stderr and "sftp://***@nas" in result.stderr
+    assert "s3cr3t-pw" not in result.stdout + result.stderr

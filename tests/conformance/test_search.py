@@ -7,7 +7,12 @@ behind the store's back, the way an import or a hand-made fix writes them.
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import sqlite3
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -360,6 +365,115 @@ async def test_a_version_2_sqlite_database_is_upgraded_and_indexed(tmp_path: Pat
         assert conn.execute("PRAGMA user_version").fetchone()[0] >= 3
 
 
+# Searches a database in a process that cannot write it, printing the answers as JSON.
+_READ_ONLY_SEARCH = """
+import json, sys, anyio
+from superbrain_core.storage.sqlite import SqliteStore
+
+async def main(path, queries):
+    async with SqliteStore(path) as store:
+        answers = [
+            [[h.chat_id, h.message_id, h.version, h.matched_in, h.snippet, h.destination]
+             for h in await store.search(q, **options)]
+            for q, options in queries
+        ]
+    print(json.dumps(answers, ensure_ascii=False))
+
+anyio.run(main, sys.argv[1], json.loads(sys.argv[2]))
+"""
+
+
+def _without_write_permission() -> list[str]:
+    """The command prefix that takes write access away: root ignores file modes,
+    so as root the subprocess runs without the capability that lets it."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root and setpriv (util-linux) is missing: cannot drop write access")
+    return [setpriv, "--bounding-set=-dac_override,-dac_read_search"]
+
+
+async def test_a_read_only_sqlite_database_is_searched_with_its_unindexed_messages(
+    tmp_path: Path,
+) -> None:
+    """A copy for a notebook with mode 444: the pending queue cannot be drained, yet
+    the answers are the ones a writable copy gives after indexing."""
+    original = tmp_path / "live.db"
+    async with SqliteStore(original) as store:
+        await capture(
+            store,
+            make_update(1, message_id=1, text="Встреча в офисе", date=at(1)),
+            make_update(2, message_id=2, text="Встреча отменена", date=at(2)),
+            make_update(3, message_id=3, text="Черновик отчёта", date=at(3)),
+        )
+        await store.search("встреча")  # these three are indexed
+        await capture(
+            store,  # and these wait in search_pending
+            make_update(4, message_id=4, text="Новая встреча", date=at(4)),
+            make_update(
+                5, "edited_message", message_id=2, text="Созвон отменён", date=at(2), edit_date=5
+            ),
+            make_update(6, message_id=6, document=document("r", "встреча_план.pdf"), date=at(6)),
+            make_update(7, message_id=1, text="встреча в чате", date=at(7), chat=OTHER_CHAT),
+        )
+    conn = sqlite3.connect(original)
+    with conn:
+        conn.execute("DELETE FROM raw_messages WHERE message_id = 3")  # pending, and gone
+    conn.close()  # the last connection out folds the WAL into the file that is copied
+    copy = tmp_path / "notebook" / "copy.db"
+    copy.parent.mkdir()
+    shutil.copy(original, copy)
+    copy.chmod(0o444)
+    queries: list[tuple[str, dict[str, Any]]] = [
+        ("встреча", {}),
+        ("встреча", {"limit": 2}),
+        ("встреча", {"chat_id": OWNER_ID}),
+        ("встреча", {"chat_id": OWNER_ID, "limit": 1}),
+        ("встреча отменена", {}),  # the indexed text of 2, edited since
+        ("созвон", {}),
+        ("план", {}),
+        ("отчет", {}),
+        ("офис", {}),
+    ]
+    done = subprocess.run(
+        [
+            *_without_write_permission(),
+            sys.executable,
+            "-c",
+            _READ_ONLY_SEARCH,
+            str(copy),
+            json.dumps(queries),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    read_only = json.loads(done.stdout.splitlines()[-1])
+    assert "search_index_not_refreshed" in done.stdout + done.stderr
+    with sqlite3.connect(f"file:{copy}?mode=ro", uri=True) as conn:
+        # Nothing was written: the answers above came without the queue drained.
+        assert conn.execute("SELECT count(*) FROM search_pending").fetchone()[0] == 5
+    async with SqliteStore(original) as store:
+        expected = [
+            [
+                [h.chat_id, h.message_id, h.version, h.matched_in, h.snippet, h.destination]
+                for h in await store.search(query, **options)
+            ]
+            for query, options in queries
+        ]
+    assert read_only == expected
+    assert [[h[1] for h in hits] for hits in read_only[:4]] == [
+        [1, 6, 4, 1],
+        [1, 6],
+        [6, 4, 1],
+        [6],
+    ]
+    assert read_only[5] == [[OWNER_ID, 2, 2, "message", "Созвон отменён", None]]
+    assert read_only[7] == [] and read_only[4] == []
+
+
 @pytest.mark.postgres
 async def test_postgres_rows_inserted_directly_are_indexed_by_the_triggers(
     postgres_conformance_dsn: str,
@@ -428,6 +542,10 @@ async def _a_day(store: Store) -> None:
         ),
         make_update(9, message_id=1, text="встреча в рабочем чате", date=at(8), chat=OTHER_CHAT),
         make_update(10, message_id=10, text="ёлка и елка, Ёжик", date=at(10)),
+        # NUL inside a word: Postgres cannot store it and drops it, so SQLite must
+        # read "про\0ект" as "проект" and "na\0me" as "name" too.
+        make_update(11, message_id=11, text="Черновик про\x00екта готов", date=at(11)),
+        make_update(12, message_id=12, document=document("n", "na\x00me.txt"), date=at(12)),
     )
     keywords = {"купить": ItemType.TASK, "встреча": ItemType.EVENT, "₽": ItemType.EXPENSE}
     assert (await run_batch(store, KeywordClassifier(keywords))).ok
@@ -449,6 +567,8 @@ QUERIES = [
     "ёлки",
     "ежик",
     "задача",
+    "проекты",
+    "name",
     '"встреча" -budget*',
 ]
 
@@ -480,6 +600,10 @@ async def test_postgres_answers_exactly_what_sqlite_answers(
                 )
                 answered += len(ours)
         assert answered > 30
+        (draft,) = await sqlite_store.search("проект")
+        assert draft.marked() == "Черновик [проекта] готов"
+        (named,) = await sqlite_store.search("name")
+        assert (named.matched_in, named.file_names) == ("file", ("name.txt",))
         filed = {h.message_id: h.destination for h in await postgres_store.search("встреча")}
         assert filed[1] == "events" and filed[5] == "tasks"
 
@@ -497,7 +621,13 @@ def test_postgres_cuts_and_stems_text_as_python_does(postgres_conformance_dsn: s
         if "message" in p
     ]
     texts += [*QUERIES, "Встреча: обсудить budget на 2027", "Бюджет_2027-v2.xlsx", "iPhoneы 15ого"]
-    texts += ["нулевой \x00 символ", "половинка \ud83d суррогата", "ЁЛКА Ӏ ѢѢ", "a" * 120 + " b"]
+    texts += [
+        "нулевой \x00 символ",
+        "na\x00me.txt про\x00ект",
+        "половинка \ud83d суррогата",
+        "ЁЛКА Ӏ ѢѢ",
+        "a" * 120 + " b",
+    ]
     texts += [f"{UPPER_FROM} {UPPER_FROM.lower()} İK café 1e5 0x1f 007 e1 12ab34"]
     with psycopg.connect(postgres_conformance_dsn) as conn:
         for text in texts:

@@ -59,9 +59,15 @@ def test_latin_is_english_digits_stay_mixed_words_are_russian() -> None:
 
 
 def test_separators_and_odd_characters() -> None:
-    assert terms("a\x00b \ud83d c😀d — «e» 日本 café") == ["a", "b", "c", "d", "e", "caf"]
+    assert terms("a-b \ud83d c😀d — «e» 日本 café") == ["a", "b", "c", "d", "e", "caf"]
     assert terms("") == [] and terms(None) == []
     assert terms("я" * 101 + " слово") == ["слов"]  # a run too long to be a word is skipped
+
+
+def test_nul_is_dropped_not_a_separator_as_in_postgres() -> None:
+    """Postgres stores ``na\\0me`` as ``name``; SQLite must find it by that word too."""
+    assert terms("na\x00me.txt про\x00ект") == ["name", "txt", "проект"]
+    assert terms("\x00") == [] and terms("a \x00 b") == ["a", "b"]
 
 
 @given(st.text())
@@ -151,6 +157,12 @@ def test_a_hit_found_in_a_file_name_shows_that_name() -> None:
     assert hit.marked("<", ">") == "meeting-<notes>.pdf"
     text_hit = make_hit(_row(text_matches=True), frozenset({"встреч"}))
     assert (text_hit.matched_in, text_hit.marked()) == ("message", "Протокол [встречи]")
+
+
+def test_a_file_name_with_nul_is_matched_and_shown_without_it() -> None:
+    hit = make_hit(_row(file_names=("scan.pdf", "na\x00me.txt")), frozenset({"name"}))
+    assert (hit.matched_in, hit.marked()) == ("file", "[name].txt")
+    assert hit.file_names == ("scan.pdf", "name.txt")
 
 
 def test_marked_wraps_each_highlight() -> None:

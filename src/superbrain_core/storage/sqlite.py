@@ -628,9 +628,9 @@ class SqliteStore(Store):
         """Index every message written since the last search; how many there were.
 
         :meth:`search` calls it first, so results are always current; calling it
-        when the store is idle (after an import, from the nightly run) takes
-        that work off the next search. See :mod:`.sqlite_search` for why capture
-        does not index.
+        when the store is idle takes that work off the next search
+        (import-desktop refreshes the index when it finishes). See
+        :mod:`.sqlite_search` for why capture does not index.
         """
         done = 0
         while await self._run(sqlite_search.pending, write=False):
@@ -649,10 +649,24 @@ class SqliteStore(Store):
         until: datetime | None = None,
     ) -> list[SearchHit]:
         wanted = search_text.prepare(query, limit, since, until)
-        await self.refresh_search_index()
+        read_only = False
+        try:
+            await self.refresh_search_index()
+        except StorageError as exc:
+            if not sqlite_search.is_read_only(exc):
+                raise
+            # A read-only file (say a copy for a notebook): the
+            # queue cannot be drained, so the search matches it in Python.
+            read_only = True
         return await self._run(
             lambda c: sqlite_search.search(
-                c, wanted, limit=limit, chat_id=chat_id, since=since, until=until
+                c,
+                wanted,
+                limit=limit,
+                chat_id=chat_id,
+                since=since,
+                until=until,
+                read_only=read_only,
             ),
             write=False,
         )

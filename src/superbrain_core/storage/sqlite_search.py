@@ -16,8 +16,14 @@ latency is the first promise of this project, so capture only queues; the
 store indexes what is pending (:func:`refresh`, in chunks that each hold the
 write lock for a few tens of milliseconds) right before every search, so a
 search always sees everything stored before it, from any writer.
-``SqliteStore.refresh_search_index`` does the same work when asked (after an
-import, from a nightly job), so a large backlog does not land on one search.
+``SqliteStore.refresh_search_index`` does the same work when asked
+(import-desktop refreshes the index when it finishes; a nightly job may call
+it too), so a large backlog does not land on one search.
+
+A database that cannot be written (a read-only copy for a notebook, a
+read-only mount) cannot drain the queue. Its searches still give the full
+answer: :func:`search` with ``read_only`` leaves pending messages out of the
+index's matches and matches them in Python from their stored text.
 
 One index entry per message, not per version: it holds the newest version's
 text and the names of all the message's files, so an edit that removes a word
@@ -26,10 +32,12 @@ removes the match, and a message is listed once.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import datetime
 
 from superbrain_core import search as text
+from superbrain_core.logs import get_logger
 from superbrain_core.search import HitRow, SearchHit, make_hit
 from superbrain_core.storage.sqlite_rows import ts
 
@@ -89,6 +97,13 @@ def refresh(conn: sqlite3.Connection, limit: int = PER_CATCH_UP) -> int:
     return len(rows)
 
 
+def is_read_only(exc: BaseException) -> bool:
+    """Whether ``exc`` (or the SQLite error it wraps) says the database cannot be written."""
+    cause = exc if isinstance(exc, sqlite3.Error) else exc.__cause__
+    name = getattr(cause, "sqlite_errorname", "") if isinstance(cause, sqlite3.Error) else ""
+    return str(name).startswith("SQLITE_READONLY")
+
+
 def search(
     conn: sqlite3.Connection,
     query_terms: tuple[str, ...],
@@ -97,11 +112,18 @@ def search(
     chat_id: int | None,
     since: datetime | None,
     until: datetime | None,
+    read_only: bool = False,
 ) -> list[SearchHit]:
     """Messages whose indexed terms hold every query term, newest first.
 
     Terms are made of letters and digits only, so quoting each one gives an
     FTS5 expression that cannot be a syntax error; juxtaposed phrases mean AND.
+
+    ``read_only``: the caller could not drain ``search_pending`` (a read-only
+    file or mount), so entries of pending messages may be stale or missing.
+    Those messages are left out of the index's answer and matched here in
+    Python instead, from their stored text (:func:`_unindexed_page`): the
+    answer is the same as after a refresh, only slower the more is pending.
     """
     match = " ".join(f'"{t}"' for t in query_terms)
     where = ["search_fts MATCH ?"]
@@ -115,17 +137,47 @@ def search(
     if until is not None:
         where.append("d.message_date < ?")
         params.append(ts(until))
+    if read_only:
+        where.append(
+            "NOT EXISTS (SELECT 1 FROM search_pending q"
+            " WHERE q.chat_id = d.chat_id AND q.message_id = d.message_id)"
+        )
     params.append(limit)
-    # Three steps, each materialized so SQLite cannot reorder them: the page of
-    # matches, ordered by the date kept in search_docs (CROSS JOIN keeps the
-    # full-text index the outer loop; driving from the date index instead
-    # re-runs the match per message); then the messages and chain roots of that
-    # page only; then their placements, by index probes.
+    # The page of matches, ordered by the date kept in search_docs (CROSS JOIN
+    # keeps the full-text index the outer loop; driving from the date index
+    # instead re-runs the match per message).
+    page = (
+        "SELECT d.id, d.chat_id, d.message_id, d.raw_message_id,"
+        " d.message_date FROM search_fts s CROSS JOIN search_docs d ON d.id = s.rowid"
+        f" WHERE {' AND '.join(where)}"
+        " ORDER BY d.message_date DESC, d.chat_id, d.message_id DESC LIMIT ?"
+    )
+    wanted = frozenset(query_terms)
+    if read_only:
+        indexed = [tuple(r) for r in conn.execute(page, params)]
+        unindexed, scanned = _unindexed_page(conn, wanted, chat_id, since, until)
+        merged = sorted(indexed + unindexed, key=lambda r: (r[4], -r[1], r[2]), reverse=True)[
+            :limit
+        ]
+        get_logger(__name__).warning(
+            "search_index_not_refreshed",
+            reason="the database is read-only",
+            unindexed_messages=scanned,
+            matched_without_index=len(unindexed),
+        )
+        # The merged page goes back in as JSON; its unindexed rows have no id.
+        page = (
+            "SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS chat_id,"
+            " json_extract(value, '$[2]') AS message_id,"
+            " json_extract(value, '$[3]') AS raw_message_id,"
+            " json_extract(value, '$[4]') AS message_date FROM json_each(?)"
+        )
+        params = [json.dumps(merged)]
+    # Each step materialized so SQLite cannot reorder them: the page; then the
+    # messages and chain roots of that page only; then their placements, by
+    # index probes.
     rows = conn.execute(
-        "WITH page AS MATERIALIZED (SELECT d.id, d.chat_id, d.message_id, d.raw_message_id,"
-        "   d.message_date FROM search_fts s CROSS JOIN search_docs d ON d.id = s.rowid"
-        f"  WHERE {' AND '.join(where)}"
-        "   ORDER BY d.message_date DESC, d.chat_id, d.message_id DESC LIMIT ?),"
+        f"WITH page AS MATERIALIZED ({page}),"
         " keyed AS MATERIALIZED (SELECT p.chat_id, p.message_id, p.message_date,"
         "   m.id AS raw_id, m.version, m.message_type, m.source, m.message_text,"
         "   (SELECT f.body FROM search_fts f WHERE f.rowid = p.id) AS body,"
@@ -143,7 +195,6 @@ def search(
         " ORDER BY k.message_date DESC, k.chat_id, k.message_id DESC",
         params,
     ).fetchall()
-    wanted = frozenset(query_terms)
     hits = []
     for r in rows:
         names = tuple(
@@ -154,13 +205,14 @@ def search(
                 (r["chat_id"], r["message_id"]),
             )
         )
+        body = r["body"].split() if r["body"] is not None else text.terms(r["message_text"])
         row = HitRow(
             chat_id=r["chat_id"],
             message_id=r["message_id"],
             date=datetime.fromisoformat(r["message_date"]),
             message_type=r["message_type"],
             text=r["message_text"],
-            text_matches=wanted <= set(r["body"].split()),
+            text_matches=wanted <= set(body),
             source=r["source"],
             version=r["version"],
             raw_message_id=r["raw_id"],
@@ -170,3 +222,42 @@ def search(
         )
         hits.append(make_hit(row, wanted))
     return hits
+
+
+def _unindexed_page(
+    conn: sqlite3.Connection,
+    wanted: frozenset[str],
+    chat_id: int | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> tuple[list[tuple[None, int, int, int, str]], int]:
+    """Pending messages whose newest text and file names hold every wanted term,
+    as page rows without an index id; and how many pending messages were read."""
+    where: list[str] = []
+    params: list[object] = []
+    if chat_id is not None:
+        where.append("p.chat_id = ?")
+        params.append(chat_id)
+    if since is not None:
+        where.append("m.message_date >= ?")
+        params.append(ts(since))
+    if until is not None:
+        where.append("m.message_date < ?")
+        params.append(ts(until))
+    cursor = conn.execute(
+        "SELECT p.chat_id, p.message_id, m.id AS raw_id, m.message_text, m.message_date,"
+        " (SELECT group_concat(f.file_name, char(10)) FROM raw_files f WHERE f.chat_id = p.chat_id"
+        "   AND f.message_id = p.message_id AND f.file_name IS NOT NULL) AS files"
+        " FROM search_pending p"
+        # A message whose every version was deleted has nothing to find.
+        " JOIN raw_messages m ON m.id = (SELECT n.id FROM raw_messages n"
+        "   WHERE n.chat_id = p.chat_id AND n.message_id = p.message_id"
+        "   ORDER BY n.version DESC LIMIT 1)" + (f" WHERE {' AND '.join(where)}" if where else ""),
+        params,
+    )
+    found, scanned = [], 0
+    for r in cursor:
+        scanned += 1
+        if wanted <= set(text.terms(r["message_text"])) | set(text.terms(r["files"])):
+            found.append((None, r["chat_id"], r["message_id"], r["raw_id"], r["message_date"]))
+    return found, scanned
