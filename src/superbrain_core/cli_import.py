@@ -78,6 +78,9 @@ def import_desktop(
     except (ZoneInfoNotFoundError, ValueError):
         _config_error(ConfigError(f"unknown time zone {zone!r} (e.g. Europe/Moscow)"))
 
+    # The running report, so an import that stops early can still say what it stored.
+    stored: list[ImportReport] = []
+
     async def run() -> ImportReport:
         from superbrain_core.files import LocalFileStore
         from superbrain_core.importer import SOURCE, import_desktop_export
@@ -98,6 +101,7 @@ def import_desktop(
                 task = progress.add_task("result.json", total=None, messages=0)
 
                 def advance(report: ImportReport) -> None:
+                    stored[:] = [report]
                     progress.update(
                         task,
                         completed=report.bytes_read,
@@ -115,7 +119,7 @@ def import_desktop(
                     on_progress=advance,
                 )
 
-    report = _run(run)
+    report = _run(run, lambda: stored[0] if stored else None)
     _print_summary(report)
     if report.files_refused or report.files_failed:
         raise typer.Exit(EXIT_SOME_FAILED)
@@ -139,18 +143,29 @@ def _print_summary(report: ImportReport) -> None:
         err_console.print(f"…and {report.unlisted} more refusals or problems")
 
 
-def _run(fn: Callable[[], Awaitable[T]]) -> T:
+def _run(fn: Callable[[], Awaitable[T]], partial: Callable[[], ImportReport | None]) -> T:
+    """Run the import; on an error, first say what was stored before it (``partial``)."""
     try:
         return anyio.run(fn)
     except InputError as exc:
+        _print_partial(partial())
         err_console.print(f"[red]error:[/] {exc}")
         err_console.print("Everything before that point was stored; running again adds the rest.")
         raise typer.Exit(EXIT_INPUT_ERROR) from None
     except ConfigError as exc:
         _config_error(exc)
     except StorageError as exc:
+        _print_partial(partial())
         err_console.print(f"[red]storage error:[/] {redact_text(str(exc))}")
+        err_console.print("Batches stored before the error are kept; running again adds the rest.")
         raise typer.Exit(EXIT_INPUT_ERROR) from None
+
+
+def _print_partial(report: ImportReport | None) -> None:
+    if report is None:  # nothing was stored (or the export was not even found)
+        return
+    console.print("stopped early; stored until then:")
+    _print_summary(report)
 
 
 def _config_error(exc: ConfigError) -> NoReturn:

@@ -12,14 +12,19 @@ The mapping (:class:`MessageMapper`) turns an export message into the same
 :class:`NormalizedMessage` live capture produces, so storage, chains and the
 analyzer need nothing import-specific:
 
-* **Keys.** Export chat ids become Bot API chat ids (:func:`bot_api_chat_id`),
-  so an imported supergroup message and the same message captured by the bot
-  have the same ``(chat_id, message_id)``.
+* **Keys.** Supergroup and channel ids become Bot API chat ids, so an imported
+  message and the same message captured by the bot have the same
+  ``(chat_id, message_id)``. Every other chat is numbered per account, so its
+  messages get a chat id of their own that no live chat has
+  (:func:`import_chat_id`, :func:`export_peer_of` maps back).
 * **Eras.** ``from_id`` is a bare number in 2020 exports and ``"user123"`` /
   ``"channel123"`` later; ``date_unixtime``/``edited_unixtime`` (2022+) are
   exact, older exports only have local wall-clock ``date``/``edited``, read in
   the time zone the caller names (the exporter's clock, which Telegram Desktop
   does not record). A 1970 ``edited`` is Telegram's "never edited".
+* **Bad values.** One message's unusable value (an id past 64 bits, a date no
+  calendar holds, nesting past :data:`MAX_MESSAGE_DEPTH`) is a problem noted
+  with the message, never the end of the import.
 * **Text.** ``text`` is a string or a list of strings and entity objects
   (``text_entities`` from 2022 is the same as a uniform list). It is flattened to
   plain text, and the entities kept as Bot API ``MessageEntity`` objects with
@@ -64,8 +69,10 @@ _IJSON_UTILS: Any = importlib.import_module("ijson.utils")
 #: Whether the parser's errors carry yajl's "(right here) ------^" snippet.
 _IJSON_IS_YAJL = _IJSON.__name__.endswith("yajl2_c")
 
-#: The export's chat types and how their ids map to Bot API chat ids.
-#: ``replies`` and ``verification_codes`` are Telegram's own service accounts.
+#: The export's chat types. Telegram numbers messages per chat only in supergroups
+#: and channels; everywhere else (private chats, Saved Messages, bot chats, basic
+#: groups) per account, so an export's message ids there are the owner's, not the
+#: bot's. ``replies`` and ``verification_codes`` are Telegram's own service accounts.
 PRIVATE_TYPES = frozenset(
     {"personal_chat", "bot_chat", "saved_messages", "replies", "verification_codes"}
 )
@@ -84,6 +91,20 @@ _BOT_API_CHAT_TYPE = {
 }
 #: Supergroups and channels are ``-100<id>`` in the Bot API.
 CHANNEL_ID_OFFSET = 10**12
+#: Where imported per-account-numbered chats live: ``chat_id = -(base + export id)``.
+#: Every id the Bot API hands out lies above -3 * 10**12 (users are below 2**40,
+#: basic groups -1..-10**12, channels -10**12 - id, secret chats about
+#: -2 * 10**12), so these blocks can never meet a live chat's key; they also stay
+#: far below 2**53, so a tool that reads ids as floats keeps them exact.
+ACCOUNT_CHAT_BASES = {"user": 4 * 10**12, "group": 6 * 10**12, "other": 8 * 10**12}
+#: Each block's width: the largest export id a block (or the channel mapping) takes.
+ACCOUNT_CHAT_BLOCK = 2 * 10**12
+#: The kinds of export peer :func:`import_chat_id` tells apart.
+_PEER_KIND = {
+    **dict.fromkeys(PRIVATE_TYPES, "user"),
+    **dict.fromkeys(BASIC_GROUP_TYPES, "group"),
+    **dict.fromkeys(CHANNEL_TYPES, "channel"),
+}
 
 #: ``media_type`` of a ``file`` as the Bot API names that kind of message.
 MEDIA_TYPES = {
@@ -121,25 +142,76 @@ ENTITY_TYPES = {"link": "url", "mention_name": "text_mention", "phone": "phone_n
 PATH_FIELDS = ("photo", "file", "thumbnail", "contact_vcard")
 #: How many recent messages' words are kept to fill a reply's ``reply_to_text``.
 REPLY_TEXT_MEMORY = 20_000
+#: Ids and sizes are stored in 64-bit columns; a larger number cannot be.
+INT64_MAX = 2**63 - 1
 
 _PEER = re.compile(r"^(user|channel|chat)(-?\d+)$")
 
 
 def bot_api_chat_id(export_id: int, chat_type: str) -> int:
-    """The Bot API chat id of an export chat.
+    """The id the Bot API gives the peer of an export chat.
 
     Private chats (personal, bot, saved messages) are the peer's user id;
     basic groups are ``-id``; supergroups and channels ``-100<id>``. Raises
-    ``ValueError`` for a type this mapping does not know, since a guessed key
-    could merge two different chats.
+    ``ValueError`` for a type this mapping does not know. Only supergroups and
+    channels are *stored* under this id; see :func:`import_chat_id`.
     """
-    if chat_type in PRIVATE_TYPES:
+    kind = _PEER_KIND.get(chat_type)
+    if kind == "user":
         return export_id
-    if chat_type in BASIC_GROUP_TYPES:
+    if kind == "group":
         return -export_id
-    if chat_type in CHANNEL_TYPES:
+    if kind == "channel":
         return -(CHANNEL_ID_OFFSET + export_id)
     raise ValueError(f"unknown chat type {chat_type!r}")
+
+
+def import_chat_id(export_id: int, chat_type: str) -> int:
+    """The ``chat_id`` an export chat's messages are stored under.
+
+    Supergroups and channels: the Bot API's ``-100<id>``, since Telegram numbers
+    their messages per chat and the bot's capture of the same message has the
+    same key (an import then adds only what the bot did not see). Every other
+    type is numbered per account, so the export's ``(chat, message id)`` names a
+    different message than the bot's: those chats get their own block,
+    ``-(ACCOUNT_CHAT_BASES[kind] + id)`` (users, basic groups, unknown types),
+    which no Bot API chat id reaches. :func:`export_peer_of` maps back. Raises
+    ``ValueError`` for an id the mapping could not keep apart from others (outside
+    ``1 .. 10**12 - 1`` for channels, ``1 .. ACCOUNT_CHAT_BLOCK - 1`` otherwise).
+    """
+    kind = _PEER_KIND.get(chat_type, "other")
+    top = CHANNEL_ID_OFFSET if kind == "channel" else ACCOUNT_CHAT_BLOCK
+    if not 0 < export_id < top:
+        raise ValueError(f"chat id {export_id} is outside 1..{top - 1}")
+    if kind == "channel":
+        return -(CHANNEL_ID_OFFSET + export_id)
+    return -(ACCOUNT_CHAT_BASES[kind] + export_id)
+
+
+@attrs.frozen
+class ExportPeer:
+    """What an imported chat id stands for: the export's own chat id, the kind of
+    peer (``user``, ``group``, ``channel``, ``other``) and, where the Bot API has
+    one, the id the bot would see that peer under (not a key of the same messages
+    except for channels)."""
+
+    kind: str
+    export_id: int
+    bot_api_id: int | None
+
+
+def export_peer_of(chat_id: int) -> ExportPeer | None:
+    """The export peer behind a stored ``chat_id``, or ``None`` for an id that is not
+    in an import block (a live private chat or basic group)."""
+    for kind, base in ACCOUNT_CHAT_BASES.items():
+        export_id = -chat_id - base
+        if 0 < export_id < ACCOUNT_CHAT_BLOCK:
+            bot_id = {"user": export_id, "group": -export_id}.get(kind)
+            return ExportPeer(kind, export_id, bot_id)
+    export_id = -chat_id - CHANNEL_ID_OFFSET
+    if 0 < export_id < CHANNEL_ID_OFFSET:
+        return ExportPeer("channel", export_id, chat_id)
+    return None
 
 
 def peer_id(value: Any) -> int | None:
@@ -160,6 +232,10 @@ def peer_id(value: Any) -> int | None:
     if kind == "channel":
         return -(CHANNEL_ID_OFFSET + number)
     return -number
+
+
+def _fits(value: int | None) -> bool:
+    return value is None or -INT64_MAX - 1 <= value <= INT64_MAX
 
 
 def _utf16_len(text: str) -> int:
@@ -208,39 +284,57 @@ def flatten_text(value: Any) -> tuple[str, list[JSONDict]]:
 
 
 def parse_export_date(value: Any, unixtime: Any, zone: tzinfo) -> tuple[datetime | None, bool]:
-    """``(UTC datetime, sentinel)``: from ``*_unixtime`` when present, else the local
-    wall-clock text read in ``zone``. ``sentinel`` is True for Telegram's "never"
-    (a date in 1970, which old exports write for unedited messages)."""
+    """``(UTC datetime, sentinel)``: from ``*_unixtime`` when present and readable, else
+    the local wall-clock text read in ``zone``. ``sentinel`` is True for Telegram's
+    "never" (a date in 1970, which exports write for unedited messages); the
+    datetime is then ``None``. A value no calendar holds (``"99999999999999999"``)
+    is unreadable (``(None, False)``), not an error: it is one message's problem.
+    """
     if isinstance(unixtime, str | int) and not isinstance(unixtime, bool):
         try:
             seconds = int(unixtime)
         except ValueError:
             seconds = None
+        if seconds is not None and 0 <= seconds <= 86_400:
+            return None, True
         if seconds is not None:
-            return datetime.fromtimestamp(seconds, tz=UTC), seconds <= 86_400
+            try:
+                return datetime.fromtimestamp(seconds, tz=UTC), False
+            except (OverflowError, OSError, ValueError):
+                pass  # out of range: the text form may still be readable
     if not isinstance(value, str):
         return None, False
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=zone)
+        if parsed.year <= 1970:
+            return None, True
+        return parsed.astimezone(UTC), False
+    except (OverflowError, ValueError):
         return None, False
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=zone)
-    if parsed.year <= 1970:
-        return None, True
-    return parsed.astimezone(UTC), False
 
 
 @attrs.frozen
 class ExportChat:
-    """A chat of the export: its own id and type, and the Bot API id messages get."""
+    """A chat of the export: its own id and type, and the chat id its messages get."""
 
     export_id: int
     type: str
     name: str | None
     chat_id: int
+    """Where its messages are stored (:func:`import_chat_id`)."""
     index: int
     """Position in the export (1-based), to name a chat that has no name."""
+    peer_id: int | None = None
+    """The Bot API's id of the peer (:func:`bot_api_chat_id`), as ``from_id`` and
+    ``reply_to_peer_id`` name it; ``None`` for a type the Bot API mapping lacks."""
+
+    @classmethod
+    def of(cls, export_id: int, kind: str, name: str | None, index: int) -> ExportChat:
+        """Raises ``ValueError`` for an id :func:`import_chat_id` cannot place."""
+        peer = bot_api_chat_id(export_id, kind) if kind in _PEER_KIND else None
+        return cls(export_id, kind, name, import_chat_id(export_id, kind), index, peer)
 
     def describe(self) -> str:
         title = f"{self.name!r}" if self.name else f"#{self.index}"
@@ -262,15 +356,27 @@ class ExportMessage:
     chat: ExportChat
     message: NormalizedMessage
     files: tuple[ExportFileRef, ...]
+    problems: tuple[str, ...] = ()
+    """What could not be understood; the message is stored anyway."""
 
 
 @attrs.frozen
 class RawExportMessage:
-    """A message object as read, with the chat it is in and where the reader was."""
+    """A message object as read, with the chat it is in and where the reader was.
+
+    ``problem`` is set (and ``data`` is ``None``) for a message the stream had to
+    skip, e.g. one nested too deep to build.
+    """
 
     chat: ExportChat
     data: Any
     offset: int
+    problem: str | None = None
+
+
+class UnusableMessage(Exception):
+    """One message cannot be stored at all (its key does not fit the key columns);
+    the import notes it and goes on."""
 
 
 class MessageMapper:
@@ -280,24 +386,34 @@ class MessageMapper:
     the answered message's words (``reply_to_text``). Replies almost always
     answer something recent, so a bounded memory of the last
     :data:`REPLY_TEXT_MEMORY` messages fills it without memory growing with
-    the export.
+    the export. What a message's values make impossible to keep is returned with
+    it (:attr:`ExportMessage.problems`), so whoever maps owns its problems.
     """
 
     def __init__(self, zone: tzinfo) -> None:
         self.zone = zone
         self._recent: collections.OrderedDict[tuple[int, int], str] = collections.OrderedDict()
-        self.problems: list[str] = []
 
     def map(self, chat: ExportChat, data: JSONDict) -> ExportMessage:
-        """Raise ``ValueError`` when ``data`` lacks an integer ``id``; anything else that
-        cannot be understood is kept raw and noted in :attr:`problems`."""
+        """Raise ``ValueError`` when ``data`` lacks an integer ``id`` and
+        :class:`UnusableMessage` when the id does not fit 64 bits; anything else that
+        cannot be understood is kept raw and listed in the result's ``problems``."""
         message_id = data.get("id")
         if isinstance(message_id, bool) or not isinstance(message_id, int):
             raise ValueError("message has no integer id")
+        where = f"{chat.describe()}, message {message_id}"
+        if not _fits(message_id):
+            raise UnusableMessage(f"{where}: the id does not fit 64 bits; skipped")
+        problems: list[str] = []
         is_service = data.get("type") == "service"
-        user_id = peer_id(data.get("actor_id" if is_service else "from_id"))
+        sender_field = "actor_id" if is_service else "from_id"
+        user_id = peer_id(data.get(sender_field))
         if user_id is None and not is_service:
-            user_id = peer_id(data.get("actor_id"))
+            sender_field = "actor_id"
+            user_id = peer_id(data.get(sender_field))
+        if not _fits(user_id):
+            problems.append(f"{where}: {sender_field} does not fit 64 bits; stored without it")
+            user_id = None
         text, entities = flatten_text(
             data["text_entities"]
             if isinstance(data.get("text_entities"), list)
@@ -307,12 +423,17 @@ class MessageMapper:
         words = text or _structured_text(data)
         date, _ = parse_export_date(data.get("date"), data.get("date_unixtime"), self.zone)
         if date is None:
-            self.problems.append(
-                f"{chat.describe()}, message {message_id}: no readable date; stored as 1970-01-01"
-            )
+            problems.append(f"{where}: no readable date; stored as 1970-01-01")
             date = datetime.fromtimestamp(0, tz=UTC)
-        edited, _ = parse_export_date(data.get("edited"), data.get("edited_unixtime"), self.zone)
+        edited, never = parse_export_date(
+            data.get("edited"), data.get("edited_unixtime"), self.zone
+        )
+        if edited is None and not never and ("edited" in data or "edited_unixtime" in data):
+            problems.append(f"{where}: unreadable edit date; stored as not edited")
         reply_to_id, reply_to_text, is_reply = self._reply(chat, data)
+        if not _fits(reply_to_id):
+            problems.append(f"{where}: reply_to_message_id does not fit 64 bits; not linked")
+            reply_to_id, reply_to_text, is_reply = None, None, False
         msg = NormalizedMessage(
             chat_id=chat.chat_id,
             message_id=message_id,
@@ -322,7 +443,7 @@ class MessageMapper:
             raw=data,
             chat_type=_BOT_API_CHAT_TYPE.get(chat.type),
             # In a bot's chat the bot writes under the chat's own id.
-            sender_is_bot=chat.type == "bot_chat" and user_id == chat.chat_id,
+            sender_is_bot=chat.type == "bot_chat" and user_id == chat.peer_id,
             edit_date=edited,
             text=words or None,
             entities=entities,
@@ -333,14 +454,15 @@ class MessageMapper:
             files=(),
         )
         self._remember((chat.chat_id, message_id), words or f"[{message_type}]")
-        return ExportMessage(chat=chat, message=msg, files=_file_refs(data, message_type))
+        files = _file_refs(data, message_type)
+        return ExportMessage(chat=chat, message=msg, files=files, problems=tuple(problems))
 
     def _reply(self, chat: ExportChat, data: JSONDict) -> tuple[int | None, str | None, bool]:
         target = data.get("reply_to_message_id")
         if isinstance(target, bool) or not isinstance(target, int):
             return None, None, False
         other_peer = peer_id(data.get("reply_to_peer_id"))
-        if other_peer is not None and other_peer != chat.chat_id:
+        if other_peer is not None and other_peer != chat.peer_id:
             # A reply to a message in another chat: nothing local to link to.
             return None, None, False
         return target, self._recent.get((chat.chat_id, target)), True
@@ -424,7 +546,10 @@ def _forward_origin(data: JSONDict) -> ForwardOrigin | None:
 
 
 def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    """An integer that fits a 64-bit column, else ``None`` (the raw object keeps it)."""
+    if isinstance(value, int) and not isinstance(value, bool) and _fits(value):
+        return value
+    return None
 
 
 def is_placeholder(path: str) -> bool:
@@ -482,6 +607,19 @@ _CHAT = "chats.list.item"
 _LEFT = "left_chats.list.item"
 #: Keys only a single-chat export has at the top (a full export starts with ``about``).
 _SINGLE_CHAT_KEYS = frozenset({"name", "type", "id", "messages"})
+#: Containers nested inside one message beyond which it is skipped as a problem.
+#: Telegram's deepest (buttons, entities) are under ten levels.
+MAX_MESSAGE_DEPTH = 64
+#: Nesting (inside a message being skipped) or key path length (bytes) at which
+#: the import stops. The parser builds a prefix string per open container, so
+#: memory grows with depth times path length: 100,000 levels (a 200 KB file)
+#: would take gigabytes. These bounds keep it to tens of megabytes.
+MAX_SKIPPED_DEPTH = 2048
+MAX_PATH_BYTES = 32 * 1024
+#: Containers outside messages (a full export's own structure is six levels deep).
+MAX_OUTER_DEPTH = 64
+_OPENS = frozenset({"start_map", "start_array"})
+_CLOSES = frozenset({"end_map", "end_array"})
 
 
 def _under(base: str, key: str) -> str:
@@ -505,6 +643,9 @@ class TrackedReader:
 
     def read(self, size: int = -1) -> bytes:
         data = self._raw.read(size)
+        if not data:
+            # End of file: keep the last data, so the end is located in it.
+            return data
         self._lines_before_chunk += self.chunk.count(b"\n")
         self.chunk_start = self.offset
         self.chunk = data
@@ -631,7 +772,9 @@ class ExportStream:
 
         A left chat's events are moved under ``chats`` so one prefix finds every
         message. This loop runs once per JSON token of a file that may hold
-        gigabytes, so the events inside a message take the first branch only.
+        gigabytes, so the events inside a message take the first branch only,
+        where nesting is counted: a message deeper than :data:`MAX_MESSAGE_DEPTH`
+        is no longer built but skipped to its end and yielded as a problem.
         """
         chat, messages, message = base, _under(base, "messages"), _under(base, "messages.item")
         inner, message_id = message + ".", message + ".id"
@@ -639,15 +782,50 @@ class ExportStream:
         left = _LEFT if base else None  # only a full export has left chats
         found: list[Any] = _IJSON_UTILS.sendable_list()
         build = _IJSON.items_basecoro(found, message, None).send
+        depth = 0  # containers open inside the current message
+        outer = 0  # containers open outside messages
+        skipping = False
         for item in events:
             prefix = item[0]
             if left is not None and prefix.startswith(left):
                 prefix = chat + prefix[len(left) :]
                 item = (prefix, item[1], item[2])
             if prefix.startswith(inner):
-                if prefix == message_id:
+                event = item[1]
+                if event in _OPENS:
+                    depth += 1
+                    if depth > MAX_MESSAGE_DEPTH or len(prefix) > MAX_PATH_BYTES:
+                        skipping = True
+                        self._check_skip(depth, prefix)
+                elif event in _CLOSES:
+                    depth -= 1
+                elif prefix == message_id:
                     self._current_id = item[2]
-                build(item)
+                if not skipping:
+                    build(item)
+                continue
+            event = item[1]
+            if event in _OPENS:
+                outer += 1
+                if outer > MAX_OUTER_DEPTH or len(prefix) > MAX_PATH_BYTES:
+                    raise self.error(
+                        f"the JSON is nested more than {MAX_OUTER_DEPTH} levels deep"
+                        f" (or its key path passes {MAX_PATH_BYTES} bytes) outside any message"
+                        f" at {prefix[:80]!r}"
+                    )
+            elif event in _CLOSES:
+                outer -= 1
+            if skipping:  # the end of the message being skipped: start afresh
+                assert self._chat is not None
+                skipping, depth = False, 0
+                found = _IJSON_UTILS.sendable_list()
+                build = _IJSON.items_basecoro(found, message, None).send
+                self._last_id = self._current_id
+                problem = (
+                    f"{self._chat.describe()}, message {self._current_id!r}: nested more than"
+                    f" {MAX_MESSAGE_DEPTH} levels deep; skipped"
+                )
+                yield RawExportMessage(self._chat, None, self.reader.offset, problem)
                 continue
             build(item)
             if found:
@@ -657,13 +835,22 @@ class ExportStream:
                     yield RawExportMessage(self._chat, data, self.reader.offset)
                 del found[:]
                 continue
-            event = item[1]
             if prefix in keys and event in ("string", "number", "null"):
                 self._meta[keys[prefix]] = item[2]
-            elif prefix == chat and event == "start_map":
+            if prefix == chat and event == "start_map":
                 self._new_chat()
             elif prefix == messages and event == "start_array":
                 self._chat = self._chat_of_meta()
+
+    def _check_skip(self, depth: int, prefix: str) -> None:
+        """Past the bounds a skipped message may reach, the parser's own memory is at
+        stake: stop here, naming the message."""
+        if depth > MAX_SKIPPED_DEPTH or len(prefix) > MAX_PATH_BYTES:
+            raise self.error(
+                f"a message is nested more than {MAX_SKIPPED_DEPTH} levels deep (or its key"
+                f" path passes {MAX_PATH_BYTES} bytes); the parser cannot go on safely",
+                in_last=True,
+            )
 
     def _new_chat(self) -> None:
         self._chat_index += 1
@@ -677,16 +864,15 @@ class ExportStream:
             raise self.error(f"chat #{self._chat_index} has no integer id before its messages")
         if not isinstance(kind, str):
             raise self.error(f"chat #{self._chat_index} has no type before its messages")
+        name = self._meta.get("name")
         try:
-            chat_id = bot_api_chat_id(export_id, kind)
+            found = ExportChat.of(
+                export_id,
+                kind,
+                name if isinstance(name, str) else None,
+                max(self._chat_index, 1),  # a single-chat export has no list
+            )
         except ValueError as exc:
             raise self.error(f"chat #{self._chat_index}: {exc}") from None
         self.chats += 1
-        name = self._meta.get("name")
-        return ExportChat(
-            export_id=export_id,
-            type=kind,
-            name=name if isinstance(name, str) else None,
-            chat_id=chat_id,
-            index=max(self._chat_index, 1),  # a single-chat export has no list
-        )
+        return found

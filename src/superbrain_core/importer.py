@@ -6,7 +6,11 @@ stored, the next is parsed in a worker thread, so memory holds a few batches
 whatever the export's size. Each batch is one :meth:`Store.import_messages`
 call, hence one transaction: a batch is stored whole or not at all, and when
 the file turns out malformed or truncated, every complete message before the
-bad spot is stored first and then the error is raised, naming the spot.
+bad spot is stored first and then the error is raised, naming the spot. A bad
+value inside one message (an id past 64 bits, an impossible date, nesting past
+:data:`~superbrain_core.desktop_export.MAX_MESSAGE_DEPTH`) is that message's
+problem, listed in the report: the message is stored raw, or skipped when it
+cannot be keyed, and the import goes on.
 
 **Files.** A message names files by paths relative to the export folder. Such a
 path is untrusted: it is resolved (symlinks included) and refused unless it
@@ -23,9 +27,9 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path, PureWindowsPath
-from typing import IO
+from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 import anyio
@@ -38,6 +42,7 @@ from superbrain_core.desktop_export import (
     ExportStream,
     MessageMapper,
     RawExportMessage,
+    UnusableMessage,
 )
 from superbrain_core.errors import FileSizeMismatchError, InputError
 from superbrain_core.files import FileStore
@@ -118,14 +123,16 @@ def open_inside(root: str, relative: str) -> IO[bytes]:
     with every symlink followed and must stay inside ``root``; the final
     component is then opened without following a symlink (``O_NOFOLLOW``), so
     one swapped in after the check is refused too, and non-blocking, so a FIFO
-    planted in the export cannot hang the import. Raises :class:`RefusedPath`,
+    planted in the export cannot hang the import. What was opened must then be
+    the checked file (:func:`_same_file`), which catches a folder on the way
+    swapped for a symlink. Raises :class:`RefusedPath`,
     or ``FileNotFoundError``/``OSError`` for a file that is simply not there.
     """
     if "\x00" in relative:
         raise RefusedPath("the path contains a NUL character")
     if os.path.isabs(relative) or PureWindowsPath(relative).anchor:
         raise RefusedPath("absolute paths are not allowed")
-    resolved = os.path.realpath(os.path.join(root, relative))
+    resolved = _resolve(root, relative)
     if os.path.commonpath([root, resolved]) != root:
         raise RefusedPath("it points outside the export folder")
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
@@ -135,15 +142,52 @@ def open_inside(root: str, relative: str) -> IO[bytes]:
         if os.path.islink(resolved):
             raise RefusedPath("it became a symlink while being opened") from exc
         raise
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+    try:
+        opened = os.fstat(fd)
+        if not stat.S_ISREG(opened.st_mode):
+            raise RefusedPath("it is not a regular file")
+        _same_file(opened, resolved)
+    except BaseException:
         os.close(fd)
-        raise RefusedPath("it is not a regular file")
+        raise
     return os.fdopen(fd, "rb")
+
+
+def _resolve(root: str, relative: str) -> str:
+    """The checked path: every symlink followed (a seam for tests of the race below)."""
+    return os.path.realpath(os.path.join(root, relative))
+
+
+def _same_file(opened: os.stat_result, resolved: str) -> None:
+    """Refuse when what was opened is not the file the check resolved.
+
+    ``O_NOFOLLOW`` guards only the last component: a folder on the way swapped
+    for a symlink between the check and the open leads somewhere else. The path
+    is resolved again now; a different device and inode, or a path that changed
+    meanwhile, means the opened file is not the checked one.
+    """
+    try:
+        now = os.stat(resolved, follow_symlinks=False)
+    except OSError as exc:
+        raise RefusedPath("it changed while being opened") from exc
+    if (opened.st_dev, opened.st_ino) != (now.st_dev, now.st_ino) or (
+        os.path.realpath(resolved) != resolved
+    ):
+        raise RefusedPath("it changed while being opened (not the file that was checked)")
 
 
 async def _chunks(handle: IO[bytes]) -> AsyncIterator[bytes]:
     while chunk := await anyio.to_thread.run_sync(handle.read, _READ_CHUNK):
         yield chunk
+
+
+@attrs.frozen
+class _Batch:
+    """Messages to store and the problems met while reading them, handed over together
+    so no list is shared between the parsing thread and the storing task."""
+
+    messages: list[ExportMessage]
+    problems: list[str]
 
 
 class _Batches:
@@ -158,19 +202,27 @@ class _Batches:
         self.error: InputError | None = None
         self.done = False
 
-    def next(self) -> list[ExportMessage]:
-        batch: list[ExportMessage] = []
+    def next(self) -> _Batch:
+        batch = _Batch([], [])
         try:
             for raw in self._items:
+                if raw.problem is not None:
+                    batch.problems.append(raw.problem)
+                    continue
                 if not isinstance(raw.data, dict):
                     raise self._stream.error(
                         f"a message is a JSON {type(raw.data).__name__}, not an object"
                     )
                 try:
-                    batch.append(self._mapper.map(raw.chat, raw.data))
+                    exported = self._mapper.map(raw.chat, raw.data)
+                except UnusableMessage as exc:
+                    batch.problems.append(str(exc))
+                    continue
                 except ValueError as exc:
                     raise self._stream.error(str(exc), in_last="id" in raw.data) from exc
-                if len(batch) >= self._size:
+                batch.messages.append(exported)
+                batch.problems.extend(exported.problems)
+                if len(batch.messages) >= self._size:
                     return batch
         except InputError as exc:
             self.error = exc
@@ -203,29 +255,32 @@ async def import_desktop_export(
     with result_json.open("rb") as raw:
         stream = ExportStream(raw, str(result_json))
         batches = _Batches(stream, mapper, batch_size)
-        send, receive = anyio.create_memory_object_stream[list[ExportMessage]](max_buffer_size=1)
+        send, receive = anyio.create_memory_object_stream[_Batch](max_buffer_size=1)
 
         async def parse() -> None:
             async with send:
                 while not batches.done:
                     batch = await anyio.to_thread.run_sync(batches.next)
-                    if batch:
+                    if batch.messages or batch.problems:
                         await send.send(batch)
 
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(parse)
+        async def store_all() -> None:
             async with receive:
                 async for batch in receive:
-                    await _store_batch(store, files, root, batch, opts, report)
+                    if batch.messages:
+                        await _store_batch(store, files, root, batch.messages, opts, report)
                     report.chats = stream.chats
                     report.bytes_read = stream.offset
-                    for problem in mapper.problems:
+                    for problem in batch.problems:
                         report.note(report.problems, problem)
-                    mapper.problems.clear()
                     if on_progress is not None:
                         on_progress(report)
+
+        await _run_both(parse, store_all)
         report.chats = stream.chats
         report.bytes_read = stream.offset
+    if report.messages_new:
+        await _refresh_search(store)
     if batches.error is not None:
         raise batches.error
     if report.chats == 0:
@@ -234,6 +289,35 @@ async def import_desktop_export(
             source=str(result_json),
         )
     return report
+
+
+async def _run_both(
+    parse: Callable[[], Coroutine[Any, Any, None]], store_all: Callable[[], Awaitable[None]]
+) -> None:
+    """Run the parser and the writer side by side; a failure in either is raised as
+    itself, not wrapped in an ``ExceptionGroup``, so callers (the CLI) can tell a
+    storage error from bad input. The other side's closed stream is a consequence."""
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(parse)
+            await store_all()
+    except BaseExceptionGroup as group:
+        causes = [
+            e
+            for e in group.exceptions
+            if not isinstance(e, anyio.BrokenResourceError | anyio.ClosedResourceError)
+        ]
+        if len(causes) == 1:
+            raise causes[0] from None
+        raise
+
+
+async def _refresh_search(store: Store) -> None:
+    """Index what the import added now, when the store indexes lazily (SQLite), so the
+    first search afterwards does not pay for the whole import."""
+    refresh = getattr(store, "refresh_search_index", None)
+    if refresh is not None:
+        await refresh()
 
 
 async def _store_batch(

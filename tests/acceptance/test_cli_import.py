@@ -26,6 +26,8 @@ def test_import_prints_a_summary_and_a_rerun_adds_nothing(tmp_path: Path) -> Non
     with sqlite3.connect(tmp_path / "cli.db") as conn:
         sources = conn.execute("SELECT DISTINCT source FROM raw_messages").fetchall()
     assert sources == [("desktop_export",)]
+    # The search index caught up at the end of the import, not at the first search.
+    assert count(tmp_path, "search_pending") == 0
 
 
 def test_the_timezone_option_reads_old_local_dates(tmp_path: Path) -> None:
@@ -56,6 +58,31 @@ def test_a_truncated_export_exits_1_naming_the_spot_and_keeps_what_came_before(
     assert "looks truncated" in result.stderr
     assert "Everything before that point was stored" in result.stderr
     assert count(tmp_path, "raw_messages") == 4
+    # What was stored is said before the error, so nobody has to query to know.
+    assert "stopped early; stored until then:" in result.stdout
+    assert "chats: 1  messages: 4 new, 0 already stored" in result.stdout
+
+
+def test_a_storage_failure_mid_import_exits_1_clearly_and_keeps_the_earlier_batches(
+    tmp_path: Path,
+) -> None:
+    first = run(tmp_path, "import-desktop", str(FIXTURES / "supergroup_2021"))
+    assert first.returncode == 0, first.stderr
+    with sqlite3.connect(tmp_path / "cli.db") as conn:
+        # A real failure of the database while the third batch is written.
+        conn.execute(
+            "CREATE TRIGGER refuse_105 BEFORE INSERT ON raw_messages"
+            " WHEN NEW.message_id = 105 BEGIN SELECT RAISE(ABORT, 'disk says no'); END"
+        )
+    result = run(tmp_path, "import-desktop", "--batch-size", "2", str(FIXTURES / "single_2020"))
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr and "ExceptionGroup" not in result.stderr
+    assert "storage error:" in result.stderr and "disk says no" in result.stderr
+    assert "Batches stored before the error are kept" in result.stderr
+    assert "chats: 1  messages: 4 new, 0 already stored" in result.stdout
+    with sqlite3.connect(tmp_path / "cli.db") as conn:
+        ids = [r[0] for r in conn.execute("SELECT message_id FROM raw_messages ORDER BY id")]
+    assert ids == [7, 8, 9, 10, 101, 102, 103, 104]
 
 
 def test_refused_paths_are_reported_and_exit_3(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from superbrain_core.capture import Capturer
+from superbrain_core.desktop_export import export_peer_of, import_chat_id
 from superbrain_core.errors import InputError
 from superbrain_core.files import LocalFileStore, blob_path
 from superbrain_core.importer import ImportReport, import_desktop_export
@@ -26,6 +27,9 @@ from tests.conftest import SAMPLES_DIR
 pytestmark = pytest.mark.anyio
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "desktop_export"
 FAMILY = -1001500000001  # supergroup_2021's chat as the Bot API numbers it
+# Per-account-numbered chats are stored in the import's own block of chat ids.
+OLD_CHAT = import_chat_id(4000001, "personal_chat")  # single_2020
+FAMILY_GROUP = import_chat_id(700001, "private_group")  # account_2023's basic group
 T0 = datetime(2026, 11, 24, 20, 59, 30, tzinfo=UTC)
 
 
@@ -51,7 +55,7 @@ async def test_imported_messages_are_stored_verbatim_and_marked_as_imported(
     stats = await store.stats()
     assert stats.tables["raw_messages"] == len(originals)
     assert stats.tables["raw_updates"] == 0  # nobody delivered these: no update rows
-    forwarded = await store.get_message(-700001, 202)
+    forwarded = await store.get_message(FAMILY_GROUP, 202)
     assert forwarded is not None
     assert forwarded.raw_telegram_json == next(m for m in originals if m["id"] == 202)
     assert (forwarded.source, forwarded.update_id, forwarded.version) == ("desktop_export", None, 1)
@@ -91,6 +95,62 @@ async def test_a_message_the_bot_captured_live_keeps_its_versions(
     (version,) = await store.message_versions(FAMILY, 8)
     assert (version.source, version.update_id) == ("bot", 1)
     assert version.raw_telegram_json == live["message"]
+
+
+async def test_saved_messages_never_meet_the_bots_own_chat_with_the_same_numbers(
+    store: Store, tmp_path: Path
+) -> None:
+    """Private chats are numbered per account: the owner's Saved Messages 5 is not the
+    bot's message 5 in its chat with the owner, so neither may hide or join the other."""
+    owner = {"id": 100500, "type": "private", "first_name": "Я"}
+    live_root = make_message(5, text="живое сообщение 5", chat=owner)
+    await Capturer(store).capture(make_update(1, message_id=5, text=live_root["text"], chat=owner))
+    await Capturer(store).capture(
+        make_update(2, message_id=7, text="живой ответ", chat=owner, reply_to=live_root, date=T0)
+    )
+    live_chain = await store.chain_of(100500, 5)
+    root = tmp_path / "saved"
+    root.mkdir()
+    messages = [
+        {"id": 5, "type": "message", "date_unixtime": "1700000000", "text": "сохранённое 5"},
+        {
+            "id": 6,
+            "type": "message",
+            "date_unixtime": "1700000060",
+            "text": "ответ на сохранённое",
+            "reply_to_message_id": 5,
+        },
+    ]
+    doc = {"type": "saved_messages", "id": 100500, "messages": messages}
+    (root / "result.json").write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+
+    report = await run_import(store, tmp_path / "files", root)
+    assert (report.messages_new, report.messages_present) == (2, 0)
+    saved = import_chat_id(100500, "saved_messages")
+    assert export_peer_of(saved) is not None and export_peer_of(saved).export_id == 100500  # type: ignore[union-attr]
+    stored = await store.get_message(saved, 5)
+    assert stored is not None and stored.message_text == "сохранённое 5"
+    assert stored.raw_telegram_json == messages[0]
+    chain = await store.chain_of(saved, 6)
+    assert chain is not None and chain.chat_id == saved
+    assert (chain.original_message_id, chain.original_text) == (5, "сохранённое 5")
+    assert [r.message_id for r in chain.replies] == [6]
+    # The bot's chat keeps exactly what it had: its message and its own chain.
+    (live,) = await store.message_versions(100500, 5)
+    assert (live.source, live.message_text) == ("bot", "живое сообщение 5")
+    assert await store.message_versions(100500, 6) == []
+    assert await store.chain_of(100500, 5) == live_chain
+    assert live_chain is not None and [r.message_id for r in live_chain.replies] == [7]
+
+
+async def test_a_supergroup_import_still_meets_live_capture_on_the_same_key(
+    store: Store, tmp_path: Path
+) -> None:
+    group = {"id": FAMILY, "type": "supergroup", "title": "Семья"}
+    await Capturer(store).capture(make_update(1, message_id=9, text="живое", chat=group, date=T0))
+    report = await run_import(store, tmp_path / "files", FIXTURES / "supergroup_2021")
+    assert (report.messages_new, report.messages_present) == (3, 1)
+    assert [v.source for v in await store.message_versions(FAMILY, 9)] == ["bot"]
 
 
 async def test_imported_replies_form_one_chain(store: Store, tmp_path: Path) -> None:
@@ -154,12 +214,12 @@ async def test_files_are_stored_by_hash_and_missing_ones_keep_their_reason(
 
     second = await run_import(store, files_dir, FIXTURES / "single_2020")
     assert (second.files_stored, second.files_missing) == (1, 2)
-    (placeholder,) = await store.files_of_message(4000001, 104)
+    (placeholder,) = await store.files_of_message(OLD_CHAT, 104)
     assert placeholder.status is FileStatus.MISSING
     assert placeholder.download_reason == (
         "not in the export: (File not included. Change data exporting settings to download.)"
     )
-    (voice,) = await store.files_of_message(4000001, 105)
+    (voice,) = await store.files_of_message(OLD_CHAT, 105)
     assert (voice.status, voice.file_type, voice.mime_type) == (
         FileStatus.MISSING,
         "voice",
@@ -200,7 +260,7 @@ async def test_paths_out_of_the_export_are_refused_recorded_and_never_read(
     ]
     reasons = []
     for message_id in (1, 2, 3):
-        (row,) = await store.files_of_message(77, message_id)
+        (row,) = await store.files_of_message(import_chat_id(77, "personal_chat"), message_id)
         assert row.status is FileStatus.MISSING and row.file_hash is None
         reasons.append(row.download_reason)
     assert reasons == [
@@ -226,11 +286,85 @@ async def test_a_truncated_export_keeps_every_batch_before_the_cut(
     assert caught.value.offset == cut
     assert "after message 105" in caught.value.reason
     for message_id in range(101, 106):
-        assert await store.get_message(4000001, message_id) is not None
-    assert await store.get_message(4000001, 106) is None
+        assert await store.get_message(OLD_CHAT, message_id) is not None
+    assert await store.get_message(OLD_CHAT, 106) is None
     shutil.copytree(FIXTURES / "single_2020", tmp_path / "whole")
     rerun = await run_import(store, tmp_path / "files", tmp_path / "whole", batch_size=2)
     assert (rerun.messages_new, rerun.messages_present) == (1, 5)
+
+
+def _bad_values_export(root: Path) -> None:
+    """Messages 1, 6 and 7 are fine; 2-5 each hold one value no column (or the parser's
+    memory) can take. Written by hand: ``json.dumps`` cannot nest 1,000 deep. (A bare
+    number past 64 bits is a JSON error to the C parser, so it is not here.)"""
+
+    def message(i: int, **fields: Any) -> str:
+        body = {"id": i, "type": "message", "date_unixtime": str(1700000000 + i), "text": f"m{i}"}
+        return json.dumps({**body, **fields})
+
+    deep = '{"k": ' * 1000 + "1" + "}" * 1000
+    parts = [
+        message(1),
+        message(2, from_id="user99999999999999999999"),
+        message(3, date_unixtime="99999999999999999"),
+        message(4, edited_unixtime="-99999999999999"),
+        message(5)[:-1] + ', "deep": ' + deep + "}",
+        message(6, reply_to_message_id="x", edited="1970-01-01T03:00:00"),
+        message(7),
+    ]
+    root.mkdir()
+    text = '{"name": "x", "type": "personal_chat", "id": 9, "messages": [' + ",".join(parts)
+    (root / "result.json").write_text(text + "]}", encoding="utf-8")
+
+
+async def test_a_bad_value_is_one_messages_problem_and_the_rest_is_stored(
+    store: Store, tmp_path: Path
+) -> None:
+    _bad_values_export(tmp_path / "export")
+    report = await run_import(store, tmp_path / "files", tmp_path / "export", batch_size=2)
+    chat_id = import_chat_id(9, "personal_chat")
+    where = "chat 'x' (id 9, personal_chat), message"
+    assert report.problems == [
+        f"{where} 2: from_id does not fit 64 bits; stored without it",
+        f"{where} 3: no readable date; stored as 1970-01-01",
+        f"{where} 4: unreadable edit date; stored as not edited",
+        f"{where} 5: nested more than 64 levels deep; skipped",
+    ]
+    assert report.messages_new == 6
+    for message_id in (1, 2, 3, 4, 6, 7):
+        stored = await store.get_message(chat_id, message_id)
+        assert stored is not None and stored.message_text == f"m{message_id}"
+    sender = await store.get_message(chat_id, 2)
+    assert sender is not None and sender.user_id is None
+    assert sender.raw_telegram_json["from_id"] == "user99999999999999999999"
+    dated = await store.get_message(chat_id, 3)
+    assert dated is not None and dated.message_date == datetime(1970, 1, 1, tzinfo=UTC)
+    edited = await store.get_message(chat_id, 4)
+    assert edited is not None and edited.edit_date is None
+    assert await store.get_message(chat_id, 5) is None
+
+
+async def test_each_batchs_problems_are_reported_with_that_batch(
+    store: Store, tmp_path: Path
+) -> None:
+    root = tmp_path / "export"
+    root.mkdir()
+    messages = [
+        {"id": 1, "type": "message", "text": "no date"},
+        {"id": 2, "type": "message", "date_unixtime": "1700000000", "text": "fine"},
+        {"id": 3, "type": "message", "text": "no date either"},
+    ]
+    doc = {"name": "x", "type": "personal_chat", "id": 9, "messages": messages}
+    (root / "result.json").write_text(json.dumps(doc), encoding="utf-8")
+    seen: list[tuple[int, int]] = []
+    await run_import(
+        store,
+        tmp_path / "files",
+        root,
+        batch_size=1,
+        on_progress=lambda r: seen.append((r.messages_new, len(r.problems))),
+    )
+    assert seen == [(1, 1), (2, 1), (3, 2)]
 
 
 @pytest.mark.parametrize(
@@ -253,8 +387,8 @@ async def test_a_message_that_cannot_be_keyed_stops_the_import_after_storing_the
         await run_import(store, tmp_path / "files", root)
     assert caught.value.reason.startswith(reason + " (somewhere in bytes 0-")
     assert caught.value.reason.endswith(f"; chat 'x' (id 9, personal_chat), {where}")
-    assert await store.get_message(9, 1) is not None
-    assert await store.get_message(9, 3) is None
+    assert await store.get_message(import_chat_id(9, "personal_chat"), 1) is not None
+    assert await store.get_message(import_chat_id(9, "personal_chat"), 3) is None
 
 
 async def test_a_file_that_is_not_an_export_is_refused(store: Store, tmp_path: Path) -> None:
@@ -338,10 +472,8 @@ async def test_every_shared_desktop_export_imports_losslessly(
     data = json.loads(path.read_text(encoding="utf-8"))
     chats = data["chats"]["list"] if "chats" in data else [data]
     assert report.chats == len(chats)
-    from superbrain_core.desktop_export import bot_api_chat_id
-
     for chat in chats:
-        chat_id = bot_api_chat_id(chat["id"], chat["type"])
+        chat_id = import_chat_id(chat["id"], chat["type"])
         for original in chat["messages"]:
             stored = await store.get_message(chat_id, original["id"])
             assert stored is not None, f"{chat['type']} {original['id']} not stored"

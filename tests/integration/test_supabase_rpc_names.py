@@ -141,6 +141,7 @@ async def _every_rpc_call() -> dict[str, set[str]]:
         lambda s: s.import_messages(
             [ImportedMessage(normalize_update(make_update(2, message_id=2, text="x")).message)]
         ),
+        lambda s: s.stored_message_keys([(1, 1), (1, 2)]),
     ]
     with respx.mock(base_url=f"{PROJECT}/rest/v1", assert_all_called=False) as api:
         api.get("/schema_migrations").mock(
@@ -167,6 +168,7 @@ def test_the_functions_and_argument_names_the_store_sends_exist(supabase_dsn: st
     assert run_lock <= set(sent), sorted(sent)
     assert "superbrain_search" in sent, sorted(sent)
     assert "superbrain_import_messages" in sent, sorted(sent)
+    assert "superbrain_stored_message_keys" in sent, sorted(sent)
     assert len(sent) >= 16 + len(run_lock)
     with psycopg.connect(supabase_dsn) as conn:
         for function, arguments in sent.items():

@@ -14,13 +14,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from superbrain_core import desktop_export
+from superbrain_core import desktop_export, importer
 from superbrain_core.desktop_export import (
     ExportChat,
+    ExportPeer,
     ExportStream,
     MessageMapper,
     bot_api_chat_id,
+    export_peer_of,
     flatten_text,
+    import_chat_id,
     parse_export_date,
     peer_id,
 )
@@ -43,7 +46,12 @@ def mapped(path: Path, zone: ZoneInfo = MOSCOW) -> dict[int, Any]:
 
 
 def chat(kind: str = "personal_chat", export_id: int = 42) -> ExportChat:
-    return ExportChat(export_id, kind, "c", bot_api_chat_id(export_id, kind), 1)
+    return ExportChat.of(export_id, kind, "c", 1)
+
+
+def user_chat(export_id: int) -> int:
+    """Where a private chat's (or Saved Messages') imported messages are stored."""
+    return -(4 * 10**12 + export_id)
 
 
 # -- ids ------------------------------------------------------------------------------
@@ -66,9 +74,47 @@ def test_export_chat_ids_become_bot_api_chat_ids(kind: str, expected: int) -> No
     assert bot_api_chat_id(42, kind) == expected
 
 
-def test_an_unknown_chat_type_is_refused_rather_than_guessed() -> None:
+def test_an_unknown_chat_type_has_no_bot_api_id() -> None:
     with pytest.raises(ValueError, match="unknown chat type 'secret_chat'"):
         bot_api_chat_id(42, "secret_chat")
+
+
+@pytest.mark.parametrize(
+    ("kind", "stored", "peer"),
+    [
+        # Numbered per account: a block of their own, never a live chat's key.
+        ("personal_chat", -4000000000042, ExportPeer("user", 42, 42)),
+        ("bot_chat", -4000000000042, ExportPeer("user", 42, 42)),
+        ("saved_messages", -4000000000042, ExportPeer("user", 42, 42)),
+        ("replies", -4000000000042, ExportPeer("user", 42, 42)),
+        ("private_group", -6000000000042, ExportPeer("group", 42, -42)),
+        ("secret_chat", -8000000000042, ExportPeer("other", 42, None)),
+        # Numbered per chat: the Bot API's id, so live capture and import meet.
+        ("private_supergroup", -1000000000042, ExportPeer("channel", 42, -1000000000042)),
+        ("public_channel", -1000000000042, ExportPeer("channel", 42, -1000000000042)),
+    ],
+)
+def test_only_supergroups_and_channels_share_the_bots_chat_ids(
+    kind: str, stored: int, peer: ExportPeer
+) -> None:
+    assert import_chat_id(42, kind) == stored
+    assert export_peer_of(stored) == peer
+
+
+def test_the_import_blocks_hold_every_telegram_id_and_no_bot_api_one() -> None:
+    biggest = 2**40 - 1  # the largest user id Telegram hands out
+    assert export_peer_of(import_chat_id(biggest, "personal_chat")) == ExportPeer(
+        "user", biggest, biggest
+    )
+    assert import_chat_id(biggest, "personal_chat") > import_chat_id(1, "private_group")
+    # Live users, basic groups and secret chats are in no import block.
+    for live in (1, biggest, -1, -(10**12) + 1, -2002147483648):
+        assert export_peer_of(live) is None
+    for bad, kind in ((0, "personal_chat"), (-5, "private_group"), (2 * 10**12, "saved_messages")):
+        with pytest.raises(ValueError, match="outside"):
+            import_chat_id(bad, kind)
+    with pytest.raises(ValueError, match="outside"):
+        import_chat_id(10**12, "public_channel")
 
 
 @pytest.mark.parametrize(
@@ -141,8 +187,14 @@ def test_dates_prefer_unixtime_and_read_local_text_in_the_given_zone() -> None:
 
 def test_a_1970_edit_date_means_never_edited() -> None:
     assert parse_export_date("1970-01-01T05:00:00", None, MOSCOW) == (None, True)
-    assert parse_export_date(None, "0", MOSCOW)[1] is True
+    assert parse_export_date(None, "0", MOSCOW) == (None, True)
     assert parse_export_date("not a date", None, MOSCOW) == (None, False)
+    mapper = MessageMapper(MOSCOW)
+    for n, edited in enumerate(({"edited_unixtime": "0"}, {"edited": "1970-01-01T03:00:00"})):
+        data = {"id": n, "type": "message", "date_unixtime": "1700000000", "text": "x", **edited}
+        mapped = mapper.map(chat(), data)
+        # Stored as never edited: no edit date, hence no content hash either.
+        assert (mapped.message.edit_date, mapped.problems) == (None, ())
 
 
 # -- each era ---------------------------------------------------------------------------------
@@ -152,7 +204,7 @@ def test_2020_single_chat_export_numeric_ids_and_local_dates() -> None:
     messages = mapped(FIXTURES / "single_2020" / "result.json")
     first = messages[101].message
     assert (first.chat_id, first.user_id, first.message_type, first.text) == (
-        4000001,
+        user_chat(4000001),
         4000001,
         "text",
         "Купи хлеба",
@@ -215,7 +267,7 @@ def test_2021_supergroup_export_prefixed_ids() -> None:
 
 def test_2023_account_export_every_chat_including_left_ones() -> None:
     messages = mapped(FIXTURES / "account_2023" / "result.json")
-    assert messages[201].message.chat_id == -700001
+    assert messages[201].message.chat_id == -(6 * 10**12 + 700001)
     assert messages[201].message.message_type == "service:group_chat_created"
     forwarded = messages[202].message
     assert forwarded.date == datetime(2023, 3, 1, 9, 1, tzinfo=UTC)
@@ -251,7 +303,7 @@ def test_2023_account_export_every_chat_including_left_ones() -> None:
     assert venue.raw["location_information"]["latitude"] == 55.751244  # a float, not a Decimal
     saved = messages[301].message
     assert (saved.chat_id, saved.message_type, saved.text) == (
-        5000001,
+        user_chat(5000001),
         "contact",
         "Иван Петров +7 900 000 00 00",
     )
@@ -308,12 +360,60 @@ def test_a_message_without_an_integer_id_cannot_be_mapped() -> None:
 
 
 def test_a_message_without_a_date_is_kept_at_the_epoch_and_reported() -> None:
-    mapper = MessageMapper(MOSCOW)
-    msg = mapper.map(chat(), {"id": 1, "type": "message", "text": "x"}).message
-    assert msg.date == datetime(1970, 1, 1, tzinfo=UTC)
-    assert mapper.problems == [
-        "chat 'c' (id 42, personal_chat), message 1: no readable date; stored as 1970-01-01"
-    ]
+    mapped = MessageMapper(MOSCOW).map(chat(), {"id": 1, "type": "message", "text": "x"})
+    assert mapped.message.date == datetime(1970, 1, 1, tzinfo=UTC)
+    assert mapped.problems == (
+        "chat 'c' (id 42, personal_chat), message 1: no readable date; stored as 1970-01-01",
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "check", "problem"),
+    [
+        (
+            {"from_id": "user99999999999999999999"},
+            lambda m: m.user_id is None,
+            "from_id does not fit 64 bits; stored without it",
+        ),
+        (
+            {"date_unixtime": "99999999999999999"},
+            lambda m: m.date == datetime(1970, 1, 1, tzinfo=UTC),
+            "no readable date; stored as 1970-01-01",
+        ),
+        (
+            {"edited_unixtime": "99999999999999999", "edited": "99999-01-01T00:00:00"},
+            lambda m: m.edit_date is None,
+            "unreadable edit date; stored as not edited",
+        ),
+        (
+            {"reply_to_message_id": 2**63},
+            lambda m: (m.reply_to_message_id, m.is_clarification) == (None, False),
+            "reply_to_message_id does not fit 64 bits; not linked",
+        ),
+        (
+            {"file": "f.bin", "file_size": 2**64},
+            lambda m: m.raw["file_size"] == 2**64,  # kept raw; the column stays empty
+            None,
+        ),
+    ],
+)
+def test_a_value_no_column_can_hold_is_one_messages_problem(
+    fields: dict[str, Any], check: Any, problem: str | None
+) -> None:
+    data = {"id": 3, "type": "message", "date_unixtime": "1700000000", "text": "x", **fields}
+    mapped = MessageMapper(MOSCOW).map(chat(), data)
+    assert check(mapped.message)
+    assert mapped.message.raw == data
+    expected = (
+        () if problem is None else (f"chat 'c' (id 42, personal_chat), message 3: {problem}",)
+    )
+    assert mapped.problems == expected
+    assert all(f.descriptor.file_size is None for f in mapped.files)
+
+
+def test_a_message_id_past_64_bits_is_skipped_as_a_problem() -> None:
+    with pytest.raises(desktop_export.UnusableMessage, match="message 9223372036854775808: the id"):
+        MessageMapper(MOSCOW).map(chat(), {"id": 2**63, "type": "message"})
 
 
 def test_reply_texts_are_remembered_only_for_a_bounded_number_of_messages(
@@ -345,7 +445,7 @@ def test_a_single_chat_export_and_a_full_export_yield_the_same_messages() -> Non
         }
     )
     assert [d for _, d in single] == [d for _, d in full] == messages
-    assert {c.chat_id for c, _ in single} == {c.chat_id for c, _ in full} == {-5}
+    assert {c.chat_id for c, _ in single} == {c.chat_id for c, _ in full} == {-6000000000005}
 
 
 def test_each_message_is_attributed_to_its_own_chat() -> None:
@@ -359,7 +459,12 @@ def test_each_message_is_attributed_to_its_own_chat() -> None:
         "left_chats": {"list": [{"id": 3, "type": "public_channel", "messages": [{"id": 9}]}]},
     }
     found = [(c.chat_id, c.index, d["id"]) for c, d in stream_of(doc)]
-    assert found == [(1, 1, 1), (1, 1, 2), (-2, 2, 1), (-1000000000003, 3, 9)]
+    assert found == [
+        (user_chat(1), 1, 1),
+        (user_chat(1), 1, 2),
+        (-6000000000002, 2, 1),
+        (-1000000000003, 3, 9),
+    ]
 
 
 def test_a_chat_whose_messages_come_before_its_id_is_refused_with_the_spot() -> None:
@@ -368,9 +473,15 @@ def test_a_chat_whose_messages_come_before_its_id_is_refused_with_the_spot() -> 
         stream_of(doc)
 
 
-def test_an_unknown_chat_type_stops_the_stream_naming_the_chat() -> None:
+def test_an_unknown_chat_type_gets_the_blocks_for_unknown_peers() -> None:
     doc = {"chats": {"list": [{"id": 5, "type": "secret_chat", "messages": [{"id": 1}]}]}}
-    with pytest.raises(InputError, match=r"chat #1: unknown chat type 'secret_chat'"):
+    ((found, _),) = stream_of(doc)
+    assert (found.chat_id, found.peer_id) == (-8000000000005, None)
+
+
+def test_a_chat_id_the_mapping_cannot_place_stops_the_stream_naming_the_chat() -> None:
+    doc = {"chats": {"list": [{"id": 0, "type": "personal_chat", "messages": [{"id": 1}]}]}}
+    with pytest.raises(InputError, match=r"chat #1: chat id 0 is outside 1\.\."):
         stream_of(doc)
 
 
@@ -388,6 +499,57 @@ def test_truncated_file_names_the_end_and_the_message_it_was_in() -> None:
     assert "looks truncated" in error.reason
     assert "chat 'Семья' (id 1500000001, private_supergroup), in message 10" in error.reason
     assert error.line == text[:cut].count(b"\n") + 1
+    assert error.column == cut - text.rfind(b"\n", 0, cut)  # the byte after the last one
+    assert error.column > 1
+
+
+# -- nesting ----------------------------------------------------------------------------
+
+
+def _nested(depth: int) -> str:
+    """``{"k": {"k": … "bottom" …}}``, written out (``json.dumps`` would recurse)."""
+    return '{"k": ' * depth + '"bottom"' + "}" * depth
+
+
+def _chat_with(middle: str) -> bytes:
+    messages = (
+        f'[{{"id": 1, "text": "a"}}, {{"id": 2, "deep": {middle}}}, {{"id": 3, "text": "c"}}]'
+    )
+    head = '{"name": "n", "type": "personal_chat", "id": 5, "messages": '
+    return (head + messages + "}").encode()
+
+
+def test_a_message_nested_too_deep_is_skipped_as_a_problem_and_the_rest_is_read() -> None:
+    raw = _chat_with(_nested(1000))
+    found = list(ExportStream(io.BytesIO(raw), "result.json"))
+    assert [m.data["id"] for m in found if m.data is not None] == [1, 3]
+    (skipped,) = [m for m in found if m.data is None]
+    assert skipped.problem == (
+        "chat 'n' (id 5, personal_chat), message 2: nested more than 64 levels deep; skipped"
+    )
+    # Just inside the limit is an ordinary message, built whole.
+    inside = _nested(desktop_export.MAX_MESSAGE_DEPTH - 1)
+    ((_, middle),) = [(c, d) for c, d in stream_of(_chat_with(inside)) if d["id"] == 2]
+    assert middle["deep"] == json.loads(inside)
+
+
+@pytest.mark.parametrize("where", ["message", "outside"])
+def test_nesting_that_would_exhaust_memory_stops_with_the_spot(where: str) -> None:
+    """100,000 levels is a 200 KB file that took gigabytes (the parser's prefixes)."""
+    depth = 100_000
+    opening, closing = b'{"k":' * depth, b"1" + b"}" * depth
+    if where == "message":
+        head = b'{"name": "n", "type": "personal_chat", "id": 5, "messages": [{"id": 7, "x": '
+        raw = head + opening + closing + b"}]}"
+        expected = "nested more than 2048 levels deep"
+    else:
+        raw = b'{"about": ' + opening + closing + b', "chats": {"list": []}}'
+        expected = "nested more than 64 levels deep"
+    with pytest.raises(InputError, match=expected) as caught:
+        stream_of(raw)
+    assert caught.value.source == "result.json"
+    if where == "message":
+        assert caught.value.reason.endswith("chat 'n' (id 5, personal_chat), in message 7")
 
 
 def test_malformed_json_names_the_exact_line_and_column() -> None:
@@ -490,6 +652,35 @@ def test_a_symlink_pointing_out_is_refused_and_one_pointing_in_is_followed(
         open_inside(root, "linkdir/secret.txt")
     with open_inside(root, "photos/in.jpg") as f:
         assert f.read() == b"inside"
+
+
+def test_a_folder_swapped_for_a_symlink_after_the_check_is_refused(
+    export_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """O_NOFOLLOW guards only the last component; the opened file is compared with
+    the checked path, so a folder on the way swapped meanwhile is caught."""
+    outside = export_dir.parent / "elsewhere"
+    outside.mkdir()
+    (outside / "a.jpg").write_bytes(b"outside")
+    checked = importer._resolve
+
+    def check_then_swap(root: str, relative: str) -> str:
+        resolved = checked(root, relative)
+        (export_dir / "photos").rename(export_dir / "photos.old")
+        (export_dir / "photos").symlink_to(outside)
+        return resolved
+
+    monkeypatch.setattr(importer, "_resolve", check_then_swap)
+    with pytest.raises(RefusedPath, match="changed while being opened"):
+        open_inside(os.path.realpath(export_dir), "photos/a.jpg")
+
+
+def test_an_opened_file_that_is_not_the_checked_one_is_refused(export_dir: Path) -> None:
+    path = os.path.realpath(export_dir / "photos" / "a.jpg")
+    other = os.stat(export_dir.parent / "secret.txt")
+    with pytest.raises(RefusedPath, match="not the file that was checked"):
+        importer._same_file(other, path)
+    importer._same_file(os.stat(path), path)  # the same file passes
 
 
 def test_a_fifo_or_a_folder_is_refused_without_blocking(export_dir: Path) -> None:

@@ -1,7 +1,8 @@
 -- 0006: importing Telegram Desktop exports (`superbrain import-desktop`).
 --
--- One function, superbrain_import_messages, called by the Postgres store over
--- psycopg and by the Supabase store through PostgREST's rpc with the same jsonb.
+-- superbrain_import_messages, called by the Postgres store over psycopg and by
+-- the Supabase store through PostgREST's rpc with the same jsonb; and
+-- superbrain_stored_message_keys, the Supabase store's one-call key lookup.
 -- No table changes: imported messages are ordinary raw_messages rows with
 -- source = p_source ('desktop_export'), update_id NULL and no raw_updates row
 -- (nobody delivered them; the verbatim export object is raw_telegram_json).
@@ -153,6 +154,28 @@ BEGIN
     END LOOP;
     RETURN to_jsonb(v_out);
 END
+$$;
+
+-- Which of p_keys ([[chat_id, message_id], ...]) have at least one stored version,
+-- as the same kind of array. Lets an import skip reading the files of messages it
+-- will not store, in one call per batch instead of one request per key.
+CREATE OR REPLACE FUNCTION superbrain_stored_message_keys(p_keys jsonb)
+RETURNS jsonb
+LANGUAGE sql
+STABLE
+SECURITY INVOKER
+SET search_path = public, pg_temp
+AS $$
+    SELECT coalesce(jsonb_agg(jsonb_build_array(f.chat_id, f.message_id)), '[]'::jsonb)
+    FROM (
+        SELECT DISTINCT m.chat_id, m.message_id
+        FROM raw_messages m
+        JOIN (SELECT (k ->> 0)::bigint AS chat_id, (k ->> 1)::bigint AS message_id
+              FROM jsonb_array_elements(
+                  CASE WHEN jsonb_typeof(p_keys) = 'array' THEN p_keys ELSE '[]'::jsonb END
+              ) AS k) AS k
+          ON m.chat_id = k.chat_id AND m.message_id = k.message_id
+    ) AS f
 $$;
 
 SELECT superbrain_lock_down_functions();

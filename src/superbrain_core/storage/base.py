@@ -223,7 +223,9 @@ class Store(abc.ABC):
         """Which of the ``(chat_id, message_id)`` keys have a stored version.
 
         Lets an import skip copying the files of messages it will not store.
-        This default asks per key; backends answer in one query.
+        This default asks per key; every bundled backend overrides it with one
+        query per batch (SQLite, Postgres) or one rpc per page of keys
+        (Supabase: ``superbrain_stored_message_keys``).
         """
         return {key for key in keys if await self.get_message(*key) is not None}
 

@@ -654,6 +654,23 @@ class SupabaseStore(Store):
             ids.extend(imports.import_ids(chunk, found))
         return ImportResult(tuple(ids))
 
+    async def stored_message_keys(self, keys: Sequence[tuple[int, int]]) -> set[tuple[int, int]]:
+        """``superbrain_stored_message_keys`` (``sql/0006``): one call per ``page_size``
+        keys, where the base class would ask once per key."""
+        found: set[tuple[int, int]] = set()
+        for start in range(0, len(keys), self._page_size):
+            chunk = [[int(c), int(m)] for c, m in keys[start : start + self._page_size]]
+            rows = await self._rpc(
+                "stored_message_keys", "superbrain_stored_message_keys", {"p_keys": chunk}
+            )
+            if not isinstance(rows, list):
+                raise StorageError("Supabase stored_message_keys: expected a list of keys")
+            for row in rows:
+                if not (isinstance(row, list) and len(row) == 2):
+                    raise StorageError("Supabase stored_message_keys: a key is not a pair")
+                found.add((int(row[0]), int(row[1])))
+        return found
+
     # -- reads -------------------------------------------------------------------------------
 
     async def get_update(self, update_id: int, *, bot_id: int = 0) -> RawUpdate | None:
