@@ -54,6 +54,7 @@ from superbrain_core.models import (
 )
 from superbrain_core.routing import destination_of, placement_for
 from superbrain_core.storage.base import Store
+from superbrain_core.taskgroups import single_errors
 
 log = get_logger(__name__)
 
@@ -357,7 +358,8 @@ class BatchRunner:
         # workers have taken the previous one, so few claimed rows wait at a time.
         jobs_send, jobs_recv = anyio.create_memory_object_stream[_Job](0)
         done_send, done_recv = anyio.create_memory_object_stream[_Done](self.options.page_size)
-        try:
+        # One failing stage cancels the others; the cause surfaces as itself.
+        with single_errors():
             async with anyio.create_task_group() as tg:
                 if not self.options.dry_run:
                     tg.start_soon(self._heartbeat)
@@ -367,17 +369,6 @@ class BatchRunner:
                         tg.start_soon(self._classify_jobs, jobs_recv.clone(), done_send.clone())
                 jobs_recv.close()
                 tg.start_soon(self._write, done_recv, tg.cancel_scope)
-        except BaseExceptionGroup as group:
-            # One failing stage cancels the others; surface the cause itself. A
-            # stage that found its peer's stream closed is a consequence, not a cause.
-            causes = [
-                e
-                for e in group.exceptions
-                if not isinstance(e, anyio.BrokenResourceError | anyio.ClosedResourceError)
-            ]
-            if len(causes) == 1:
-                raise causes[0] from None
-            raise
 
     async def _heartbeat(self) -> None:
         """Keep this run's leases alive while its rows wait or a classifier is slow.

@@ -48,6 +48,7 @@ from superbrain_core.errors import FileSizeMismatchError, InputError
 from superbrain_core.files import FileStore
 from superbrain_core.models import FileStatus, ImportedFile, ImportedMessage
 from superbrain_core.storage.base import CaptureOptions, Store
+from superbrain_core.taskgroups import single_errors
 
 #: ``raw_messages.source`` of imported messages.
 SOURCE = "desktop_export"
@@ -297,19 +298,10 @@ async def _run_both(
     """Run the parser and the writer side by side; a failure in either is raised as
     itself, not wrapped in an ``ExceptionGroup``, so callers (the CLI) can tell a
     storage error from bad input. The other side's closed stream is a consequence."""
-    try:
+    with single_errors():
         async with anyio.create_task_group() as tg:
             tg.start_soon(parse)
             await store_all()
-    except BaseExceptionGroup as group:
-        causes = [
-            e
-            for e in group.exceptions
-            if not isinstance(e, anyio.BrokenResourceError | anyio.ClosedResourceError)
-        ]
-        if len(causes) == 1:
-            raise causes[0] from None
-        raise
 
 
 async def _refresh_search(store: Store) -> None:

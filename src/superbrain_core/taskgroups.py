@@ -11,17 +11,28 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+import anyio
+
+#: What a stage raises when its peer has already failed and closed the stream
+#: between them: a consequence, never the cause.
+CONSEQUENCES = (anyio.BrokenResourceError, anyio.ClosedResourceError)
+
 
 @contextlib.contextmanager
 def single_errors() -> Iterator[None]:
-    """Around ``async with create_task_group()``: re-raise a lone error unwrapped."""
+    """Around ``async with create_task_group()``: re-raise the one cause unwrapped.
+
+    Consequences (a closed stream to a stage that failed) are left out; more
+    than one real cause keeps the group, so nothing is hidden.
+    """
     try:
         yield
     except BaseExceptionGroup as group:
-        if len(group.exceptions) != 1:
+        causes = [e for e in group.exceptions if not isinstance(e, CONSEQUENCES)]
+        if len(causes) != 1:
             raise
-        cause = group.exceptions[0]
+        cause = causes[0]
         raise cause from cause.__cause__
 
 
-__all__ = ["single_errors"]
+__all__ = ["CONSEQUENCES", "single_errors"]
