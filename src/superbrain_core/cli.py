@@ -43,8 +43,8 @@ err_console = Console(stderr=True)
 EXIT_INPUT_ERROR = 1
 EXIT_CONFIG_ERROR = 2
 EXIT_SOME_FAILED = 3
-EXIT_NOT_DELIVERED = 4
-#: EX_TEMPFAIL: another run holds the run lock; nothing was done, try later.
+#: EX_TEMPFAIL: another run holds the run lock; nothing was done, try later
+#: (the same code as ``superbrain_core.nightly.EXIT_LOCKED``; `nightly` returns its own).
 EXIT_LOCKED = 75
 
 
