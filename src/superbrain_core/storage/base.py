@@ -100,6 +100,12 @@ def content_hash(msg: NormalizedMessage) -> str:
     return hashlib.blake2b(material.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
 
 
+def version_hash(msg: NormalizedMessage) -> str:
+    """The ``content_hash`` column: only an edit needs its content told apart (an
+    original has one content by definition), so originals store ``""``."""
+    return content_hash(msg) if msg.edit_date is not None else ""
+
+
 def initial_file_status(
     desc: FileDescriptor, opts: CaptureOptions
 ) -> tuple[FileStatus, str | None]:

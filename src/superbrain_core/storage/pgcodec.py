@@ -51,7 +51,7 @@ from superbrain_core.models import (
     NormalizedMessage,
     NormalizedUpdate,
 )
-from superbrain_core.storage.base import CaptureOptions, content_hash, initial_file_status
+from superbrain_core.storage.base import CaptureOptions, initial_file_status, version_hash
 
 # The capture semantics are the SQLite store's; sharing these two functions
 # keeps the content hash and the initial file status identical on every backend.
@@ -224,7 +224,7 @@ def _message_item(
         "entities": escape_json(msg.entities) if msg.entities else [],
         "forward_origin": escape_json(msg.forward_origin.to_json()) if msg.forward_origin else None,
         # Only edits need it: an original has one content by definition.
-        "content_hash": content_hash(msg) if msg.edit_date is not None else "",
+        "content_hash": version_hash(msg),
         "is_edit": update.update_type in EDIT_UPDATE_TYPES,
         "files": [_file_item(f, options) for f in msg.files],
     }

@@ -18,7 +18,7 @@ from psycopg.rows import TupleRow
 from superbrain_core.errors import StorageError
 from superbrain_core.models import ImportedFile, ImportedMessage, JSONDict
 from superbrain_core.storage import pgcodec
-from superbrain_core.storage.base import CaptureOptions, content_hash
+from superbrain_core.storage.base import CaptureOptions, version_hash
 
 FUNCTION = "superbrain_import_messages"
 Connection = psycopg.AsyncConnection[TupleRow]
@@ -47,7 +47,7 @@ def import_items(messages: Sequence[ImportedMessage]) -> str:
             "forward_origin": pgcodec.escape_json(msg.forward_origin.to_json())
             if msg.forward_origin
             else None,
-            "content_hash": content_hash(msg) if msg.edit_date is not None else "",
+            "content_hash": version_hash(msg),
             "files": [_file_item(f) for f in item.files],
         }
         parts.append('{"raw":' + pgcodec.dumps_raw(msg.raw) + "," + pgcodec.dumps_raw(fields)[1:])

@@ -64,11 +64,16 @@ from superbrain_core.storage.base import (
     CaptureOptions,
     MessageFilter,
     Store,
-    content_hash,
     initial_file_status,
+    version_hash,
 )
 from superbrain_core.storage.run_lock import DEFAULT_RUN_LOCK_TTL, RunLock, file_lock
-from superbrain_core.storage.sqlite_rows import FILE_INSERT_COLUMNS, file_values
+from superbrain_core.storage.sqlite_rows import (
+    FILE_INSERT_COLUMNS,
+    MESSAGE_INSERT_COLUMNS,
+    file_values,
+    message_values,
+)
 from superbrain_core.storage.sqlite_rows import bot_response as _bot_response
 from superbrain_core.storage.sqlite_rows import chain as _chain
 from superbrain_core.storage.sqlite_rows import dt as _dt
@@ -698,8 +703,7 @@ def _capture_one(
         return CaptureResult(update.update_id, update.update_type, CaptureOutcome.NEW)
     is_edit = update.update_type in EDIT_UPDATE_TYPES
     edit_key = _ts(msg.edit_date)
-    # Only edits need it: an original has one content by definition.
-    content = content_hash(msg) if edit_key is not None else ""
+    content = version_hash(msg)
     version = 1
     chain_id: str | None = None
     root_chain: str | None = None
@@ -734,37 +738,19 @@ def _capture_one(
     if chain_id is None:
         chain_id = root_chain
     cur = conn.execute(
-        "INSERT INTO raw_messages (user_id, message_id, message_text, message_type,"
-        " reply_to_message_id, reply_to_text, is_clarification, raw_telegram_json,"
-        " created_at, chat_id, version, message_date, edit_date, media_group_id,"
-        " message_thread_id, chain_id, sender_is_bot, entities, forward_origin, update_id,"
-        " bot_id, update_type, source, content_hash)"
+        f"INSERT INTO raw_messages ({MESSAGE_INSERT_COLUMNS})"
         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (
-            msg.user_id,
-            msg.message_id,
-            jsonutil.clean_text(msg.text),
-            msg.message_type,
-            msg.reply_to_message_id,
-            jsonutil.clean_text(msg.reply_to_text),
-            int(msg.is_clarification),
-            message_json,
-            now,
-            msg.chat_id,
-            version,
-            _ts(msg.date),
-            edit_key,
-            msg.media_group_id,
-            msg.message_thread_id,
-            chain_id,
-            int(msg.sender_is_bot),
-            jsonutil.dumps(msg.entities) if msg.entities else "[]",
-            jsonutil.dumps(msg.forward_origin.to_json()) if msg.forward_origin else None,
-            update.update_id,
-            opts.bot_id,
-            update.update_type,
-            opts.source,
-            content,
+        message_values(
+            msg,
+            raw_json=message_json,
+            now=now,
+            version=version,
+            chain_id=chain_id,
+            update_id=update.update_id,
+            update_type=update.update_type,
+            bot_id=opts.bot_id,
+            source=opts.source,
+            content=content,
         ),
     )
     raw_message_id = int(cur.lastrowid or 0)

@@ -24,17 +24,18 @@ from collections.abc import Sequence
 
 from superbrain_core import jsonutil
 from superbrain_core.models import ImportedFile, ImportedMessage, NormalizedMessage
-from superbrain_core.storage.base import CaptureOptions, content_hash
+from superbrain_core.storage.base import CaptureOptions, version_hash
 from superbrain_core.storage.sqlite import _resolve_chain, _update_chain_member
-from superbrain_core.storage.sqlite_rows import FILE_INSERT_COLUMNS, file_values, ts
+from superbrain_core.storage.sqlite_rows import (
+    FILE_INSERT_COLUMNS,
+    MESSAGE_INSERT_COLUMNS,
+    file_values,
+    message_values,
+)
 
 _INSERT_MESSAGE = (
-    "INSERT INTO raw_messages (user_id, message_id, message_text, message_type,"
-    " reply_to_message_id, reply_to_text, is_clarification, raw_telegram_json,"
-    " created_at, chat_id, version, message_date, edit_date, media_group_id,"
-    " message_thread_id, chain_id, sender_is_bot, entities, forward_origin, update_id,"
-    " bot_id, update_type, source, content_hash)"
-    " VALUES (?,?,?,?,?,?,?,?,?,?,1,?,?,?,?,?,?,?,?,NULL,?,NULL,?,?)"
+    f"INSERT INTO raw_messages ({MESSAGE_INSERT_COLUMNS})"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
     " ON CONFLICT DO NOTHING"
 )
 _INSERT_FILE = (
@@ -102,30 +103,17 @@ def stored_keys(conn: sqlite3.Connection, keys: Sequence[tuple[int, int]]) -> se
 def _message_row(
     msg: NormalizedMessage, chain_id: str | None, opts: CaptureOptions, now: str
 ) -> tuple[object, ...]:
-    edit_key = ts(msg.edit_date)
-    return (
-        msg.user_id,
-        msg.message_id,
-        jsonutil.clean_text(msg.text),
-        msg.message_type,
-        msg.reply_to_message_id,
-        jsonutil.clean_text(msg.reply_to_text),
-        int(msg.is_clarification),
-        jsonutil.dumps(msg.raw),
-        now,
-        msg.chat_id,
-        ts(msg.date),
-        edit_key,
-        msg.media_group_id,
-        msg.message_thread_id,
-        chain_id,
-        int(msg.sender_is_bot),
-        jsonutil.dumps(msg.entities) if msg.entities else "[]",
-        jsonutil.dumps(msg.forward_origin.to_json()) if msg.forward_origin else None,
-        opts.bot_id,
-        opts.source,
-        # As capture does: only a version with an edit date needs its content told apart.
-        content_hash(msg) if edit_key is not None else "",
+    return message_values(
+        msg,
+        raw_json=jsonutil.dumps(msg.raw),
+        now=now,
+        version=1,
+        chain_id=chain_id,
+        update_id=None,
+        update_type=None,
+        bot_id=opts.bot_id,
+        source=opts.source,
+        content=version_hash(msg),
     )
 
 

@@ -153,3 +153,60 @@ FILE_INSERT_COLUMNS = (
     "user_id, message_id, file_type, file_name, file_size, raw_metadata, uploaded_at,"
     " chat_id, file_id, file_unique_id, file_key, mime_type, status, download_reason"
 )
+
+
+#: The columns :func:`message_values` fills.
+MESSAGE_INSERT_COLUMNS = (
+    "user_id, message_id, message_text, message_type, reply_to_message_id, reply_to_text,"
+    " is_clarification, raw_telegram_json, created_at, chat_id, version, message_date,"
+    " edit_date, media_group_id, message_thread_id, chain_id, sender_is_bot, entities,"
+    " forward_origin, update_id, bot_id, update_type, source, content_hash"
+)
+
+
+def message_values(
+    msg: NormalizedMessage,
+    *,
+    raw_json: str,
+    now: str | None,
+    version: int,
+    chain_id: str | None,
+    update_id: int | None,
+    update_type: str | None,
+    bot_id: int,
+    source: str,
+    content: str,
+) -> tuple[object, ...]:
+    """The values of a new ``raw_messages`` row, in :data:`MESSAGE_INSERT_COLUMNS` order.
+
+    One definition for capture and import, so a message is stored the same way
+    whichever path brought it. ``content`` is the version hash
+    (:func:`~superbrain_core.storage.base.version_hash`), computed once by the caller.
+    """
+    edit_key = ts(msg.edit_date)
+    return (
+        msg.user_id,
+        msg.message_id,
+        jsonutil.clean_text(msg.text),
+        msg.message_type,
+        msg.reply_to_message_id,
+        jsonutil.clean_text(msg.reply_to_text),
+        int(msg.is_clarification),
+        raw_json,
+        now,
+        msg.chat_id,
+        version,
+        ts(msg.date),
+        edit_key,
+        msg.media_group_id,
+        msg.message_thread_id,
+        chain_id,
+        int(msg.sender_is_bot),
+        jsonutil.dumps(msg.entities) if msg.entities else "[]",
+        jsonutil.dumps(msg.forward_origin.to_json()) if msg.forward_origin else None,
+        update_id,
+        bot_id,
+        update_type,
+        source,
+        content,
+    )
