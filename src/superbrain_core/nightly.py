@@ -40,7 +40,7 @@ from superbrain_core.classify.schema import Classifier
 from superbrain_core.errors import ConfigError, RunLockHeld
 from superbrain_core.logs import get_logger
 from superbrain_core.notify import Delivery, DigestSender, failed
-from superbrain_core.settings import Settings, check_bot_token, parse_owner_ids
+from superbrain_core.settings import Settings, check_bot_token, int_setting, parse_owner_ids
 from superbrain_core.storage import Store, open_store
 from superbrain_core.storage.run_lock import DEFAULT_RUN_LOCK_TTL
 from superbrain_core.taskgroups import single_errors
@@ -60,14 +60,7 @@ RUN_LOCK = "batch"
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name) or str(default)
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be an integer", variable=name) from None
-    if value < 1:
-        raise ConfigError(f"{name} must be at least 1", variable=name)
-    return value
+    return int_setting(env.get(name) or str(default), name, minimum=1)
 
 
 @attrs.frozen(repr=False)

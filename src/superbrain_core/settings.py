@@ -68,8 +68,8 @@ class Settings:
                 f"SUPERBRAIN_TIMEZONE: unknown time zone {timezone!r} (e.g. Europe/Moscow)",
                 variable="SUPERBRAIN_TIMEZONE",
             ) from exc
-        bot_id = _int_setting(pick("SUPERBRAIN_BOT_ID", "bot_id", "0"), "SUPERBRAIN_BOT_ID")
-        max_dl = _int_setting(
+        bot_id = int_setting(pick("SUPERBRAIN_BOT_ID", "bot_id", "0"), "SUPERBRAIN_BOT_ID")
+        max_dl = int_setting(
             pick(
                 "SUPERBRAIN_MAX_DOWNLOAD_BYTES", "max_download_bytes", str(BOT_API_DOWNLOAD_LIMIT)
             ),
@@ -100,13 +100,15 @@ class Settings:
         )
 
 
-def _int_setting(value: str, name: str) -> int:
+def int_setting(value: str, name: str, *, minimum: int = 0) -> int:
+    """An integer variable, at least ``minimum``; errors name the variable."""
     try:
         number = int(value)
     except ValueError:
         raise ConfigError(f"{name} must be an integer", variable=name) from None
-    if number < 0:
-        raise ConfigError(f"{name} must not be negative", variable=name)
+    if number < minimum:
+        need = "must not be negative" if minimum == 0 else f"must be at least {minimum}"
+        raise ConfigError(f"{name} {need}", variable=name)
     return number
 
 
