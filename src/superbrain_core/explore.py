@@ -31,16 +31,15 @@ from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 # Without pandas this import raises the ImportError that names the extra.
 from superbrain_core import explore_frames as frames
-from superbrain_core.errors import ConfigError, StorageError
+from superbrain_core.errors import StorageError
 from superbrain_core.models import FileStatus
 from superbrain_core.routing import TABLE_COLUMNS
-from superbrain_core.settings import Settings
+from superbrain_core.settings import Settings, zone_setting
 from superbrain_core.storage import Store, open_store
 from superbrain_core.storage.base import MessageFilter
 
@@ -94,13 +93,7 @@ class Explorer:
     def __init__(
         self, store: Store, *, timezone: str = "Europe/Moscow", page_size: int = 1000
     ) -> None:
-        try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ConfigError(
-                f"unknown time zone {timezone!r} (e.g. Europe/Moscow)",
-                variable="SUPERBRAIN_TIMEZONE",
-            ) from exc
+        zone_setting(timezone)
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
         self.store = store

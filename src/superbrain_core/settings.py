@@ -61,13 +61,7 @@ class Settings:
         db_url = pick("SUPERBRAIN_DB", "db_url", DEFAULT_DB_URL)
         data_dir = Path(pick("SUPERBRAIN_DATA_DIR", "data_dir", "data"))
         timezone = pick("SUPERBRAIN_TIMEZONE", "timezone", "Europe/Moscow")
-        try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ConfigError(
-                f"SUPERBRAIN_TIMEZONE: unknown time zone {timezone!r} (e.g. Europe/Moscow)",
-                variable="SUPERBRAIN_TIMEZONE",
-            ) from exc
+        zone_setting(timezone)
         bot_id = int_setting(pick("SUPERBRAIN_BOT_ID", "bot_id", "0"), "SUPERBRAIN_BOT_ID")
         max_dl = int_setting(
             pick(
@@ -98,6 +92,17 @@ class Settings:
             log_format=log_format,
             log_level=log_level,
         )
+
+
+def zone_setting(name: str) -> ZoneInfo:
+    """The owner's time zone by IANA name; errors name ``SUPERBRAIN_TIMEZONE``."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(
+            f"SUPERBRAIN_TIMEZONE: unknown time zone {name!r} (e.g. Europe/Moscow)",
+            variable="SUPERBRAIN_TIMEZONE",
+        ) from exc
 
 
 def int_setting(value: str, name: str, *, minimum: int = 0) -> int:
