@@ -44,11 +44,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scratch import scratch_db_url
 from synthetic import synthetic_updates
 
-from superbrain_core.batch import BatchOptions, run_batch
+from superbrain_core.analyzer.batch import BatchOptions, run_batch
+from superbrain_core.analyzer.classify.keywords import KeywordClassifier
+from superbrain_core.analyzer.classify.webhook import WebhookClassifier
 from superbrain_core.capture import Capturer
-from superbrain_core.classify.keywords import KeywordClassifier
-from superbrain_core.classify.webhook import WebhookClassifier
-from superbrain_core.ingest import ingest_text
+from superbrain_core.history.ingest import ingest_text
 from superbrain_core.logs import configure_logging
 from superbrain_core.storage import CaptureOptions, open_store
 

@@ -26,7 +26,7 @@ from scratch import scratch_db_url
 from synthetic import synthetic_updates
 
 from superbrain_core.capture import Capturer
-from superbrain_core.ingest import ingest_text
+from superbrain_core.history.ingest import ingest_text
 from superbrain_core.storage import CaptureOptions, open_store
 
 

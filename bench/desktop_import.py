@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scratch import scratch_db_url
 
 from superbrain_core.files import LocalFileStore
-from superbrain_core.importer import import_desktop_export
+from superbrain_core.history.importer import import_desktop_export
 from superbrain_core.logs import configure_logging
 from superbrain_core.storage import open_store
 

@@ -24,7 +24,7 @@ async def scratch_db_url(db: str | None, tmp: Path) -> AsyncIterator[str]:
         return
     import psycopg
 
-    from superbrain_core.storage.migrations import migrate
+    from superbrain_core.storage.postgres.migrations import migrate
 
     name = f"superbrain_bench_{uuid.uuid4().hex[:10]}"
     admin = await psycopg.AsyncConnection.connect(db, autocommit=True)

@@ -38,8 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scratch import scratch_db_url
 
 from superbrain_core.capture import Capturer
-from superbrain_core.ingest import ingest_text
-from superbrain_core.samples import DAY_START, make_message
+from superbrain_core.demo.samples import DAY_START, make_message
+from superbrain_core.history.ingest import ingest_text
 from superbrain_core.storage import CaptureOptions, open_store
 
 STEMS = ["встреч", "бюджет", "проект", "задач", "звон", "отчет", "молок", "поездк", "врач"]
@@ -93,7 +93,7 @@ async def drop_index_triggers(db_url: str) -> None:
     if db_url.startswith("sqlite"):
         import sqlite3
 
-        from superbrain_core.storage.sqlite import sqlite_path_from_url
+        from superbrain_core.storage.sqlite.connection import sqlite_path_from_url
 
         with sqlite3.connect(sqlite_path_from_url(db_url)) as conn:
             names = conn.execute(

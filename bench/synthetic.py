@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-from superbrain_core.samples import DAY_START, fake_file, make_message
+from superbrain_core.demo.samples import DAY_START, fake_file, make_message
 
 PHRASES = [
     "Завтра в 10 созвон с командой",

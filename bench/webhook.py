@@ -34,7 +34,7 @@ async def client(url: str, n: int, concurrency: int) -> None:
     import aiohttp
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    from superbrain_core.samples import make_update
+    from superbrain_core.demo.samples import make_update
 
     bodies = [
         json.dumps(make_update(i, message_id=i, text=f"Купить молоко #{i}")).encode()
@@ -73,12 +73,12 @@ async def serve(mode: str, n: int, concurrency: int, tmp: Path) -> tuple[float, 
     from aiogram.webhook.aiohttp_server import SimpleRequestHandler
     from aiohttp import web
 
-    from superbrain_core.aiogram import PinResponseTypes, install
-    from superbrain_core.bot import BotServer, BotSettings, build_router
+    from superbrain_core.bot.hooks import PinResponseTypes, install
+    from superbrain_core.bot.server import BotServer, BotSettings, build_router
+    from superbrain_core.bot.spool import Spool
     from superbrain_core.botapi import BotApiClient
-    from superbrain_core.samples import OWNER_ID
-    from superbrain_core.spool import Spool
-    from superbrain_core.storage.sqlite import SqliteStore
+    from superbrain_core.demo.samples import OWNER_ID
+    from superbrain_core.storage.sqlite.store import SqliteStore
     from superbrain_core.testing import BOT_TOKEN, FakeBotApiSession, fake_bot
 
     settings = BotSettings(

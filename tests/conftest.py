@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from superbrain_core.storage.sqlite import SqliteStore
+from superbrain_core.storage.sqlite.store import SqliteStore
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DIR = Path(os.environ.get("SUPERBRAIN_SHARED_DIR", PROJECT_ROOT.parent / "shared"))

@@ -5,16 +5,18 @@ Postgres, Supabase, pandas) live in their own modules and import their
 dependencies only when used.
 """
 
-from superbrain_core.batch import BatchOptions, BatchReport, run_batch
-from superbrain_core.capture import Capturer, CaptureTally
-from superbrain_core.classify import (
+from superbrain_core.analyzer.batch import BatchOptions, BatchReport, run_batch
+from superbrain_core.analyzer.classify import (
     Classification,
     Classifier,
     ClassifierError,
     ClassifierInput,
     ItemType,
 )
-from superbrain_core.classify.factory import make_classifier
+from superbrain_core.analyzer.classify.factory import make_classifier
+from superbrain_core.analyzer.explain import Explanation, explain_message
+from superbrain_core.analyzer.nightly import NightlyResult, NightlySettings, run_nightly
+from superbrain_core.capture import Capturer, CaptureTally
 from superbrain_core.errors import (
     ConfigError,
     InputError,
@@ -24,7 +26,6 @@ from superbrain_core.errors import (
     SuperbrainError,
     TransientStorageError,
 )
-from superbrain_core.explain import Explanation, explain_message
 from superbrain_core.files import FileStore, LocalFileStore, StoredBlob, attach_bytes
 from superbrain_core.models import (
     BotResponse,
@@ -45,7 +46,6 @@ from superbrain_core.models import (
     RoutingEntry,
     StoreStats,
 )
-from superbrain_core.nightly import NightlyResult, NightlySettings, run_nightly
 from superbrain_core.settings import Settings
 from superbrain_core.storage import CaptureOptions, Store, open_store
 from superbrain_core.telegram import normalize_message, normalize_update

@@ -1,5 +1,5 @@
 """``python -m superbrain_core`` is the ``superbrain`` command."""
 
-from superbrain_core.cli import main
+from superbrain_core.cli.commands import main
 
 main()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from superbrain_core.samples import make_update
+from superbrain_core.demo.samples import make_update
 
 
 def run(

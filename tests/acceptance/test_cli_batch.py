@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from superbrain_core.samples import OWNER_ID, make_message, make_update
+from superbrain_core.demo.samples import OWNER_ID, make_message, make_update
 
 from .loopback import classifier
 from .test_cli import run, write

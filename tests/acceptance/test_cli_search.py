@@ -7,7 +7,7 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-from superbrain_core.samples import fake_file, make_update
+from superbrain_core.demo.samples import fake_file, make_update
 
 from .test_cli import run
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from superbrain_core.samples import OWNER_ID, make_update
+from superbrain_core.demo.samples import OWNER_ID, make_update
 
 from .loopback import LoopbackBotApi, bot_api, classifier
 from .test_cli import run

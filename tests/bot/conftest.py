@@ -12,11 +12,11 @@ pytest.importorskip("aiogram", reason="the bot tests need the 'bot' extra")
 
 from aiogram import Bot, Dispatcher
 
-from superbrain_core.aiogram import SuperbrainCapture, install
-from superbrain_core.bot import BotSettings, build_router
-from superbrain_core.samples import OWNER_ID
-from superbrain_core.spool import Spool
-from superbrain_core.storage.sqlite import SqliteStore
+from superbrain_core.bot.hooks import SuperbrainCapture, install
+from superbrain_core.bot.server import BotSettings, build_router
+from superbrain_core.bot.spool import Spool
+from superbrain_core.demo.samples import OWNER_ID
+from superbrain_core.storage.sqlite.store import SqliteStore
 from superbrain_core.testing import BOT_TOKEN, FakeBotApiSession, fake_bot
 
 

@@ -14,8 +14,8 @@ import anyio
 import httpx
 import pytest
 
-from superbrain_core.bot import SECRET_HEADER
-from superbrain_core.samples import make_update
+from superbrain_core.bot.server import SECRET_HEADER
+from superbrain_core.demo.samples import make_update
 from superbrain_core.testing import BOT_TOKEN
 from tests.bot.fake_telegram import FakeTelegram
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aiogram.types import Update
 
-from superbrain_core.samples import BOT_USER, OWNER_ID, fake_file, make_message, make_update
+from superbrain_core.demo.samples import BOT_USER, OWNER_ID, fake_file, make_message, make_update
 from superbrain_core.telegram import MESSAGE_UPDATE_TYPES
 from tests.bot.conftest import BotHarness
 from tests.conftest import SAMPLES_DIR
@@ -232,7 +232,7 @@ async def test_message_like_updates_keep_their_text(harness: BotHarness) -> None
 
 async def test_reply_recording_never_breaks_the_send(harness: BotHarness, tmp_path: Path) -> None:
     """With storage and spool both gone, the reply still goes out and the handler goes on."""
-    from superbrain_core.spool import Spool
+    from superbrain_core.bot.spool import Spool
 
     blocker = tmp_path / "blocker"
     blocker.write_text("not a directory")

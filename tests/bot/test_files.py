@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from superbrain_core.bot.filepipe import BotApiFetcher, FilePipeline
 from superbrain_core.botapi import BotApiClient
 from superbrain_core.capture import Capturer
-from superbrain_core.filepipe import BotApiFetcher, FilePipeline
+from superbrain_core.demo.samples import OWNER_ID, make_update
 from superbrain_core.files import LocalFileStore
 from superbrain_core.models import FileStatus
-from superbrain_core.samples import OWNER_ID, make_update
 from superbrain_core.storage.base import CaptureOptions
-from superbrain_core.storage.sqlite import SqliteStore
+from superbrain_core.storage.sqlite.store import SqliteStore
 from superbrain_core.testing import BOT_TOKEN
 from tests.bot.fake_telegram import FakeTelegram
 
@@ -147,8 +147,8 @@ async def live(tmp_path: Path):  # type: ignore[no-untyped-def]
     from aiogram.client.session.aiohttp import AiohttpSession
     from aiogram.client.telegram import TelegramAPIServer
 
-    from superbrain_core.aiogram import install
-    from superbrain_core.spool import Spool
+    from superbrain_core.bot.hooks import install
+    from superbrain_core.bot.spool import Spool
 
     telegram = FakeTelegram()
     base = await telegram.start()

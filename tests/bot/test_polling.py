@@ -5,10 +5,10 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from superbrain_core.bot import BotServer, BotSettings
+from superbrain_core.bot.server import BotServer, BotSettings
+from superbrain_core.bot.spool import Spool
 from superbrain_core.botapi import BotApiClient
-from superbrain_core.samples import OWNER_ID, make_update
-from superbrain_core.spool import Spool
+from superbrain_core.demo.samples import OWNER_ID, make_update
 from superbrain_core.testing import BOT_TOKEN
 from tests.bot.conftest import BotHarness
 from tests.bot.fake_telegram import FakeTelegram

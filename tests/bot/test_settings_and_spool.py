@@ -9,11 +9,11 @@ import httpx
 import pytest
 import respx
 
-from superbrain_core.bot import BotSettings
+from superbrain_core.bot.server import BotSettings
+from superbrain_core.bot.spool import Spool
 from superbrain_core.errors import ConfigError
 from superbrain_core.files import SupabaseBucketFileStore, blob_path, iter_chunks
 from superbrain_core.settings import Settings
-from superbrain_core.spool import Spool
 from superbrain_core.testing import BOT_TOKEN
 
 BASE = Settings()
@@ -99,9 +99,9 @@ async def test_spool_keeps_order_and_ignores_a_torn_last_line(tmp_path: Path) ->
 
 
 async def _durable(tmp_path: Path):  # type: ignore[no-untyped-def]
+    from superbrain_core.bot.spool import DurableCapture
     from superbrain_core.capture import Capturer
-    from superbrain_core.spool import DurableCapture
-    from superbrain_core.storage.sqlite import SqliteStore
+    from superbrain_core.storage.sqlite.store import SqliteStore
 
     store = SqliteStore(tmp_path / "d.db")
     await store.open()
@@ -110,7 +110,7 @@ async def _durable(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 @pytest.mark.anyio
 async def test_bad_lines_are_set_aside_and_the_rest_replayed(tmp_path: Path) -> None:
-    from superbrain_core.samples import make_update
+    from superbrain_core.demo.samples import make_update
 
     store, durable = await _durable(tmp_path)
     spool = durable.spool
@@ -131,7 +131,7 @@ async def test_bad_lines_are_set_aside_and_the_rest_replayed(tmp_path: Path) -> 
 
 @pytest.mark.anyio
 async def test_a_torn_tail_does_not_corrupt_the_next_append(tmp_path: Path) -> None:
-    from superbrain_core.samples import make_update
+    from superbrain_core.demo.samples import make_update
 
     store, durable = await _durable(tmp_path)
     spool = durable.spool
@@ -151,7 +151,7 @@ async def test_records_arriving_during_a_replay_are_written(tmp_path: Path) -> N
     """A capture that queues while the replay holds the lock must not wait forever."""
     import anyio
 
-    from superbrain_core.samples import make_update
+    from superbrain_core.demo.samples import make_update
 
     store, durable = await _durable(tmp_path)
     assert durable.spool is not None
@@ -171,7 +171,7 @@ async def test_records_arriving_during_a_replay_are_written(tmp_path: Path) -> N
 async def test_cancelling_the_leading_caller_does_not_fail_the_others(tmp_path: Path) -> None:
     import anyio
 
-    from superbrain_core.samples import make_update
+    from superbrain_core.demo.samples import make_update
 
     store, durable = await _durable(tmp_path)
     results: dict[int, object] = {}

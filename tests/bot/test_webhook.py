@@ -9,10 +9,10 @@ import httpx
 import pytest
 from aiohttp.test_utils import TestServer
 
-from superbrain_core.bot import SECRET_HEADER, BotServer, BotSettings
+from superbrain_core.bot.server import SECRET_HEADER, BotServer, BotSettings
+from superbrain_core.bot.spool import Spool
 from superbrain_core.botapi import BotApiClient
-from superbrain_core.samples import OWNER_ID, make_update
-from superbrain_core.spool import Spool
+from superbrain_core.demo.samples import OWNER_ID, make_update
 from superbrain_core.testing import BOT_TOKEN
 from tests.bot.conftest import BotHarness
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from superbrain_core.storage.base import Store
-from superbrain_core.storage.sqlite import SqliteStore
+from superbrain_core.storage.sqlite.store import SqliteStore
 
 StoreFactory = Callable[[], Store]
 
@@ -34,7 +34,7 @@ def _postgres_factory(dsn: str) -> StoreFactory:
     from tests.integration import pgutil
 
     pgutil.truncate_all(dsn)
-    from superbrain_core.storage.postgres import PostgresStore
+    from superbrain_core.storage.postgres.store import PostgresStore
 
     return lambda: PostgresStore(dsn)
 

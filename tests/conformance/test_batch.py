@@ -10,17 +10,17 @@ import anyio
 import attrs
 import pytest
 
-from superbrain_core.batch import BatchOptions, run_batch
-from superbrain_core.capture import Capturer
-from superbrain_core.classify.keywords import KeywordClassifier
-from superbrain_core.classify.schema import (
+from superbrain_core.analyzer.batch import BatchOptions, run_batch
+from superbrain_core.analyzer.classify.keywords import KeywordClassifier
+from superbrain_core.analyzer.classify.schema import (
     Classification,
     ClassifierError,
     ClassifierInput,
     ItemType,
 )
+from superbrain_core.capture import Capturer
+from superbrain_core.demo.samples import OWNER_ID, bot_message, make_message, make_update
 from superbrain_core.models import BotResponseIn
-from superbrain_core.samples import OWNER_ID, bot_message, make_message, make_update
 from superbrain_core.storage.base import Store
 
 from .conftest import StoreFactory
@@ -361,7 +361,7 @@ async def test_a_run_killed_midway_is_finished_by_the_next(store_factory: StoreF
 async def test_report_lists_are_bounded_but_counts_exact(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import superbrain_core.batch as batch_module
+    import superbrain_core.analyzer.batch as batch_module
 
     monkeypatch.setattr(batch_module, "REPORT_LIST_LIMIT", 3)
     await capture_texts(store, [f"мысль {n}" for n in range(20)])  # no keyword: all unsure

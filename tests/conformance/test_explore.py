@@ -15,12 +15,12 @@ import anyio
 import pandas as pd
 import pytest
 
-from superbrain_core import explore
-from superbrain_core.batch import BatchOptions, run_batch
+from superbrain_core.analyzer.batch import BatchOptions, run_batch
 from superbrain_core.capture import Capturer
+from superbrain_core.demo.samples import OWNER_ID, make_message, make_update
 from superbrain_core.errors import ConfigError, StorageError, TransientStorageError
-from superbrain_core.explore import Explorer
-from superbrain_core.samples import OWNER_ID, make_message, make_update
+from superbrain_core.explore import notebook as explore
+from superbrain_core.explore.notebook import Explorer
 
 from .conftest import StoreFactory
 from .test_explore_reads import CLASSIFIER, T0, fill
@@ -314,7 +314,7 @@ def test_without_pandas_the_core_imports_and_explore_names_the_extra() -> None:
         "import sys; sys.modules['pandas'] = None\n"
         "import superbrain_core\n"
         "try:\n"
-        "    import superbrain_core.explore\n"
+        "    import superbrain_core.explore.notebook\n"
         "except ImportError as exc:\n"
         "    print('ImportError:', exc)\n"
     )

@@ -11,12 +11,12 @@ import httpx
 import pytest
 import respx
 
-from superbrain_core.batch import BatchOptions, run_batch
+from superbrain_core.analyzer.batch import BatchOptions, run_batch
+from superbrain_core.analyzer.classify.keywords import KeywordClassifier
+from superbrain_core.analyzer.classify.schema import ItemType
 from superbrain_core.capture import Capturer
-from superbrain_core.classify.keywords import KeywordClassifier
-from superbrain_core.classify.schema import ItemType
+from superbrain_core.demo.samples import OWNER_ID, bot_message, make_message, make_update, unix
 from superbrain_core.models import BotResponseIn
-from superbrain_core.samples import OWNER_ID, bot_message, make_message, make_update, unix
 from superbrain_core.storage.base import MessageFilter, Store
 
 pytestmark = pytest.mark.anyio

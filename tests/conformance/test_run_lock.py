@@ -74,7 +74,7 @@ async def test_two_runs_racing_for_the_lock_let_exactly_one_in(
 _HOLD_SQLITE = textwrap.dedent(
     """
     import sys, anyio
-    from superbrain_core.storage.sqlite import SqliteStore
+    from superbrain_core.storage.sqlite.store import SqliteStore
 
     async def main() -> None:
         async with SqliteStore(sys.argv[1]) as store, store.run_lock("batch", "doomed"):
@@ -88,7 +88,7 @@ _HOLD_SQLITE = textwrap.dedent(
 
 async def test_sqlite_lock_dies_with_its_process(tmp_path: Path) -> None:
     """kill -9 cannot release anything, so the OS must: the next night is not blocked."""
-    from superbrain_core.storage.sqlite import SqliteStore
+    from superbrain_core.storage.sqlite.store import SqliteStore
 
     db = tmp_path / "killed.db"
     async with SqliteStore(db):
@@ -114,7 +114,7 @@ async def test_sqlite_lock_dies_with_its_process(tmp_path: Path) -> None:
 async def test_an_in_memory_store_locks_too_and_leaves_no_file_behind(tmp_path: Path) -> None:
     import tempfile
 
-    from superbrain_core.storage.sqlite import SqliteStore
+    from superbrain_core.storage.sqlite.store import SqliteStore
 
     before = set(Path(tempfile.gettempdir()).glob("superbrain-memory-*"))
     async with SqliteStore(":memory:") as store:

@@ -22,16 +22,17 @@ import attrs
 import psycopg
 import pytest
 
-from superbrain_core.batch import BatchOptions, run_batch
+from superbrain_core.analyzer.batch import BatchOptions, run_batch
+from superbrain_core.analyzer.classify.keywords import KeywordClassifier
+from superbrain_core.analyzer.classify.schema import ItemType
 from superbrain_core.capture import Capturer
-from superbrain_core.classify.keywords import KeywordClassifier
-from superbrain_core.classify.schema import ItemType
+from superbrain_core.demo.samples import OWNER_ID, bot_message, demo_day, fake_file, make_update
 from superbrain_core.models import BotResponseIn
-from superbrain_core.samples import OWNER_ID, bot_message, demo_day, fake_file, make_update
 from superbrain_core.search import UPPER_FROM, SearchHit, SearchQueryError, terms
-from superbrain_core.storage import pgcodec, sqlite_search
 from superbrain_core.storage.base import Store
-from superbrain_core.storage.sqlite import SqliteStore
+from superbrain_core.storage.pgsql import codec as pgcodec
+from superbrain_core.storage.sqlite import search as sqlite_search
+from superbrain_core.storage.sqlite.store import SqliteStore
 
 pytestmark = pytest.mark.anyio
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -349,9 +350,9 @@ async def test_a_version_2_sqlite_database_is_upgraded_and_indexed(tmp_path: Pat
             make_update(2, message_id=2, document=document("d", "budget.xlsx"), date=at(2)),
         )
     old = tmp_path / "old.db"
-    package = resources.files("superbrain_core.storage")
+    package = resources.files("superbrain_core.storage.sqlite").joinpath("schema")
     with sqlite3.connect(old) as conn:
-        for script in ("sqlite_schema.sql", "sqlite_schema_2.sql"):
+        for script in ("0001_capture.sql", "0002_analyzer.sql"):
             conn.executescript(package.joinpath(script).read_text(encoding="utf-8"))
         conn.execute("PRAGMA user_version = 2")
         conn.execute("ATTACH DATABASE ? AS cur", (str(current),))
@@ -368,7 +369,7 @@ async def test_a_version_2_sqlite_database_is_upgraded_and_indexed(tmp_path: Pat
 # Searches a database in a process that cannot write it, printing the answers as JSON.
 _READ_ONLY_SEARCH = """
 import json, sys, anyio
-from superbrain_core.storage.sqlite import SqliteStore
+from superbrain_core.storage.sqlite.store import SqliteStore
 
 async def main(path, queries):
     async with SqliteStore(path) as store:
@@ -478,7 +479,7 @@ async def test_a_read_only_sqlite_database_is_searched_with_its_unindexed_messag
 async def test_postgres_rows_inserted_directly_are_indexed_by_the_triggers(
     postgres_conformance_dsn: str,
 ) -> None:
-    from superbrain_core.storage.postgres import PostgresStore
+    from superbrain_core.storage.postgres.store import PostgresStore
     from tests.integration import pgutil
 
     pgutil.truncate_all(postgres_conformance_dsn)
@@ -577,7 +578,7 @@ QUERIES = [
 async def test_postgres_answers_exactly_what_sqlite_answers(
     tmp_path: Path, postgres_conformance_dsn: str
 ) -> None:
-    from superbrain_core.storage.postgres import PostgresStore
+    from superbrain_core.storage.postgres.store import PostgresStore
     from tests.integration import pgutil
 
     pgutil.truncate_all(postgres_conformance_dsn)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from superbrain_core.capture import Capturer
-from superbrain_core.ingest import ingest_text
+from superbrain_core.history.ingest import ingest_text
 from superbrain_core.storage.base import Store
 from superbrain_core.telegram import MESSAGE_UPDATE_TYPES
 from tests.conftest import SAMPLES_DIR

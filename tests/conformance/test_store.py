@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from superbrain_core.capture import Capturer
+from superbrain_core.demo.samples import BOT_USER, OWNER_ID, fake_file, make_message, make_update
 from superbrain_core.files import LocalFileStore, attach_bytes, iter_chunks
 from superbrain_core.models import BotResponseIn, CaptureOutcome, FileStatus
-from superbrain_core.samples import BOT_USER, OWNER_ID, fake_file, make_message, make_update
 from superbrain_core.storage.base import CaptureOptions, Store
 from superbrain_core.telegram import normalize_update
 
@@ -465,7 +465,7 @@ async def test_a_failed_commit_leaves_the_sqlite_store_usable(tmp_path: Path) ->
     SQLite only: it exercises the SQLite store's own transaction wrapper.
     """
     from superbrain_core.errors import StorageError
-    from superbrain_core.storage.sqlite import SqliteStore
+    from superbrain_core.storage.sqlite.store import SqliteStore
 
     def violate(conn):  # type: ignore[no-untyped-def]
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS parent (id INTEGER PRIMARY KEY)")

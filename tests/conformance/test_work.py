@@ -9,11 +9,11 @@ import anyio
 import attrs
 import pytest
 
+from superbrain_core.analyzer.classify.schema import Classification, EventKind, ItemType
+from superbrain_core.analyzer.routing import placement_for
 from superbrain_core.capture import Capturer
-from superbrain_core.classify.schema import Classification, EventKind, ItemType
+from superbrain_core.demo.samples import OWNER_ID, bot_message, make_message, make_update
 from superbrain_core.models import RouteOutcome, WorkContext, WorkFailure
-from superbrain_core.routing import placement_for
-from superbrain_core.samples import OWNER_ID, bot_message, make_message, make_update
 from superbrain_core.storage.base import Store
 
 from .conftest import StoreFactory

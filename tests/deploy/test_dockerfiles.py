@@ -23,7 +23,7 @@ import typer
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from superbrain_core.cli import app
+from superbrain_core.cli.commands import app
 from tests.deploy.pins import (
     IMAGE_EXTRAS,
     ROOT,
@@ -199,7 +199,7 @@ def test_entrypoint_is_a_real_command(image: str) -> None:
     argv = json.loads(entry[0])  # exec form: signals reach the program, not a shell
     scripts = pyproject()["project"]["scripts"]  # type: ignore[index]
     assert argv[0] in scripts, f"{argv[0]} is not a [project.scripts] entry"
-    assert scripts[argv[0]] == "superbrain_core.cli:main"
+    assert scripts[argv[0]] == "superbrain_core.cli.commands:main"
     commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
     assert argv[1] in commands, f"`superbrain {argv[1]}` does not exist (have {sorted(commands)})"
     assert argv[1] == {"batch": "nightly", "bot": "bot"}[image]

@@ -21,7 +21,7 @@ import pytest
 import yaml
 from kubernetes_validate.utils import latest_version
 
-from superbrain_core import nightly
+from superbrain_core.analyzer import nightly
 from superbrain_core.logs import redact_text
 from superbrain_core.settings import Settings
 

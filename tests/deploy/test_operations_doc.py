@@ -17,7 +17,7 @@ import pytest
 import typer
 import yaml
 
-from superbrain_core.cli import app
+from superbrain_core.cli.commands import app
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs/operations.md"

@@ -29,7 +29,7 @@ def empty_dsn(pg_server: None) -> Iterator[str]:
 
 @pytest.fixture
 def migrated_dsn(empty_dsn: str) -> str:
-    from superbrain_core.storage import migrations
+    from superbrain_core.storage.postgres import migrations
 
     anyio.run(migrations.migrate, empty_dsn)
     return empty_dsn

@@ -13,7 +13,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from superbrain_core.storage.pgcodec import (
+from superbrain_core.storage.pgsql.codec import (
     ESCAPE_MARK,
     clean,
     dumps_raw,

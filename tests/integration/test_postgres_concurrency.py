@@ -13,9 +13,9 @@ import anyio
 import psycopg
 import pytest
 
+from superbrain_core.demo.samples import OWNER_ID, make_message
 from superbrain_core.models import CaptureOutcome, CaptureResult
-from superbrain_core.samples import OWNER_ID, make_message
-from superbrain_core.storage.postgres import PostgresStore
+from superbrain_core.storage.postgres.store import PostgresStore
 from superbrain_core.telegram import normalize_update
 
 pytestmark = [pytest.mark.postgres, pytest.mark.anyio]

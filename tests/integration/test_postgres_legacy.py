@@ -11,10 +11,10 @@ import psycopg
 import pytest
 
 from superbrain_core.capture import Capturer
+from superbrain_core.demo.samples import BOT_USER, make_message
 from superbrain_core.models import BotResponseIn, CaptureOutcome, FileStatus
-from superbrain_core.samples import BOT_USER, make_message
-from superbrain_core.storage import migrations
-from superbrain_core.storage.postgres import PostgresStore
+from superbrain_core.storage.postgres import migrations
+from superbrain_core.storage.postgres.store import PostgresStore
 from tests.integration import pgutil
 from tests.integration.test_postgres_migrations import run_files_directly, schema_snapshot
 

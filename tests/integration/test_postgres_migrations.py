@@ -11,8 +11,8 @@ import anyio
 import psycopg
 import pytest
 
-from superbrain_core.storage import migrations
-from superbrain_core.storage.migrations import MigrationError
+from superbrain_core.storage.postgres import migrations
+from superbrain_core.storage.postgres.migrations import MigrationError
 from tests.integration import pgutil
 
 pytestmark = [pytest.mark.postgres, pytest.mark.anyio]

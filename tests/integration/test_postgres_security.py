@@ -13,9 +13,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from superbrain_core.samples import make_message, make_update
-from superbrain_core.storage import pgcodec
+from superbrain_core.demo.samples import make_message, make_update
 from superbrain_core.storage.base import CaptureOptions
+from superbrain_core.storage.pgsql import codec as pgcodec
 from superbrain_core.telegram import normalize_update
 from tests.integration import pgutil
 
@@ -239,7 +239,7 @@ def test_the_legacy_upgrade_takes_back_what_the_seed_schema_gave_away(legacy_dsn
     """The seed schema granted everything to anon and had a read-all policy."""
     import anyio
 
-    from superbrain_core.storage import migrations
+    from superbrain_core.storage.postgres import migrations
 
     report = anyio.run(migrations.migrate, legacy_dsn)
     assert any("Enable read access for all users" in n for n in report.notices)

@@ -14,12 +14,12 @@ import psycopg
 import pytest
 
 from superbrain_core.capture import Capturer
+from superbrain_core.demo.samples import BOT_USER, OWNER_ID, fake_file, make_message, make_update
 from superbrain_core.errors import ConfigError, StorageError, TransientStorageError
 from superbrain_core.models import BotResponseIn, CaptureOutcome, FileStatus, NormalizedUpdate
-from superbrain_core.samples import BOT_USER, OWNER_ID, fake_file, make_message, make_update
 from superbrain_core.storage import open_store
-from superbrain_core.storage.pgcodec import ESCAPE_MARK
-from superbrain_core.storage.postgres import PostgresStore
+from superbrain_core.storage.pgsql.codec import ESCAPE_MARK
+from superbrain_core.storage.postgres.store import PostgresStore
 from superbrain_core.telegram import normalize_update
 
 pytestmark = [pytest.mark.postgres, pytest.mark.anyio]
@@ -119,7 +119,7 @@ def test_without_psycopg_the_url_asks_for_the_extra(monkeypatch: pytest.MonkeyPa
             raise ModuleNotFoundError(f"No module named {name!r}", name=name)
         return real_import(name, *args, **kwargs)
 
-    monkeypatch.delitem(sys.modules, "superbrain_core.storage.postgres", raising=False)
+    monkeypatch.delitem(sys.modules, "superbrain_core.storage.postgres.store", raising=False)
     monkeypatch.setattr(builtins, "__import__", no_psycopg)
     with pytest.raises(ConfigError, match=r"superbrain-core\[postgres\]") as caught:
         open_store("postgresql://u@localhost/db")

@@ -11,8 +11,8 @@ import psycopg
 import pytest
 
 from superbrain_core.errors import RunLockHeld
-from superbrain_core.storage.postgres import PostgresStore
-from superbrain_core.storage.supabase import SupabaseStore
+from superbrain_core.storage.postgres.store import PostgresStore
+from superbrain_core.storage.supabase.store import SupabaseStore
 from tests.integration import pgutil
 from tests.integration.test_supabase_rpc_names import (  # noqa: F401  (fixtures)
     KEY,

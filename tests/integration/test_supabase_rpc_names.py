@@ -30,9 +30,10 @@ import respx
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
-from superbrain_core.batch import BatchOptions, run_batch
+from superbrain_core.analyzer.batch import BatchOptions, run_batch
+from superbrain_core.analyzer.classify.rules import RulesClassifier
 from superbrain_core.capture import Capturer
-from superbrain_core.classify.rules import RulesClassifier
+from superbrain_core.demo.samples import BOT_ID, BOT_REPLIES, OWNER_ID, demo_day, make_update
 from superbrain_core.errors import StorageError
 from superbrain_core.models import (
     BotResponseIn,
@@ -41,13 +42,12 @@ from superbrain_core.models import (
     Placement,
     WorkFailure,
 )
-from superbrain_core.routing import TABLES as ROUTING_TABLES
-from superbrain_core.samples import BOT_ID, BOT_REPLIES, OWNER_ID, demo_day, make_update
-from superbrain_core.storage import migrations
-from superbrain_core.storage import supabase_rows as sbrows
+from superbrain_core.records import TABLES as ROUTING_TABLES
 from superbrain_core.storage.base import CaptureOptions, Store
-from superbrain_core.storage.postgres import PostgresStore
-from superbrain_core.storage.supabase import SupabaseStore
+from superbrain_core.storage.postgres import migrations
+from superbrain_core.storage.postgres.store import PostgresStore
+from superbrain_core.storage.supabase import rows as sbrows
+from superbrain_core.storage.supabase.store import SupabaseStore
 from superbrain_core.telegram import normalize_update
 from tests.conformance.test_batch import *  # noqa: F403  (the suite, run on this module's store)
 from tests.conformance.test_desktop_import import *  # noqa: F403

@@ -19,13 +19,13 @@ import pytest
 import respx
 from structlog.testing import capture_logs
 
-from superbrain_core.classify.openai import (
+from superbrain_core.analyzer.classify.openai import (
     SELF_FILLED_FIELDS,
     OpenAIClassifier,
     response_schema,
     strict_schema,
 )
-from superbrain_core.classify.schema import (
+from superbrain_core.analyzer.classify.schema import (
     ChainMessage,
     Classification,
     Classifier,

@@ -19,9 +19,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from superbrain_core.classify import rules
-from superbrain_core.classify.rules import RulesClassifier
-from superbrain_core.classify.schema import (
+from superbrain_core.analyzer.classify import rules
+from superbrain_core.analyzer.classify.rules import RulesClassifier
+from superbrain_core.analyzer.classify.schema import (
     CONFIDENCE_THRESHOLD,
     ChainMessage,
     Classification,

@@ -19,7 +19,7 @@ import pytest
 import respx
 from structlog.testing import capture_logs
 
-from superbrain_core.classify.schema import (
+from superbrain_core.analyzer.classify.schema import (
     SCHEMA_VERSION,
     ChainMessage,
     Classification,
@@ -29,7 +29,7 @@ from superbrain_core.classify.schema import (
     EventKind,
     ItemType,
 )
-from superbrain_core.classify.webhook import WebhookClassifier
+from superbrain_core.analyzer.classify.webhook import WebhookClassifier
 from superbrain_core.errors import ConfigError
 from superbrain_core.models import FileStatus, RawFile
 

@@ -14,8 +14,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from superbrain_core import desktop_export, importer
-from superbrain_core.desktop_export import (
+from superbrain_core.errors import InputError
+from superbrain_core.history import desktop_export, importer
+from superbrain_core.history.desktop_export import (
     ExportChat,
     ExportPeer,
     ExportStream,
@@ -27,8 +28,7 @@ from superbrain_core.desktop_export import (
     parse_export_date,
     peer_id,
 )
-from superbrain_core.errors import InputError
-from superbrain_core.importer import RefusedPath, locate_export, open_inside
+from superbrain_core.history.importer import RefusedPath, locate_export, open_inside
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "desktop_export"
 MOSCOW = ZoneInfo("Europe/Moscow")

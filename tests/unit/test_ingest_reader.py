@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from superbrain_core.demo.samples import make_update
 from superbrain_core.errors import InputError, NotAnUpdateError
-from superbrain_core.ingest import iter_json_values
-from superbrain_core.samples import make_update
+from superbrain_core.history.ingest import iter_json_values
 
 U1, U2, U3 = (make_update(i, message_id=i, text=f"сообщение {i}") for i in (1, 2, 3))
 
@@ -95,7 +95,7 @@ def test_malformed_inputs(text: str, fragment: str) -> None:
 @pytest.mark.anyio
 async def test_object_that_is_not_an_update_is_located(sqlite_store) -> None:  # type: ignore[no-untyped-def]
     from superbrain_core.capture import Capturer
-    from superbrain_core.ingest import ingest_text
+    from superbrain_core.history.ingest import ingest_text
 
     text = json.dumps(U1) + "\n" + json.dumps({"hello": "world"}) + "\n" + json.dumps(U3)
     with pytest.raises(NotAnUpdateError) as info:

@@ -14,13 +14,13 @@ import httpx
 import pytest
 import respx
 
-from superbrain_core.batch import BatchReport
+from superbrain_core.analyzer.batch import BatchReport
+from superbrain_core.analyzer.digest import MAX_QUESTIONS, Question
+from superbrain_core.analyzer.notify import DigestSender
 from superbrain_core.botapi import BotApiClient
-from superbrain_core.digest import MAX_QUESTIONS, Question
 from superbrain_core.errors import StorageError
 from superbrain_core.models import BotResponse, BotResponseIn
-from superbrain_core.notify import DigestSender
-from superbrain_core.storage.sqlite import SqliteStore
+from superbrain_core.storage.sqlite.store import SqliteStore
 
 pytestmark = pytest.mark.anyio
 TOKEN = "4200000042:" + "B" * 35

@@ -10,14 +10,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from superbrain_core.batch import BatchOptions
-from superbrain_core.classify.schema import (
+from superbrain_core.analyzer.batch import BatchOptions
+from superbrain_core.analyzer.classify.schema import (
     SCHEMA_VERSION,
     Classification,
     ItemType,
     json_schema,
 )
-from superbrain_core.digest import MAX_QUESTIONS, Question, plural, render_digest
+from superbrain_core.analyzer.digest import MAX_QUESTIONS, Question, plural, render_digest
 
 MSK = ZoneInfo("Europe/Moscow")
 

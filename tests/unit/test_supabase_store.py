@@ -23,6 +23,7 @@ import pytest
 import respx
 from structlog.testing import capture_logs
 
+from superbrain_core.demo.samples import OWNER_ID, fake_file, make_update
 from superbrain_core.errors import ConfigError, StorageError, TransientStorageError
 from superbrain_core.models import (
     BatchRun,
@@ -46,13 +47,14 @@ from superbrain_core.models import (
     WorkItem,
     WorkProblem,
 )
-from superbrain_core.samples import OWNER_ID, fake_file, make_update
-from superbrain_core.storage import open_store, pgcodec, postgres_work
-from superbrain_core.storage import supabase as sb
-from superbrain_core.storage import supabase_rows as sbrows
+from superbrain_core.storage import open_store
 from superbrain_core.storage.base import CaptureOptions
-from superbrain_core.storage.migrations import bundled_migrations
-from superbrain_core.storage.supabase import SupabaseStore
+from superbrain_core.storage.pgsql import codec as pgcodec
+from superbrain_core.storage.pgsql import work as postgres_work
+from superbrain_core.storage.pgsql.migration_files import bundled_migrations
+from superbrain_core.storage.supabase import rows as sbrows
+from superbrain_core.storage.supabase import store as sb
+from superbrain_core.storage.supabase.store import SupabaseStore
 from superbrain_core.telegram import normalize_update
 
 pytestmark = pytest.mark.anyio
@@ -964,7 +966,7 @@ async def test_stats_counts_exactly_with_head_requests(api: respx.MockRouter) ->
 
 def test_stats_tables_are_the_postgres_stores() -> None:
     pytest.importorskip("psycopg_pool")
-    from superbrain_core.storage.postgres import TABLES
+    from superbrain_core.storage.postgres.store import TABLES
 
     assert sb.STATS_TABLES == TABLES
 

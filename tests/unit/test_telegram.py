@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from superbrain_core.demo.samples import BOT_USER, fake_file, make_message, make_update
 from superbrain_core.errors import NotAnUpdateError
-from superbrain_core.samples import BOT_USER, fake_file, make_message, make_update
 from superbrain_core.telegram import normalize_message, normalize_update
 
 PHOTO_SIZES = [

@@ -29,13 +29,13 @@ def open_store(url: str, *, durable: bool = False, env: Mapping[str, str] | None
     """
     url = url.strip()
     if url.startswith("sqlite:"):
-        from superbrain_core.storage.sqlite import SqliteStore
+        from superbrain_core.storage.sqlite.store import SqliteStore
 
         return SqliteStore.from_url(url, default_synchronous="FULL" if durable else "NORMAL")
     scheme = url.split(":", 1)[0] if ":" in url else url
     if scheme in {"postgres", "postgresql"}:
         try:
-            from superbrain_core.storage.postgres import PostgresStore
+            from superbrain_core.storage.postgres.store import PostgresStore
         except ImportError as exc:
             if not (exc.name or "").startswith("psycopg") and "psycopg" not in str(exc):
                 raise
@@ -56,7 +56,7 @@ def open_store(url: str, *, durable: bool = False, env: Mapping[str, str] | None
                 variable="SUPERBRAIN_DB",
             )
         try:
-            from superbrain_core.storage.supabase import SupabaseStore
+            from superbrain_core.storage.supabase.store import SupabaseStore
         except ImportError as exc:
             missing = exc.name or ""
             if not missing.startswith(("postgrest", "supabase", "psycopg")):

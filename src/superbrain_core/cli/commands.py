@@ -1,0 +1,522 @@
+"""The ``superbrain`` command line. Thin: it parses options and calls the library.
+
+``anyio.run`` lives here and nowhere else in the library.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import anyio
+import attrs
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from superbrain_core.capture import Capturer
+from superbrain_core.cli.db import db_app
+from superbrain_core.cli.importing import register as register_import_desktop
+from superbrain_core.cli.search import search as search_command
+from superbrain_core.errors import ConfigError, InputError, RunLockHeld, StorageError
+from superbrain_core.logs import configure_logging
+from superbrain_core.settings import Settings
+from superbrain_core.storage import CaptureOptions, open_store
+
+app = typer.Typer(
+    name="superbrain",
+    help="Save every Telegram update raw; structure it later.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db_app)
+register_import_desktop(app)
+app.command("search")(search_command)
+console = Console()
+err_console = Console(stderr=True)
+
+EXIT_INPUT_ERROR = 1
+EXIT_CONFIG_ERROR = 2
+EXIT_SOME_FAILED = 3
+#: EX_TEMPFAIL: another run holds the run lock; nothing was done, try later
+#: (the same code as ``superbrain_core.analyzer.nightly.EXIT_LOCKED``; `nightly` returns its own).
+EXIT_LOCKED = 75
+
+
+@app.callback()
+def _global(
+    ctx: typer.Context,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db", help="Database URL (env SUPERBRAIN_DB; default sqlite:///superbrain.db)."
+        ),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir", help="Where file bytes and demo data go (env SUPERBRAIN_DATA_DIR)."
+        ),
+    ] = None,
+    log_format: Annotated[
+        str | None, typer.Option("--log-format", help="auto, console or json.")
+    ] = None,
+) -> None:
+    try:
+        settings = Settings.from_env(db_url=db, data_dir=data_dir, log_format=log_format)
+    except ConfigError as exc:
+        _config_error(exc)
+    configure_logging(settings.log_format, settings.log_level)
+    ctx.obj = settings
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    settings = ctx.obj
+    assert isinstance(settings, Settings)
+    return settings
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[str],
+        typer.Argument(
+            help="Update files: object, array, getUpdates reply or JSON Lines; - for stdin."
+        ),
+    ],
+    source: Annotated[str, typer.Option(help="Origin label stored with each update.")] = "ingest",
+    bot_id: Annotated[
+        int | None, typer.Option(help="Bot the updates were received by (env SUPERBRAIN_BOT_ID).")
+    ] = None,
+) -> None:
+    """Store Bot API updates from files through the bot's own capture path."""
+    settings = _settings(ctx)
+    options = CaptureOptions(
+        bot_id=settings.bot_id if bot_id is None else bot_id,
+        source=source,
+        max_download_bytes=settings.max_download_bytes,
+    )
+
+    async def run() -> None:
+        from superbrain_core.history.ingest import ingest_paths
+
+        async with open_store(settings.db_url) as store:
+            with Progress(
+                TextColumn("[bold]ingest"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=err_console,
+                transient=True,
+            ) as progress:
+                task = progress.add_task("updates", total=None)
+                report = await ingest_paths(
+                    Capturer(store, options),
+                    paths,
+                    on_progress=lambda n: progress.advance(task, n),
+                )
+        t = report.tally
+        console.print(f"new: {t.new}  duplicate: {t.duplicate}  edits: {t.edits}")
+        for problem in t.problems:
+            err_console.print(f"[yellow]kept raw only:[/] {problem}")
+
+    _run(run)
+
+
+@app.command()
+def stats(ctx: typer.Context) -> None:
+    """Counts per table and per message type."""
+    settings = _settings(ctx)
+
+    async def run() -> None:
+        async with open_store(settings.db_url) as store:
+            result = await store.stats()
+        tables = Table("table", "rows", title="Tables")
+        for name, count in result.tables.items():
+            tables.add_row(name, str(count))
+        types = Table("message_type", "messages", title="Raw messages by type")
+        for name, count in result.message_types.items():
+            types.add_row(name, str(count))
+        files = Table("status", "files", title="Files by status")
+        for name, count in result.file_statuses.items():
+            files.add_row(name, str(count))
+        console.print(tables, types, files)
+
+    _run(run)
+
+
+@app.command()
+def demo(ctx: typer.Context) -> None:
+    """Run the whole pipeline on a fresh embedded store with built-in sample data."""
+    settings = _settings(ctx)
+
+    async def run() -> None:
+        from superbrain_core.demo.scenario import run_demo
+
+        await run_demo(settings.data_dir, console)
+
+    _run(run)
+
+
+@app.command()
+def bot(
+    ctx: typer.Context,
+    webhook_url: Annotated[
+        str | None, typer.Option(help="Public URL Telegram posts to; omit for long polling.")
+    ] = None,
+    listen: Annotated[
+        str | None, typer.Option(help="HOST:PORT for the webhook and /healthz, /readyz.")
+    ] = None,
+    webhook_path: Annotated[str | None, typer.Option(help="Path of the webhook endpoint.")] = None,
+    secret_token: Annotated[
+        str | None,
+        typer.Option(help="X-Telegram-Bot-Api-Secret-Token (env SUPERBRAIN_WEBHOOK_SECRET)."),
+    ] = None,
+    api_server: Annotated[
+        str | None, typer.Option(help="Another Bot API server (a local one, or a test double).")
+    ] = None,
+    local_api: Annotated[
+        bool, typer.Option("--local-api", help="The API server runs with --local: no 20 MB limit.")
+    ] = False,
+) -> None:
+    """Run the Telegram bot (reads TELEGRAM_BOT_TOKEN; long polling unless --webhook-url)."""
+    settings = _settings(ctx)
+    try:
+        from superbrain_core.bot.server import BotSettings, run_bot
+    except ImportError:
+        err_console.print(
+            "[red]the bot needs the 'bot' extra:[/] pip install 'superbrain-core[bot]'"
+        )
+        raise typer.Exit(EXIT_CONFIG_ERROR) from None
+    try:
+        bot_settings = BotSettings.from_env(
+            settings,
+            webhook_url=webhook_url,
+            listen=listen,
+            webhook_path=webhook_path,
+            secret_token=secret_token,
+            api_server=api_server,
+            local_api=local_api or None,
+        )
+    except ConfigError as exc:
+        _config_error(exc)
+    _run(lambda: run_bot(settings, bot_settings))
+
+
+@app.command()
+def batch(
+    ctx: typer.Context,
+    classifier: Annotated[
+        str,
+        typer.Option(
+            envvar="SUPERBRAIN_CLASSIFIER", help="rules (offline), webhook (n8n) or openai."
+        ),
+    ] = "rules",
+    concurrency: Annotated[int, typer.Option(min=1, help="Classifications in flight.")] = 16,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Claim at most this many raw messages.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Classify and report; write nothing.")
+    ] = False,
+    reclassify: Annotated[
+        bool,
+        typer.Option(
+            "--reclassify", help="Also re-file items placed by another classifier version."
+        ),
+    ] = False,
+    retry_quarantined: Annotated[
+        bool,
+        typer.Option("--retry-quarantined", help="Give quarantined messages fresh attempts first."),
+    ] = False,
+    max_attempts: Annotated[
+        int, typer.Option(min=1, help="Failed attempts before a message is quarantined.")
+    ] = 5,
+) -> None:
+    """Classify unprocessed messages and file them into the structured tables.
+
+    Exit 0 when every claimed message was processed, 3 when some failed or were
+    quarantined, 2 on a configuration error (found before any data is touched).
+    """
+    settings = _settings(ctx)
+    from superbrain_core.analyzer.batch import BatchOptions, BatchReport, run_batch
+    from superbrain_core.analyzer.classify.factory import make_classifier
+
+    try:
+        chosen = make_classifier(classifier)
+        store = open_store(settings.db_url)
+        options = BatchOptions(
+            concurrency=concurrency,
+            limit=limit,
+            dry_run=dry_run,
+            reclassify=reclassify,
+            max_attempts=max_attempts,
+            timezone=settings.timezone,
+        )
+    except ConfigError as exc:
+        _config_error(exc)
+    outcome: list[BatchReport] = []
+
+    async def run() -> None:
+        from superbrain_core.analyzer.batch import default_worker_name
+        from superbrain_core.analyzer.nightly import RUN_LOCK
+
+        worker = default_worker_name()
+        try:
+            async with store:
+                # A dry run writes nothing, so it may look while a real run works.
+                lock: AbstractAsyncContextManager[object] = (
+                    contextlib.nullcontext() if dry_run else store.run_lock(RUN_LOCK, worker)
+                )
+                async with lock:
+                    await locked(worker)
+        finally:
+            await chosen.aclose()
+
+    async def locked(worker: str) -> None:
+        if retry_quarantined and not dry_run:
+            requeued = await store.requeue_quarantined()
+            err_console.print(f"quarantined messages given fresh attempts: {requeued}")
+        total = await store.pending_work(now=datetime.now(UTC))
+        with _batch_progress() as progress:
+            task = progress.add_task("messages", total=min(total, limit or total) or None)
+
+            def advance(report: BatchReport) -> None:
+                settled = report.processed + report.failed + report.quarantined
+                progress.update(task, completed=settled if not dry_run else report.claimed)
+
+            run_options = attrs.evolve(options, worker=worker)
+            outcome.append(await run_batch(store, chosen, run_options, on_progress=advance))
+
+    _run(run)
+    (report,) = outcome
+    _print_report(report)
+    if not report.ok:
+        raise typer.Exit(EXIT_SOME_FAILED)
+
+
+@app.command()
+def nightly(
+    ctx: typer.Context,
+    retry_quarantined: Annotated[
+        bool,
+        typer.Option("--retry-quarantined", help="Give quarantined messages fresh attempts first."),
+    ] = False,
+) -> None:
+    """One night of the analyzer, as the CronJob runs it: lock, file, tell the owners.
+
+    Settings come from the environment (docs/configuration.md): the classifier
+    (SUPERBRAIN_CLASSIFIER), and TELEGRAM_BOT_TOKEN with SUPERBRAIN_OWNER_IDS
+    for the digest. Exit 0 all processed and delivered, 3 some messages failed,
+    4 the digest could not be delivered, 2 configuration error, 1 storage
+    error, 75 another run holds the lock, 143 stopped by SIGTERM.
+    """
+    settings = _settings(ctx)
+    from superbrain_core.analyzer.batch import BatchReport
+    from superbrain_core.analyzer.nightly import (
+        NightlyResult,
+        NightlySettings,
+        run_nightly_until_stopped,
+    )
+
+    try:
+        nightly_settings = NightlySettings.from_env(retry_quarantined=retry_quarantined or None)
+    except ConfigError as exc:
+        _config_error(exc)
+    outcome: list[NightlyResult] = []
+
+    async def run() -> None:
+        with _batch_progress() as progress:
+            task = progress.add_task("messages", total=None)
+
+            def advance(report: BatchReport) -> None:
+                settled = report.processed + report.failed + report.quarantined
+                progress.update(task, completed=settled)
+
+            outcome.append(
+                await run_nightly_until_stopped(settings, nightly_settings, on_progress=advance)
+            )
+
+    _run(run)
+    (result,) = outcome
+    if result.interrupted:
+        err_console.print(
+            "[yellow]stopped by a signal:[/] claims released, the run recorded as"
+            " interrupted; the next run continues from here."
+        )
+    if result.locked_by is not None:
+        err_console.print(
+            f"[yellow]another analyzer run is active:[/] {result.locked_by}", highlight=False
+        )
+    if result.report is not None:
+        _print_report(result.report)
+    for d in result.deliveries:
+        target = f"{d.chat_id}" + (
+            f" (reply to {d.reply_to_message_id})" if d.reply_to_message_id else ""
+        )
+        if d.ok:
+            console.print(f"sent {d.kind} to {target}", highlight=False)
+        else:
+            err_console.print(f"[red]not sent[/] {d.kind} to {target}: {d.error}", highlight=False)
+    if result.report is not None and not nightly_settings.notify:
+        err_console.print("TELEGRAM_BOT_TOKEN is not set: the digest was only printed.")
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
+
+
+def _batch_progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]batch"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    )
+
+
+def _print_report(report: Any) -> None:
+    table = Table("", "count", title=f"Batch run {report.run_id or '(dry run)'}")
+    for name, value in report.counts().items():
+        if name != "routed":
+            table.add_row(name, str(value))
+    for dest, count in sorted(report.routed.items()):
+        table.add_row(f"→ {dest}", str(count))
+    console.print(table)
+    if report.dry_run and report.proposals:
+        changes = Table("message", "now", "would go to", "confidence", title="Dry run")
+        for p in report.proposals:
+            changes.add_row(
+                f"{p.chat_id}:{p.message_id}",
+                p.current or "—",
+                p.proposed,
+                f"{p.confidence:.2f}",
+            )
+        console.print(changes)
+        if report.changes > len(report.proposals):
+            console.print(f"…and {report.changes - len(report.proposals)} more changes")
+    for f in report.failures:
+        state = "quarantined" if f.quarantined else f"attempt {f.attempts}, will retry"
+        err_console.print(
+            f"[yellow]failed[/] {f.chat_id}:{f.message_id} ({state}): {f.error}", highlight=False
+        )
+    unlisted = report.failed + report.quarantined - len(report.failures)
+    if unlisted > 0:
+        err_console.print(f"[yellow]…and {unlisted} more failed messages[/]")
+    console.print(report.digest, highlight=False)
+
+
+@app.command()
+def explain(
+    ctx: typer.Context,
+    message: Annotated[str, typer.Argument(metavar="CHAT_ID:MESSAGE_ID")],
+) -> None:
+    """Show a message's versions, its chain, and every classification and placement of it."""
+    settings = _settings(ctx)
+    try:
+        chat_text, _, message_text = message.partition(":")
+        chat_id, message_id = int(chat_text), int(message_text)
+    except ValueError:
+        err_console.print(f"[red]error:[/] expected CHAT_ID:MESSAGE_ID, got {message!r}")
+        raise typer.Exit(EXIT_INPUT_ERROR) from None
+
+    async def run() -> None:
+        from superbrain_core.analyzer.explain import explain_message
+
+        async with open_store(settings.db_url) as store:
+            found = await explain_message(store, chat_id, message_id)
+        if found is None:
+            err_console.print(f"no message {chat_id}:{message_id} is stored")
+            raise typer.Exit(EXIT_INPUT_ERROR)
+        _print_explanation(found, settings.zone)
+
+    _run(run)
+
+
+def _print_explanation(e: Any, zone: Any) -> None:
+    def when(value: datetime | None) -> str:
+        return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if value else "—"
+
+    versions = Table("version", "date", "edited", "processed", "text", title="Versions")
+    for v in e.versions:
+        versions.add_row(
+            str(v.version),
+            when(v.message_date),
+            when(v.edit_date),
+            "yes" if v.is_processed else "no",
+            v.message_text or f"[{v.message_type}]",
+        )
+    console.print(versions)
+    if e.chain is not None:
+        chain = Table("message", "date", "text", title=f"Chain {e.chain.chain_id}")
+        chain.add_row(str(e.chain.original_message_id), "root", e.chain.original_text or "")
+        for r in e.chain.replies:
+            chain.add_row(str(r.message_id), when(r.date), r.text or "")
+        console.print(chain)
+    if e.filed_under != e.message_id:
+        console.print(f"A clarification: filed under message {e.filed_under}.")
+    history = Table(
+        "when",
+        "destination",
+        "record",
+        "classifier",
+        "confidence",
+        "type",
+        "title",
+        "superseded",
+        title="Placements",
+    )
+    for h in e.history:
+        history.add_row(
+            when(h.created_at),
+            h.destination,
+            str(h.record_id or "—"),
+            f"{h.classifier} {h.classifier_version}",
+            f"{h.confidence:.2f}",
+            str(h.classification.get("type")),
+            str(h.classification.get("title") or ""),
+            when(h.superseded_at) if h.superseded_at else "current",
+        )
+    console.print(history if e.history else "Not classified yet.")
+    if e.current is not None:
+        console.print_json(data=e.current.classification)
+    if e.record is not None:
+        console.print(f"Now in {e.current.destination}:", e.record)
+
+
+def _run(fn: object) -> None:
+    """Run an async command; turn the library's errors into clear messages and exit codes."""
+    try:
+        anyio.run(fn)  # type: ignore[arg-type]
+    except InputError as exc:
+        err_console.print(f"[red]error:[/] {exc}")
+        err_console.print("Everything before that point was stored.")
+        raise typer.Exit(EXIT_INPUT_ERROR) from None
+    except ConfigError as exc:
+        _config_error(exc)
+    except StorageError as exc:
+        err_console.print(f"[red]storage error:[/] {exc}")
+        raise typer.Exit(EXIT_INPUT_ERROR) from None
+    except RunLockHeld as exc:
+        err_console.print(f"[yellow]another analyzer run is active:[/] {exc}", highlight=False)
+        raise typer.Exit(EXIT_LOCKED) from None
+
+
+def _config_error(exc: ConfigError) -> NoReturn:
+    where = f" ({exc.variable})" if exc.variable and exc.variable not in str(exc) else ""
+    err_console.print(f"[red]configuration error{where}:[/] {exc}", highlight=False)
+    raise typer.Exit(EXIT_CONFIG_ERROR) from None
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,174 @@
+"""``superbrain import-desktop PATH``: a Telegram Desktop JSON export into the store.
+
+Registered on the main app by :func:`register` (one line in :mod:`superbrain_core.cli.commands`);
+like :mod:`superbrain_core.cli.db` it does not import the main CLI module, which
+imports it. The database and the file folder come from the global ``--db`` and
+``--data-dir`` options through the context's :class:`Settings`.
+
+Exit codes: 0 imported; 3 imported, but some files were refused (a path out of
+the export folder) or could not be read; 1 bad input (the error names the byte
+offset, line and column; everything before it is stored) or a storage error;
+2 a configuration error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import anyio
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from superbrain_core.errors import ConfigError, InputError, StorageError
+from superbrain_core.logs import redact_text
+from superbrain_core.settings import Settings
+
+if TYPE_CHECKING:  # the importer (and ijson) load only when the command runs
+    from superbrain_core.history.importer import ImportReport
+
+T = TypeVar("T")
+EXIT_INPUT_ERROR = 1
+EXIT_CONFIG_ERROR = 2
+EXIT_SOME_FAILED = 3
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``import-desktop`` to ``app``."""
+    app.command("import-desktop")(import_desktop)
+
+
+def import_desktop(
+    ctx: typer.Context,
+    path: Annotated[
+        Path, typer.Argument(help="The export folder, or its result.json (JSON format).")
+    ],
+    timezone: Annotated[
+        str | None,
+        typer.Option(
+            help="Time zone of the computer that exported (only for exports before 2022,"
+            " whose dates are local clock times). Default: SUPERBRAIN_TIMEZONE."
+        ),
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Messages stored per transaction.")] = 5000,
+) -> None:
+    """Import a Telegram Desktop "Export chat history" (JSON): messages, chains and files.
+
+    Re-running adds nothing; messages the bot already captured are left as they are.
+    """
+    settings = ctx.find_object(Settings)
+    if settings is None:  # pragma: no cover - the global callback always sets it
+        raise typer.Exit(EXIT_CONFIG_ERROR)
+    zone = timezone or settings.timezone
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        _config_error(ConfigError(f"unknown time zone {zone!r} (e.g. Europe/Moscow)"))
+
+    # The running report, so an import that stops early can still say what it stored.
+    stored: list[ImportReport] = []
+
+    async def run() -> ImportReport:
+        from superbrain_core.files import LocalFileStore
+        from superbrain_core.history.importer import SOURCE, import_desktop_export
+        from superbrain_core.storage import CaptureOptions, open_store
+
+        options = CaptureOptions(bot_id=settings.bot_id, source=SOURCE, max_download_bytes=None)
+        async with open_store(settings.db_url) as store:
+            with Progress(
+                TextColumn("[bold]import"),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                TextColumn("{task.fields[messages]} messages"),
+                console=err_console,
+                transient=True,
+            ) as progress:
+                task = progress.add_task("result.json", total=None, messages=0)
+
+                def advance(report: ImportReport) -> None:
+                    stored[:] = [report]
+                    progress.update(
+                        task,
+                        completed=report.bytes_read,
+                        total=report.bytes_total,
+                        messages=report.messages,
+                    )
+
+                return await import_desktop_export(
+                    store,
+                    LocalFileStore(settings.files_dir),
+                    path,
+                    timezone=zone,
+                    options=options,
+                    batch_size=batch_size,
+                    on_progress=advance,
+                )
+
+    report = _run(run, lambda: stored[0] if stored else None)
+    _print_summary(report)
+    if report.files_refused or report.files_failed:
+        raise typer.Exit(EXIT_SOME_FAILED)
+
+
+def _print_summary(report: ImportReport) -> None:
+    console.print(
+        f"chats: {report.chats}  messages: {report.messages_new} new,"
+        f" {report.messages_present} already stored"
+    )
+    console.print(
+        f"files: {report.files_stored} stored, {report.files_deduplicated} deduplicated,"
+        f" {report.files_missing} missing, {report.files_refused} refused,"
+        f" {report.files_failed} failed"
+    )
+    for line in report.refusals:
+        err_console.print(f"[yellow]refused (not read):[/] {line}")
+    for line in report.problems:
+        err_console.print(f"[yellow]problem:[/] {line}")
+    if report.unlisted:
+        err_console.print(f"…and {report.unlisted} more refusals or problems")
+
+
+def _run(fn: Callable[[], Awaitable[T]], partial: Callable[[], ImportReport | None]) -> T:
+    """Run the import; on an error, first say what was stored before it (``partial``)."""
+    try:
+        return anyio.run(fn)
+    except InputError as exc:
+        _print_partial(partial())
+        err_console.print(f"[red]error:[/] {exc}")
+        err_console.print("Everything before that point was stored; running again adds the rest.")
+        raise typer.Exit(EXIT_INPUT_ERROR) from None
+    except ConfigError as exc:
+        _config_error(exc)
+    except StorageError as exc:
+        _print_partial(partial())
+        err_console.print(f"[red]storage error:[/] {redact_text(str(exc))}")
+        err_console.print("Batches stored before the error are kept; running again adds the rest.")
+        raise typer.Exit(EXIT_INPUT_ERROR) from None
+
+
+def _print_partial(report: ImportReport | None) -> None:
+    if report is None:  # nothing was stored (or the export was not even found)
+        return
+    console.print("stopped early; stored until then:")
+    _print_summary(report)
+
+
+def _config_error(exc: ConfigError) -> NoReturn:
+    where = f" ({exc.variable})" if exc.variable and exc.variable not in str(exc) else ""
+    err_console.print(f"[red]configuration error{where}:[/] {exc}")
+    raise typer.Exit(EXIT_CONFIG_ERROR)

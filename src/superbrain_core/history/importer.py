@@ -1,0 +1,390 @@
+"""Importing a Telegram Desktop export: the loop between the file, the FileStore and the Store.
+
+:func:`import_desktop_export` reads ``result.json`` as a stream
+(:mod:`superbrain_core.history.desktop_export`), in batches: while one batch is being
+stored, the next is parsed in a worker thread, so memory holds a few batches
+whatever the export's size. Each batch is one :meth:`Store.import_messages`
+call, hence one transaction: a batch is stored whole or not at all, and when
+the file turns out malformed or truncated, every complete message before the
+bad spot is stored first and then the error is raised, naming the spot. A bad
+value inside one message (an id past 64 bits, an impossible date, nesting past
+:data:`~superbrain_core.history.desktop_export.MAX_MESSAGE_DEPTH`) is that message's
+problem, listed in the report: the message is stored raw, or skipped when it
+cannot be keyed, and the import goes on.
+
+**Files.** A message names files by paths relative to the export folder. Such a
+path is untrusted: it is resolved (symlinks included) and refused unless it
+stays inside the folder, and a refused path is never opened, only reported and
+recorded in the file row's reason. Files that are there are streamed through
+SHA-256 into the FileStore, which keeps one copy per hash, so bytes the bot
+already downloaded are not stored again. Missing files and Telegram's
+``(File not included…)`` placeholders keep their descriptor with status
+``missing`` and the reason. Files are only copied for messages that are not
+stored yet, so a re-import reads no media at all.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from pathlib import Path, PureWindowsPath
+from typing import IO, Any
+from zoneinfo import ZoneInfo
+
+import anyio
+import anyio.to_thread
+import attrs
+
+from superbrain_core.errors import FileSizeMismatchError, InputError
+from superbrain_core.files import FileStore
+from superbrain_core.history.desktop_export import (
+    ExportFileRef,
+    ExportMessage,
+    ExportStream,
+    MessageMapper,
+    RawExportMessage,
+    UnusableMessage,
+)
+from superbrain_core.models import FileStatus, ImportedFile, ImportedMessage
+from superbrain_core.storage.base import CaptureOptions, Store
+from superbrain_core.taskgroups import single_errors
+
+#: ``raw_messages.source`` of imported messages.
+SOURCE = "desktop_export"
+DEFAULT_BATCH = 5000
+#: At most this many problems and refusals are listed; the rest are counted.
+MAX_LISTED = 200
+_READ_CHUNK = 1024 * 1024
+
+
+@attrs.define
+class ImportReport:
+    """What an import stored and what it could not, for the CLI's summary."""
+
+    source: str = ""
+    chats: int = 0
+    messages_new: int = 0
+    messages_present: int = 0
+    files_stored: int = 0
+    """New bytes written to the FileStore."""
+    files_deduplicated: int = 0
+    """Bytes the FileStore already had (downloaded by the bot, or earlier in the export)."""
+    files_missing: int = 0
+    files_failed: int = 0
+    files_refused: int = 0
+    refusals: list[str] = attrs.field(factory=list)
+    problems: list[str] = attrs.field(factory=list)
+    unlisted: int = 0
+    bytes_read: int = 0
+    bytes_total: int = 0
+
+    @property
+    def messages(self) -> int:
+        return self.messages_new + self.messages_present
+
+    def note(self, bucket: list[str], line: str) -> None:
+        if len(self.refusals) + len(self.problems) < MAX_LISTED:
+            bucket.append(line)
+        else:
+            self.unlisted += 1
+
+
+class RefusedPath(Exception):
+    """A path in the export that must not be opened (outside the folder, not a file)."""
+
+
+def locate_export(path: str | Path) -> tuple[Path, Path]:
+    """``(result.json, export folder)`` for a folder or a ``result.json`` path."""
+    given = Path(path)
+    if given.is_dir():
+        result = given / "result.json"
+        if not result.is_file():
+            hint = (
+                " (an HTML export? export again with format JSON)"
+                if (given / "messages.html").exists()
+                else ""
+            )
+            raise InputError(f"no result.json in this folder{hint}", source=str(given))
+        return result, given
+    if not given.is_file():
+        raise InputError("no such file or folder", source=str(given))
+    return given, given.parent
+
+
+def _prepare(path: str | Path) -> tuple[Path, str, int]:
+    result_json, folder = locate_export(path)
+    return result_json, os.path.realpath(folder), result_json.stat().st_size
+
+
+def open_inside(root: str, relative: str) -> IO[bytes]:
+    """Open ``relative`` for reading only if it is a regular file inside ``root``.
+
+    ``root`` must be a real path (``os.path.realpath``). The path is resolved
+    with every symlink followed and must stay inside ``root``; the final
+    component is then opened without following a symlink (``O_NOFOLLOW``), so
+    one swapped in after the check is refused too, and non-blocking, so a FIFO
+    planted in the export cannot hang the import. What was opened must then be
+    the checked file (:func:`_same_file`), which catches a folder on the way
+    swapped for a symlink. Raises :class:`RefusedPath`,
+    or ``FileNotFoundError``/``OSError`` for a file that is simply not there.
+    """
+    if "\x00" in relative:
+        raise RefusedPath("the path contains a NUL character")
+    if os.path.isabs(relative) or PureWindowsPath(relative).anchor:
+        raise RefusedPath("absolute paths are not allowed")
+    resolved = _resolve(root, relative)
+    if os.path.commonpath([root, resolved]) != root:
+        raise RefusedPath("it points outside the export folder")
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(resolved, flags | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        if os.path.islink(resolved):
+            raise RefusedPath("it became a symlink while being opened") from exc
+        raise
+    try:
+        opened = os.fstat(fd)
+        if not stat.S_ISREG(opened.st_mode):
+            raise RefusedPath("it is not a regular file")
+        _same_file(opened, resolved)
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
+
+
+def _resolve(root: str, relative: str) -> str:
+    """The checked path: every symlink followed (a seam for tests of the race below)."""
+    return os.path.realpath(os.path.join(root, relative))
+
+
+def _same_file(opened: os.stat_result, resolved: str) -> None:
+    """Refuse when what was opened is not the file the check resolved.
+
+    ``O_NOFOLLOW`` guards only the last component: a folder on the way swapped
+    for a symlink between the check and the open leads somewhere else. The path
+    is resolved again now; a different device and inode, or a path that changed
+    meanwhile, means the opened file is not the checked one.
+    """
+    try:
+        now = os.stat(resolved, follow_symlinks=False)
+    except OSError as exc:
+        raise RefusedPath("it changed while being opened") from exc
+    if (opened.st_dev, opened.st_ino) != (now.st_dev, now.st_ino) or (
+        os.path.realpath(resolved) != resolved
+    ):
+        raise RefusedPath("it changed while being opened (not the file that was checked)")
+
+
+async def _chunks(handle: IO[bytes]) -> AsyncIterator[bytes]:
+    while chunk := await anyio.to_thread.run_sync(handle.read, _READ_CHUNK):
+        yield chunk
+
+
+@attrs.frozen
+class _Batch:
+    """Messages to store and the problems met while reading them, handed over together
+    so no list is shared between the parsing thread and the storing task."""
+
+    messages: list[ExportMessage]
+    problems: list[str]
+
+
+class _Batches:
+    """Parse batches of messages from an export stream, one call per batch (in a worker
+    thread); a bad spot ends the stream, and the batch read before it is still returned."""
+
+    def __init__(self, stream: ExportStream, mapper: MessageMapper, size: int) -> None:
+        self._stream = stream
+        self._items: Iterator[RawExportMessage] = iter(stream)
+        self._mapper = mapper
+        self._size = size
+        self.error: InputError | None = None
+        self.done = False
+
+    def next(self) -> _Batch:
+        batch = _Batch([], [])
+        try:
+            for raw in self._items:
+                if raw.problem is not None:
+                    batch.problems.append(raw.problem)
+                    continue
+                if not isinstance(raw.data, dict):
+                    raise self._stream.error(
+                        f"a message is a JSON {type(raw.data).__name__}, not an object"
+                    )
+                try:
+                    exported = self._mapper.map(raw.chat, raw.data)
+                except UnusableMessage as exc:
+                    batch.problems.append(str(exc))
+                    continue
+                except ValueError as exc:
+                    raise self._stream.error(str(exc), in_last="id" in raw.data) from exc
+                batch.messages.append(exported)
+                batch.problems.extend(exported.problems)
+                if len(batch.messages) >= self._size:
+                    return batch
+        except InputError as exc:
+            self.error = exc
+        self.done = True
+        return batch
+
+
+async def import_desktop_export(
+    store: Store,
+    files: FileStore,
+    path: str | Path,
+    *,
+    timezone: str = "Europe/Moscow",
+    options: CaptureOptions | None = None,
+    batch_size: int = DEFAULT_BATCH,
+    on_progress: Callable[[ImportReport], None] | None = None,
+) -> ImportReport:
+    """Import one export (its folder or its ``result.json``) into ``store`` and ``files``.
+
+    ``timezone`` is the exporting computer's, used only for exports older than
+    ``date_unixtime`` (2022), whose dates are local wall-clock text. Raises
+    :class:`InputError` for a malformed or truncated file after storing
+    everything before the bad spot; ``on_progress`` gets the running report
+    after every stored batch.
+    """
+    result_json, root, size = await anyio.to_thread.run_sync(_prepare, path)
+    opts = options or CaptureOptions(source=SOURCE)
+    report = ImportReport(source=str(result_json), bytes_total=size)
+    mapper = MessageMapper(ZoneInfo(timezone))
+    with result_json.open("rb") as raw:
+        stream = ExportStream(raw, str(result_json))
+        batches = _Batches(stream, mapper, batch_size)
+        send, receive = anyio.create_memory_object_stream[_Batch](max_buffer_size=1)
+
+        async def parse() -> None:
+            async with send:
+                while not batches.done:
+                    batch = await anyio.to_thread.run_sync(batches.next)
+                    if batch.messages or batch.problems:
+                        await send.send(batch)
+
+        async def store_all() -> None:
+            async with receive:
+                async for batch in receive:
+                    if batch.messages:
+                        await _store_batch(store, files, root, batch.messages, opts, report)
+                    report.chats = stream.chats
+                    report.bytes_read = stream.offset
+                    for problem in batch.problems:
+                        report.note(report.problems, problem)
+                    if on_progress is not None:
+                        on_progress(report)
+
+        await _run_both(parse, store_all)
+        report.chats = stream.chats
+        report.bytes_read = stream.offset
+    if report.messages_new:
+        await _refresh_search(store)
+    if batches.error is not None:
+        raise batches.error
+    if report.chats == 0:
+        raise InputError(
+            "no chats with messages found: is this a Telegram Desktop JSON export?",
+            source=str(result_json),
+        )
+    return report
+
+
+async def _run_both(
+    parse: Callable[[], Coroutine[Any, Any, None]], store_all: Callable[[], Awaitable[None]]
+) -> None:
+    """Run the parser and the writer side by side; a failure in either is raised as
+    itself, not wrapped in an ``ExceptionGroup``, so callers (the CLI) can tell a
+    storage error from bad input. The other side's closed stream is a consequence."""
+    with single_errors():
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(parse)
+            await store_all()
+
+
+async def _refresh_search(store: Store) -> None:
+    """Index what the import added now, when the store indexes lazily (SQLite), so the
+    first search afterwards does not pay for the whole import."""
+    refresh = getattr(store, "refresh_search_index", None)
+    if refresh is not None:
+        await refresh()
+
+
+async def _store_batch(
+    store: Store,
+    files: FileStore,
+    root: str,
+    batch: list[ExportMessage],
+    opts: CaptureOptions,
+    report: ImportReport,
+) -> None:
+    with_paths = [
+        (m.message.chat_id, m.message.message_id)
+        for m in batch
+        if any(ref.path is not None for ref in m.files)
+    ]
+    known = await store.stored_message_keys(with_paths) if with_paths else set()
+    items: list[ImportedMessage] = []
+    outcomes: list[list[str]] = []
+    for exported in batch:
+        key = (exported.message.chat_id, exported.message.message_id)
+        imported: list[ImportedFile] = []
+        kinds: list[str] = []
+        if key not in known:
+            for ref in exported.files:
+                file, kind = await _import_file(files, root, ref)
+                imported.append(file)
+                kinds.append(kind)
+                if kind == "refused":
+                    where = f"{exported.chat.describe()}, message {key[1]}"
+                    report.note(report.refusals, f"{ref.path}: {file.reason} ({where})")
+        items.append(ImportedMessage(exported.message, tuple(imported)))
+        outcomes.append(kinds)
+    result = await store.import_messages(items, opts)
+    for raw_id, kinds in zip(result.raw_message_ids, outcomes, strict=True):
+        if raw_id is None:
+            report.messages_present += 1
+            continue
+        report.messages_new += 1
+        for kind in kinds:
+            if kind == "stored":
+                report.files_stored += 1
+            elif kind == "deduplicated":
+                report.files_deduplicated += 1
+            elif kind == "refused":
+                report.files_refused += 1
+            elif kind == "failed":
+                report.files_failed += 1
+            else:
+                report.files_missing += 1
+
+
+async def _import_file(files: FileStore, root: str, ref: ExportFileRef) -> tuple[ImportedFile, str]:
+    """The file row for one reference, and what happened: stored, deduplicated,
+    missing, failed or refused."""
+    desc = ref.descriptor
+    if ref.path is None:
+        return ImportedFile(desc, FileStatus.MISSING, f"not in the export: {ref.note}"), "missing"
+    try:
+        handle = await anyio.to_thread.run_sync(open_inside, root, ref.path)
+    except RefusedPath as exc:
+        return ImportedFile(desc, FileStatus.MISSING, f"refused: {exc}"), "refused"
+    except FileNotFoundError:
+        reason = "not in the export folder (exported without media, or moved)"
+        return ImportedFile(desc, FileStatus.MISSING, reason), "missing"
+    except OSError as exc:
+        reason = f"cannot read it: {exc.strerror or exc}"
+        return ImportedFile(desc, FileStatus.FAILED, reason), "failed"
+    try:
+        size = os.fstat(handle.fileno()).st_size
+        blob = await files.put(_chunks(handle), expected_size=size)
+    except (FileSizeMismatchError, OSError) as exc:
+        reason = f"reading it failed: {exc}"
+        return ImportedFile(desc, FileStatus.FAILED, reason), "failed"
+    finally:
+        handle.close()
+    described = attrs.evolve(desc, file_size=blob.size)
+    stored = ImportedFile(described, FileStatus.STORED, file_hash=blob.sha256, file_path=blob.path)
+    return stored, "stored" if blob.created else "deduplicated"

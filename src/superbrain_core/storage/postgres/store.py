@@ -1,0 +1,647 @@
+"""The Postgres store: psycopg 3 (async) over a connection pool, writes in SQL functions.
+
+Every multi-row write is one call of a SQL function from ``sql/`` (one
+statement, so one transaction, one round trip), which keeps capture atomic
+against other writers without the single-writer lock SQLite relies on. Python
+still owns the semantics it shares with the SQLite store: normalization, the
+content hash, the initial file status, and the NUL-safe JSON form
+(:mod:`superbrain_core.storage.pgsql.codec`). Reads are plain SELECTs.
+
+Errors are translated at this boundary: a dropped connection, a pool timeout, a
+serialization failure or a deadlock is a :class:`TransientStorageError` and is
+retried a bounded number of times first (every write is idempotent, so running
+it again is safe); anything else is a :class:`StorageError`. The original
+driver error is kept as ``__cause__``.
+
+Opening never migrates a production database behind the operator's back: it
+checks that every bundled migration is applied and refuses otherwise.
+``PostgresStore(dsn, migrate=True)`` migrates first, for tests and development.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime
+from typing import Any, TypeVar, cast
+
+import anyio
+import psycopg
+from psycopg.rows import DictRow, TupleRow, dict_row
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from superbrain_core import search as search_text
+from superbrain_core.errors import StorageError, TransientStorageError
+from superbrain_core.logs import get_logger
+from superbrain_core.models import (
+    BatchRun,
+    BotResponse,
+    BotResponseIn,
+    CaptureResult,
+    FileStatus,
+    ImportedMessage,
+    ImportResult,
+    JSONDict,
+    MessageChain,
+    NormalizedUpdate,
+    Placement,
+    PlacementResult,
+    RawFile,
+    RawMessage,
+    RawUpdate,
+    RoutingEntry,
+    StoreStats,
+    WorkContext,
+    WorkFailure,
+    WorkItem,
+    WorkProblem,
+)
+from superbrain_core.records import TABLES as ROUTING_TABLES
+from superbrain_core.search import SearchHit
+from superbrain_core.storage.base import CaptureOptions, MessageFilter, Store, runs_of_one_kind
+from superbrain_core.storage.pgsql import codec as pgcodec
+from superbrain_core.storage.pgsql import search as postgres_search
+from superbrain_core.storage.pgsql import work
+from superbrain_core.storage.pgsql.rows import BOT_COLUMNS as _BOT_COLUMNS
+from superbrain_core.storage.pgsql.rows import CHAIN_COLUMNS as _CHAIN_COLUMNS
+from superbrain_core.storage.pgsql.rows import FILE_COLUMNS as _FILE_COLUMNS
+from superbrain_core.storage.pgsql.rows import MESSAGE_COLUMNS as _MESSAGE_COLUMNS
+from superbrain_core.storage.pgsql.rows import bot_response as _bot_response
+from superbrain_core.storage.pgsql.rows import chain as _chain
+from superbrain_core.storage.pgsql.rows import raw_file as _raw_file
+from superbrain_core.storage.pgsql.rows import raw_message as _raw_message
+from superbrain_core.storage.pgsql.rows import utc as _utc
+from superbrain_core.storage.postgres import migrations, reads
+from superbrain_core.storage.postgres.connect import (
+    connect_error,
+    connection_kwargs,
+    describe_dsn,
+)
+from superbrain_core.storage.postgres.connect import describe_error as _describe
+from superbrain_core.storage.run_lock import DEFAULT_RUN_LOCK_TTL, RunLock
+
+T = TypeVar("T")
+Connection = psycopg.AsyncConnection[TupleRow]
+
+#: The tables :meth:`PostgresStore.stats` counts.
+TABLES = (
+    "raw_updates",
+    "raw_messages",
+    "raw_files",
+    "bot_responses",
+    "message_chains",
+    *ROUTING_TABLES,
+    "routing_log",
+    "batch_runs",
+)
+log = get_logger(__name__)
+
+
+class PostgresStore(Store):
+    """:class:`Store` on a Postgres database migrated with ``superbrain db migrate``."""
+
+    backend = "postgres"
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        migrate: bool = False,
+        min_connections: int = 1,
+        max_connections: int = 4,
+        connect_timeout: float = 10.0,
+        statement_timeout: float = 60.0,
+        max_attempts: int = 5,
+        application_name: str = "superbrain",
+    ) -> None:
+        self._dsn = dsn.strip()
+        self._kwargs = connection_kwargs(
+            self._dsn, application_name=application_name, connect_timeout=connect_timeout
+        )
+        self._migrate = migrate
+        self._min = min_connections
+        self._max = max(min_connections, max_connections)
+        self._connect_timeout = connect_timeout
+        self._statement_timeout_ms = round(statement_timeout * 1000)
+        self._max_attempts = max(1, max_attempts)
+        self._pool: AsyncConnectionPool[Connection] | None = None
+        self.where = describe_dsn(self._dsn)
+
+    # -- lifecycle -------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._pool is not None:
+            return
+        if self._migrate:
+            await migrations.migrate(self._dsn)
+        await self._check_schema()
+        pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
+            kwargs={**self._kwargs, "autocommit": True},
+            min_size=self._min,
+            max_size=self._max,
+            open=False,
+            configure=self._configure,
+            name="superbrain",
+            timeout=max(30.0, self._connect_timeout),
+        )
+        try:
+            await pool.open(wait=True, timeout=self._connect_timeout)
+        except BaseException as exc:
+            # Also when cancelled: a pool left half-open keeps worker tasks alive
+            # that the event loop then waits for forever.
+            with anyio.CancelScope(shield=True):
+                await pool.close()
+            if isinstance(exc, PoolTimeout):
+                raise TransientStorageError(
+                    f"cannot open a connection pool to {self.where}"
+                    f" within {self._connect_timeout:g} s"
+                ) from exc
+            raise
+        self._pool = pool
+
+    async def _check_schema(self) -> None:
+        """Refuse a database the bundled migrations have not (all) been applied to.
+
+        A direct connection rather than the pool: a refused connection then
+        fails at once with the server's reason, not after a pool timeout.
+        """
+        try:
+            conn = await psycopg.AsyncConnection.connect(**self._kwargs, autocommit=True)
+        except psycopg.OperationalError as exc:
+            raise connect_error(exc) from exc
+        async with conn:
+            try:
+                recorded = await migrations.recorded_migrations(conn)
+            except psycopg.Error as exc:
+                raise StorageError(
+                    f"reading schema_migrations at {self.where} failed: {_describe(exc)}"
+                ) from exc
+        pending = [m.name for m in migrations.bundled_migrations() if m.name not in recorded]
+        if pending:
+            raise StorageError(
+                "database schema is behind: run `superbrain db migrate`"
+                f" ({self.where}; pending: {', '.join(pending)})"
+            )
+
+    async def _configure(self, conn: Connection) -> None:
+        # UTC so timestamps come back as datetime.UTC; a statement timeout so a
+        # stuck query fails (and is retried) instead of hanging the bot.
+        await conn.execute(
+            "SELECT set_config('TimeZone', 'UTC', false),"
+            " set_config('statement_timeout', %s, false)",
+            (str(self._statement_timeout_ms),),
+        )
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            # Shielded: closing is what `async with` does on the way out of a
+            # cancelled task, and an unfinished close leaks the pool's workers.
+            with anyio.CancelScope(shield=True):
+                await pool.close()
+
+    # -- plumbing --------------------------------------------------------------
+
+    async def _call(self, what: str, work: Callable[[Connection], Awaitable[T]]) -> T:
+        """Run ``work`` on a pooled connection; retry transient failures, translate errors."""
+        pool = self._pool
+        if pool is None:
+            raise StorageError(
+                "store is not open (use `async with store:` or `await store.open()`)"
+            )
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                async with pool.connection() as conn:
+                    return await work(conn)
+            except (psycopg.OperationalError, PoolTimeout) as exc:
+                if attempt >= self._max_attempts:
+                    raise TransientStorageError(
+                        f"Postgres {what} failed after {attempt} attempts: {_describe(exc)}"
+                    ) from exc
+                # Exponential back-off with jitter, so writers that deadlocked
+                # each other do not collide again in step.
+                delay = min(2.0, 0.05 * 2 ** (attempt - 1)) * (0.5 + random.random())
+                log.warning(
+                    "postgres_retry",
+                    operation=what,
+                    attempt=attempt,
+                    error=_describe(exc),
+                    sqlstate=getattr(exc, "sqlstate", None),
+                )
+                await anyio.sleep(delay)
+            except psycopg.Error as exc:
+                raise StorageError(f"Postgres {what} failed: {_describe(exc)}") from exc
+
+    async def _rows(self, what: str, query: str, params: Sequence[Any] = ()) -> list[DictRow]:
+        async def read(conn: Connection) -> list[DictRow]:
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(query.encode("utf-8"), params)
+            return await cur.fetchall()
+
+        return await self._call(what, read)
+
+    # -- capture ---------------------------------------------------------------
+
+    async def capture_many(
+        self, updates: Sequence[NormalizedUpdate], options: CaptureOptions | None = None
+    ) -> list[CaptureResult]:
+        return cast(list[CaptureResult], await self.write_batch(updates, options))
+
+    async def record_bot_response(self, response: BotResponseIn) -> BotResponse:
+        (recorded,) = await self.record_bot_responses([response])
+        return recorded
+
+    async def record_bot_responses(self, responses: Sequence[BotResponseIn]) -> list[BotResponse]:
+        return cast(list[BotResponse], await self.write_batch(responses))
+
+    async def import_messages(
+        self, messages: Sequence[ImportedMessage], options: CaptureOptions | None = None
+    ) -> ImportResult:
+        """One ``superbrain_import_messages`` call (``sql/0006``); see ``postgres_import``."""
+        from superbrain_core.storage.pgsql import importing as imports
+
+        if not messages:
+            return ImportResult(())
+        opts = options or CaptureOptions(source="desktop_export")
+        payload = imports.import_items(messages)  # encoded before a connection is taken
+        ids = await self._call(
+            "import_messages", lambda conn: imports.call(conn, messages, payload, opts)
+        )
+        return ImportResult(ids)
+
+    async def stored_message_keys(self, keys: Sequence[tuple[int, int]]) -> set[tuple[int, int]]:
+        from superbrain_core.storage.pgsql import importing as imports
+
+        if not keys:
+            return set()
+        return await self._call("stored_message_keys", lambda c: imports.stored_keys(c, keys))
+
+    async def write_batch(
+        self,
+        items: Sequence[NormalizedUpdate | BotResponseIn],
+        options: CaptureOptions | None = None,
+    ) -> list[CaptureResult | BotResponse]:
+        """Every write of this store: consecutive items of one kind go to one function
+        call; several calls share one transaction."""
+        if not items:
+            return []
+        opts = options or CaptureOptions()
+        runs: list[list[Any]] = list(runs_of_one_kind(items))
+        # Encoded before a connection is taken: the pool is not held for Python work.
+        prepared = [
+            (run, pgcodec.bot_response_items(run), False)
+            if isinstance(run[0], BotResponseIn)
+            else (run, pgcodec.capture_items(run, opts), True)
+            for run in runs
+        ]
+
+        async def one(conn: Connection, run: list[Any], payload: str, is_update: bool) -> list[Any]:
+            if is_update:
+                cur = await conn.execute("SELECT superbrain_capture_many(%s::jsonb)", (payload,))
+                row = await cur.fetchone()
+                return pgcodec.capture_results(run, row[0] if row else [])
+            cur = await conn.execute(
+                "SELECT superbrain_record_bot_responses(%s::jsonb)", (payload,)
+            )
+            row = await cur.fetchone()
+            return [pgcodec.bot_response_from_row(r) for r in (row[0] if row else [])]
+
+        async def write(conn: Connection) -> list[CaptureResult | BotResponse]:
+            if len(prepared) == 1:  # one statement: its own transaction, one round trip
+                return await one(conn, *prepared[0])
+            results: list[CaptureResult | BotResponse] = []
+            async with conn.transaction():
+                for call in prepared:
+                    results.extend(await one(conn, *call))
+            return results
+
+        return await self._call("write", write)
+
+    # -- reads -----------------------------------------------------------------
+
+    async def get_update(self, update_id: int, *, bot_id: int = 0) -> RawUpdate | None:
+        rows = await self._rows(
+            "get_update",
+            "SELECT id, bot_id, update_id, update_type, payload::text AS payload, received_at,"
+            " source FROM raw_updates WHERE bot_id = %s AND update_id = %s",
+            (bot_id, update_id),
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        return RawUpdate(
+            id=row["id"],
+            bot_id=row["bot_id"],
+            update_id=row["update_id"],
+            update_type=row["update_type"],
+            payload=pgcodec.loads_raw(row["payload"]),
+            received_at=_utc(row["received_at"]),
+            source=row["source"],
+        )
+
+    async def message_versions(self, chat_id: int, message_id: int) -> list[RawMessage]:
+        rows = await self._rows(
+            "message_versions",
+            f"SELECT {_MESSAGE_COLUMNS} FROM raw_messages"
+            " WHERE chat_id = %s AND message_id = %s ORDER BY version",
+            (chat_id, message_id),
+        )
+        return [_raw_message(r) for r in rows]
+
+    async def get_chain(self, chain_id: str) -> MessageChain | None:
+        try:
+            key = uuid.UUID(str(chain_id))
+        except ValueError:
+            return None  # not a chain id this store could have issued
+        rows = await self._rows(
+            "get_chain",
+            f"SELECT {_CHAIN_COLUMNS} FROM message_chains WHERE chain_id = %s",
+            (key,),
+        )
+        return _chain(rows[0]) if rows else None
+
+    async def chain_of(self, chat_id: int, message_id: int) -> MessageChain | None:
+        rows = await self._rows(
+            "chain_of",
+            f"SELECT {_CHAIN_COLUMNS} FROM message_chains"
+            " WHERE chain_id = superbrain_chain_id_of(%s, %s)",
+            (chat_id, message_id),
+        )
+        return _chain(rows[0]) if rows else None
+
+    async def get_file(self, file_row_id: int) -> RawFile | None:
+        rows = await self._rows(
+            "get_file", f"SELECT {_FILE_COLUMNS} FROM raw_files WHERE id = %s", (file_row_id,)
+        )
+        return _raw_file(rows[0]) if rows else None
+
+    async def files_of_message(self, chat_id: int, message_id: int) -> list[RawFile]:
+        rows = await self._rows(
+            "files_of_message",
+            f"SELECT {_FILE_COLUMNS} FROM raw_files"
+            " WHERE chat_id = %s AND message_id = %s ORDER BY id",
+            (chat_id, message_id),
+        )
+        return [_raw_file(r) for r in rows]
+
+    async def list_files(
+        self, *, status: FileStatus | None = None, limit: int = 1000, after_id: int = 0
+    ) -> list[RawFile]:
+        if status is None:
+            rows = await self._rows(
+                "list_files",
+                f"SELECT {_FILE_COLUMNS} FROM raw_files WHERE id > %s ORDER BY id LIMIT %s",
+                (after_id, limit),
+            )
+        else:
+            rows = await self._rows(
+                "list_files",
+                f"SELECT {_FILE_COLUMNS} FROM raw_files"
+                " WHERE status = %s AND id > %s ORDER BY id LIMIT %s",
+                (status.value, after_id, limit),
+            )
+        return [_raw_file(r) for r in rows]
+
+    async def set_file_status(
+        self,
+        file_row_id: int,
+        status: FileStatus,
+        *,
+        file_hash: str | None = None,
+        file_path: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        async def write(conn: Connection) -> None:
+            await conn.execute(
+                "SELECT superbrain_set_file_status(%s, %s, %s, %s, %s)",
+                (
+                    file_row_id,
+                    status.value,
+                    pgcodec.clean(file_hash),
+                    pgcodec.clean(file_path),
+                    pgcodec.clean(reason),
+                ),
+            )
+
+        await self._call("set_file_status", write)
+
+    async def bot_responses(self, chat_id: int) -> list[BotResponse]:
+        rows = await self._rows(
+            "bot_responses",
+            f"SELECT {_BOT_COLUMNS} FROM bot_responses WHERE chat_id = %s ORDER BY id",
+            (chat_id,),
+        )
+        return [_bot_response(r) for r in rows]
+
+    async def stats(self) -> StoreStats:
+        async def read(conn: Connection) -> StoreStats:
+            counts = ", ".join(f"(SELECT count(*) FROM {t})" for t in TABLES)
+            cur = await conn.execute(f"SELECT {counts}".encode())
+            row = await cur.fetchone()
+            tables = dict(zip(TABLES, row or (), strict=True))
+            cur = await conn.execute(
+                "SELECT coalesce(message_type, 'unknown'), count(*) FROM raw_messages"
+                " GROUP BY 1 ORDER BY count(*) DESC, 1"
+            )
+            types = {str(k): int(v) for k, v in await cur.fetchall()}
+            cur = await conn.execute(
+                "SELECT status, count(*) FROM raw_files GROUP BY status ORDER BY status"
+            )
+            statuses = {str(k): int(v) for k, v in await cur.fetchall()}
+            return StoreStats(tables=tables, message_types=types, file_statuses=statuses)
+
+        return await self._call("stats", read)
+
+    async def ping(self) -> None:
+        async def probe(conn: Connection) -> None:
+            await conn.execute("SELECT 1")
+
+        await self._call("ping", probe)
+
+    async def last_batch_run(self) -> BatchRun | None:
+        rows = await self._rows(
+            "last_batch_run",
+            "SELECT id, started_at, finished_at, status, classifier, counts::text AS counts,"
+            " digest FROM batch_runs ORDER BY id DESC LIMIT 1",
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        return BatchRun(
+            id=row["id"],
+            started_at=_utc(row["started_at"]),
+            finished_at=_utc(row["finished_at"]) if row["finished_at"] else None,
+            status=row["status"],
+            classifier=row["classifier"],
+            counts=pgcodec.loads_raw(row["counts"]) or {},
+            digest=row["digest"],
+        )
+
+    # -- the analyzer (sql/0003_analyzer.sql; see postgres_work) ----------------
+
+    async def claim_work(
+        self, worker: str, *, limit: int, lease_until: datetime, now: datetime
+    ) -> list[WorkItem]:
+        return await self._call(
+            "claim_work", lambda c: work.claim(c, worker, limit, now, lease_until)
+        )
+
+    async def peek_work(
+        self,
+        *,
+        after_id: int,
+        limit: int,
+        now: datetime,
+        reclassify: tuple[str, str] | None = None,
+    ) -> list[WorkItem]:
+        return await self._call(
+            "peek_work", lambda c: work.peek(c, after_id, limit, now, reclassify)
+        )
+
+    async def pending_work(self, *, now: datetime) -> int:
+        return await self._call("pending_work", lambda c: work.pending(c, now))
+
+    async def load_work_contexts(
+        self, keys: Sequence[tuple[int, int]]
+    ) -> dict[tuple[int, int], WorkContext]:
+        # One statement, so one snapshot for the whole page.
+        return await self._call("load_work_contexts", lambda c: work.load_contexts(c, keys))
+
+    async def apply_placements(
+        self, placements: Sequence[Placement], *, run_id: int | None
+    ) -> list[PlacementResult]:
+        if not placements:
+            return []
+        return await self._call(
+            "apply_placements",
+            lambda c: work.apply(c, placements, run_id, datetime.now(UTC)),
+        )
+
+    async def record_work_failures(self, failures: Sequence[WorkFailure]) -> None:
+        if failures:
+            await self._call(
+                "record_work_failures",
+                lambda c: work.record_failures(c, failures, datetime.now(UTC)),
+            )
+
+    async def extend_claims(self, worker: str, *, lease_until: datetime) -> int:
+        return await self._call(
+            "extend_claims",
+            lambda c: work.count_of(c, "superbrain_extend_claims", worker, lease_until),
+        )
+
+    async def release_claims(self, worker: str) -> int:
+        return await self._call(
+            "release_claims", lambda c: work.count_of(c, "superbrain_release_claims", worker)
+        )
+
+    async def requeue_for_reclassify(self, classifier: str, version: str) -> int:
+        return await self._call(
+            "requeue_for_reclassify",
+            lambda c: work.count_of(c, "superbrain_requeue_for_reclassify", classifier, version),
+        )
+
+    async def requeue_quarantined(self) -> int:
+        return await self._call(
+            "requeue_quarantined", lambda c: work.count_of(c, "superbrain_requeue_quarantined")
+        )
+
+    async def work_problems(self, *, limit: int = 100) -> list[WorkProblem]:
+        return await self._call("work_problems", lambda c: work.work_problems(c, limit))
+
+    def run_lock(
+        self, name: str, holder: str, *, ttl: float = DEFAULT_RUN_LOCK_TTL
+    ) -> AbstractAsyncContextManager[RunLock]:
+        from superbrain_core.storage.postgres.lock import advisory_run_lock
+
+        return advisory_run_lock(self._kwargs, self.where, name, holder, ttl)
+
+    async def start_batch_run(self, classifier: str, version: str, worker: str) -> int:
+        return await self._call(
+            "start_batch_run",
+            lambda c: work.count_of(
+                c, "superbrain_start_batch_run", classifier, version, worker, datetime.now(UTC)
+            ),
+        )
+
+    async def finish_batch_run(
+        self, run_id: int, *, status: str, counts: JSONDict, digest: str
+    ) -> None:
+        async def write(conn: Connection) -> None:
+            await conn.execute(
+                "SELECT superbrain_finish_batch_run(%s, %s, %s::jsonb, %s, %s)",
+                (run_id, status, json.dumps(counts), pgcodec.clean(digest), datetime.now(UTC)),
+            )
+
+        await self._call("finish_batch_run", write)
+
+    async def routing_history(self, chat_id: int, message_id: int) -> list[RoutingEntry]:
+        return await self._call(
+            "routing_history", lambda c: work.routing_history(c, chat_id, message_id)
+        )
+
+    async def list_records(
+        self, table: str, *, after_id: int = 0, limit: int = 1000
+    ) -> list[JSONDict]:
+        return await self._call(
+            "list_records", lambda c: work.list_records(c, table, after_id, limit)
+        )
+
+    # -- exploration (postgres_reads) -----------------------------------------
+
+    async def list_messages(
+        self, where: MessageFilter | None = None, *, after_id: int = 0, limit: int = 1000
+    ) -> list[RawMessage]:
+        wanted = where or MessageFilter()
+        return await self._call(
+            "list_messages", lambda c: reads.list_messages(c, wanted, after_id, limit)
+        )
+
+    async def list_chains(
+        self, *, chat_id: int | None = None, after: str | None = None, limit: int = 1000
+    ) -> list[MessageChain]:
+        return await self._call(
+            "list_chains", lambda c: reads.list_chains(c, chat_id, after, limit)
+        )
+
+    async def list_routing(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        run_id: int | None = None,
+        chat_id: int | None = None,
+        after_id: int = 0,
+        limit: int = 1000,
+    ) -> list[RoutingEntry]:
+        return await self._call(
+            "list_routing",
+            lambda c: reads.list_routing(c, since, until, run_id, chat_id, after_id, limit),
+        )
+
+    async def list_batch_runs(self, *, after_id: int = 0, limit: int = 1000) -> list[BatchRun]:
+        return await self._call(
+            "list_batch_runs", lambda c: reads.list_batch_runs(c, after_id, limit)
+        )
+
+    async def search(
+        self,
+        query: str,
+        *,
+        limit: int = 50,
+        chat_id: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[SearchHit]:
+        wanted = search_text.prepare(query, limit, since, until)
+        found = await self._rows(
+            "search",
+            postgres_search.SEARCH_SQL,
+            (pgcodec.clean(query), limit, chat_id, since, until),
+        )
+        return postgres_search.hits(found, wanted, _utc)

@@ -1,0 +1,486 @@
+"""The analyzer's side of the SQLite store: claims, placements, moves, bookkeeping.
+
+Each function here runs inside one transaction opened by :class:`SqliteStore`
+(``BEGIN IMMEDIATE`` for writes), so "delete from the wrong table, insert into
+the right one, supersede the log entry, mark the raw rows processed" is one
+atomic step, and two analyzer processes on one file serialize on SQLite's write
+lock. Table names are only ever taken from :data:`superbrain_core.records.TABLE_COLUMNS`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+from superbrain_core import jsonutil
+from superbrain_core.models import (
+    BotResponse,
+    JSONDict,
+    Placement,
+    PlacementResult,
+    RawFile,
+    RawMessage,
+    RouteOutcome,
+    RoutingEntry,
+    WorkContext,
+    WorkFailure,
+    WorkItem,
+    WorkProblem,
+)
+from superbrain_core.records import INSERT_ONLY_COLUMNS, JSON_COLUMNS, NONE, TABLE_COLUMNS
+from superbrain_core.storage.sqlite import rows
+
+_IN_CHUNK = 500  # SQLite's default limit on host parameters is far above this
+
+_CLAIMABLE = (
+    "m.is_processed = 0 AND m.quarantined_at IS NULL"
+    " AND (m.claim_expires_at IS NULL OR m.claim_expires_at <= :now)"
+    " AND (m.next_attempt_at IS NULL OR m.next_attempt_at <= :now)"
+)
+
+# The message a row is filed under: the earliest stored message of its chain
+# (the root, unless the root is a bot message or was never captured). Chain ids
+# are globally unique; the index hint keeps the planner off the (chat_id, ...)
+# index, which would scan the whole chat for every row.
+_WORK_ITEM_SELECT = (
+    "SELECT m.id, m.chat_id, m.message_id, m.attempts,"
+    " CASE WHEN m.chain_id IS NULL THEN m.message_id ELSE ("
+    "   SELECT min(r.message_id) FROM raw_messages r INDEXED BY idx_raw_messages_chain"
+    "   WHERE r.chain_id = m.chain_id) END AS target"
+    " FROM raw_messages m"
+)
+
+
+def _work_item(row: sqlite3.Row) -> WorkItem:
+    return WorkItem(
+        id=row["id"],
+        chat_id=row["chat_id"],
+        message_id=row["message_id"],
+        target_message_id=row["target"],
+        attempts=row["attempts"],
+    )
+
+
+def claim(
+    conn: sqlite3.Connection, worker: str, limit: int, now: str, lease_until: str
+) -> list[WorkItem]:
+    rows = conn.execute(
+        f"{_WORK_ITEM_SELECT} WHERE {_CLAIMABLE} ORDER BY m.id LIMIT :limit",
+        {"now": now, "limit": limit},
+    ).fetchall()
+    items = [_work_item(r) for r in rows]
+    for start in range(0, len(items), _IN_CHUNK):
+        chunk = [i.id for i in items[start : start + _IN_CHUNK]]
+        marks = ",".join("?" * len(chunk))
+        conn.execute(
+            f"UPDATE raw_messages SET claimed_by = ?, claim_expires_at = ? WHERE id IN ({marks})",
+            (worker, lease_until, *chunk),
+        )
+    return items
+
+
+def peek(
+    conn: sqlite3.Connection,
+    after_id: int,
+    limit: int,
+    now: str,
+    reclassify: tuple[str, str] | None,
+) -> list[WorkItem]:
+    """What a claim would take (plus stale placements with ``reclassify``), writing nothing."""
+    stale = ""
+    params: dict[str, Any] = {"now": now, "after": after_id, "limit": limit}
+    if reclassify is not None:
+        stale = (
+            " OR m.id IN (SELECT raw_message_id FROM routing_log WHERE superseded_at IS NULL"
+            " AND NOT (classifier = :name AND classifier_version = :version))"
+        )
+        params.update(name=reclassify[0], version=reclassify[1])
+    rows = conn.execute(
+        f"{_WORK_ITEM_SELECT} WHERE m.id > :after AND (({_CLAIMABLE}){stale})"
+        " ORDER BY m.id LIMIT :limit",
+        params,
+    ).fetchall()
+    return [_work_item(r) for r in rows]
+
+
+def pending_count(conn: sqlite3.Connection, now: str) -> int:
+    row = conn.execute(f"SELECT count(*) FROM raw_messages m WHERE {_CLAIMABLE}", {"now": now})
+    return int(row.fetchone()[0])
+
+
+def load_contexts(
+    conn: sqlite3.Connection,
+    keys: Sequence[tuple[int, int]],
+) -> dict[tuple[int, int], WorkContext]:
+    contexts: dict[tuple[int, int], WorkContext] = {}
+    for chat_id, message_id in dict.fromkeys(keys):
+        row = conn.execute(
+            "SELECT * FROM raw_messages WHERE chat_id = ? AND message_id = ?"
+            " ORDER BY version DESC LIMIT 1",
+            (chat_id, message_id),
+        ).fetchone()
+        if row is None:
+            continue
+        root: RawMessage = rows.raw_message(row)
+        if root.chain_id is None:
+            # An older version may know the chain (versions written while a reply
+            # created it); the chain is the message's, not one version's.
+            known = conn.execute(
+                "SELECT chain_id FROM raw_messages WHERE chat_id = ? AND message_id = ?"
+                " AND chain_id IS NOT NULL LIMIT 1",
+                (chat_id, message_id),
+            ).fetchone()
+            if known is not None:
+                root = attrs.evolve(root, chain_id=known[0])
+        members: tuple[RawMessage, ...] = ()
+        bot: tuple[BotResponse, ...] = ()
+        if root.chain_id is not None:
+            members = tuple(
+                rows.raw_message(r)
+                for r in conn.execute(
+                    "SELECT * FROM raw_messages m WHERE chain_id = ?1 AND chat_id = ?2"
+                    " AND message_id != ?3 AND version = (SELECT max(version) FROM raw_messages"
+                    " WHERE chat_id = m.chat_id AND message_id = m.message_id)"
+                    " ORDER BY message_date, message_id",
+                    (root.chain_id, chat_id, message_id),
+                )
+            )
+            bot = tuple(
+                rows.bot_response(r)
+                for r in conn.execute(
+                    "SELECT * FROM bot_responses WHERE chain_id = ? ORDER BY id", (root.chain_id,)
+                )
+            )
+        files: tuple[RawFile, ...] = tuple(
+            rows.raw_file(r)
+            for r in conn.execute(
+                "SELECT * FROM raw_files WHERE chat_id = ? AND message_id = ? ORDER BY id",
+                (chat_id, message_id),
+            )
+        )
+        current = conn.execute(
+            "SELECT * FROM routing_log WHERE chat_id = ? AND message_id = ?"
+            " AND superseded_at IS NULL",
+            (chat_id, message_id),
+        ).fetchone()
+        contexts[(chat_id, message_id)] = WorkContext(
+            root=root,
+            members=members,
+            bot_messages=bot,
+            files=files,
+            placement=rows.routing_entry(current) if current is not None else None,
+            input_version=max([root.id, *(m.id for m in members)]),
+        )
+    return contexts
+
+
+def _stored_values(conn: sqlite3.Connection, table: str, record_id: int) -> JSONDict | None:
+    columns = TABLE_COLUMNS[table]
+    row = conn.execute(
+        f"SELECT {', '.join(columns)} FROM {table} WHERE id = ?", (record_id,)
+    ).fetchone()
+    if row is None:
+        return None
+    return {c: jsonutil.loads(row[c]) if c in JSON_COLUMNS else row[c] for c in columns}
+
+
+def _column_value(column: str, value: Any) -> Any:
+    return jsonutil.dumps(value if value is not None else []) if column in JSON_COLUMNS else value
+
+
+def _insert_record(conn: sqlite3.Connection, p: Placement, now: str) -> int:
+    columns = TABLE_COLUMNS[p.destination]
+    values = [_column_value(c, p.values.get(c)) for c in columns]
+    if "status" in columns and p.values.get("status") is None:
+        values[columns.index("status")] = "open"
+    names = ", ".join(("raw_message_id", "chat_id", "message_id", *columns))
+    marks = ", ".join("?" * (len(columns) + 5))
+    cur = conn.execute(
+        f"INSERT INTO {p.destination} ({names}, created_at, updated_at) VALUES ({marks})",
+        (p.raw_message_id, p.chat_id, p.message_id, *values, now, now),
+    )
+    return int(cur.lastrowid or 0)
+
+
+def _update_record(
+    conn: sqlite3.Connection, p: Placement, record_id: int, stored: JSONDict, now: str
+) -> bool:
+    changed = [
+        c
+        for c in TABLE_COLUMNS[p.destination]
+        if c not in INSERT_ONLY_COLUMNS and stored.get(c) != p.values.get(c)
+    ]
+    if not changed:
+        return False
+    sets = ", ".join(f"{c} = ?" for c in changed)
+    conn.execute(
+        f"UPDATE {p.destination} SET {sets}, raw_message_id = ?, updated_at = ? WHERE id = ?",
+        (*(_column_value(c, p.values.get(c)) for c in changed), p.raw_message_id, now, record_id),
+    )
+    return True
+
+
+def _log(
+    conn: sqlite3.Connection, p: Placement, record_id: int | None, run_id: int | None, now: str
+) -> None:
+    conn.execute(
+        "INSERT INTO routing_log (raw_message_id, chat_id, message_id, destination, record_id,"
+        " classification, classifier, classifier_version, confidence, input_version, run_id,"
+        " created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            p.raw_message_id,
+            p.chat_id,
+            p.message_id,
+            p.destination,
+            record_id,
+            jsonutil.dumps(p.classification),
+            p.classifier,
+            p.classifier_version,
+            p.confidence,
+            p.input_version,
+            run_id,
+            now,
+        ),
+    )
+
+
+def _apply_one(
+    conn: sqlite3.Connection, p: Placement, run_id: int | None, now: str
+) -> PlacementResult:
+    if p.destination != NONE and p.destination not in TABLE_COLUMNS:
+        raise ValueError(f"unknown destination {p.destination!r}")
+    current = conn.execute(
+        "SELECT id, destination, record_id, classification, classifier, classifier_version,"
+        " input_version FROM routing_log WHERE chat_id = ? AND message_id = ?"
+        " AND superseded_at IS NULL",
+        (p.chat_id, p.message_id),
+    ).fetchone()
+
+    def result(
+        outcome: RouteOutcome, record_id: int | None, previous: str | None = None
+    ) -> PlacementResult:
+        return PlacementResult(p.chat_id, p.message_id, outcome, p.destination, record_id, previous)
+
+    if current is None:
+        record_id = _insert_record(conn, p, now) if p.destination != NONE else None
+        _log(conn, p, record_id, run_id, now)
+        return result(RouteOutcome.PLACED, record_id)
+    if current["input_version"] > p.input_version:
+        return result(RouteOutcome.STALE, current["record_id"], current["destination"])
+
+    def supersede() -> None:
+        conn.execute("UPDATE routing_log SET superseded_at = ? WHERE id = ?", (now, current["id"]))
+
+    if current["destination"] == p.destination:
+        record_id = current["record_id"]
+        fields_changed = False
+        if p.destination != NONE:
+            stored = _stored_values(conn, p.destination, record_id) if record_id else None
+            if stored is None:  # the owner deleted the row by hand: file it again
+                record_id = _insert_record(conn, p, now)
+                fields_changed = True
+            else:
+                fields_changed = _update_record(conn, p, record_id, stored, now)
+        verdict_changed = (
+            fields_changed
+            or current["classifier"] != p.classifier
+            or current["classifier_version"] != p.classifier_version
+            or jsonutil.loads(current["classification"]) != p.classification
+        )
+        if verdict_changed:
+            supersede()
+            _log(conn, p, record_id, run_id, now)
+        else:
+            conn.execute(
+                "UPDATE routing_log SET input_version = max(input_version, ?) WHERE id = ?",
+                (p.input_version, current["id"]),
+            )
+        outcome = RouteOutcome.UPDATED if fields_changed else RouteOutcome.UNCHANGED
+        return result(outcome, record_id, current["destination"])
+
+    previous = current["destination"]
+    _delete_record(conn, previous, current["record_id"])
+    record_id = _insert_record(conn, p, now) if p.destination != NONE else None
+    supersede()
+    _log(conn, p, record_id, run_id, now)
+    return result(RouteOutcome.MOVED, record_id, previous)
+
+
+def _delete_record(conn: sqlite3.Connection, table: str, record_id: int | None) -> None:
+    if table == NONE or record_id is None:
+        return
+    if table not in TABLE_COLUMNS:  # routing_log is data: never trust it as SQL
+        raise ValueError(f"routing_log names an unknown table {table!r}")
+    conn.execute(f"DELETE FROM {table} WHERE id = ?", (record_id,))
+
+
+def _absorb_members(conn: sqlite3.Connection, p: Placement, now: str) -> None:
+    """Take the chain's other messages out of places they were filed in on their own.
+
+    A reply filed alone (its root was not stored yet) must not stay filed once
+    the root arrives and the whole chain is filed under it.
+    """
+    for member in p.member_ids:
+        row = conn.execute(
+            "SELECT id, destination, record_id FROM routing_log WHERE chat_id = ?"
+            " AND message_id = ? AND superseded_at IS NULL",
+            (p.chat_id, member),
+        ).fetchone()
+        if row is None:
+            continue
+        _delete_record(conn, row["destination"], row["record_id"])
+        conn.execute("UPDATE routing_log SET superseded_at = ? WHERE id = ?", (now, row["id"]))
+
+
+def _settle_chain(conn: sqlite3.Connection, p: Placement, now: str) -> None:
+    """Mark processed every raw row of the target and its chain this verdict has seen.
+
+    Siblings claimed by no one (or quarantined) were part of the input, so they
+    need no analysis of their own.
+    """
+    keys = (p.message_id, *p.member_ids)
+    marks = ",".join("?" * len(keys))
+    conn.execute(
+        "UPDATE raw_messages SET is_processed = 1, processed_at = ?, claimed_by = NULL,"
+        " claim_expires_at = NULL, next_attempt_at = NULL"
+        f" WHERE chat_id = ? AND message_id IN ({marks}) AND id <= ? AND is_processed = 0",
+        (now, p.chat_id, *keys, p.input_version),
+    )
+
+
+def _mark_processed(conn: sqlite3.Connection, ids: Sequence[int], now: str) -> None:
+    for start in range(0, len(ids), _IN_CHUNK):
+        chunk = ids[start : start + _IN_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        conn.execute(
+            "UPDATE raw_messages SET is_processed = 1, processed_at = ?, claimed_by = NULL,"
+            " claim_expires_at = NULL, next_attempt_at = NULL"
+            f" WHERE id IN ({marks})",
+            (now, *chunk),
+        )
+
+
+def apply(
+    conn: sqlite3.Connection, placements: Sequence[Placement], run_id: int | None, now: str
+) -> list[PlacementResult]:
+    results = []
+    for p in placements:
+        result = _apply_one(conn, p, run_id, now)
+        if result.outcome is not RouteOutcome.STALE:
+            _absorb_members(conn, p, now)
+        _settle_chain(conn, p, now)
+        results.append(result)
+    _mark_processed(conn, [i for p in placements for i in p.processed_ids], now)
+    return results
+
+
+def record_failures(conn: sqlite3.Connection, failures: Sequence[WorkFailure], now: str) -> None:
+    conn.executemany(
+        "UPDATE raw_messages SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,"
+        " quarantined_at = ?, claimed_by = NULL, claim_expires_at = NULL"
+        " WHERE id = ? AND is_processed = 0",
+        [
+            (f.error, rows.ts(f.next_attempt_at), now if f.quarantine else None, f.raw_message_id)
+            for f in failures
+        ],
+    )
+
+
+def extend_claims(conn: sqlite3.Connection, worker: str, lease_until: str) -> int:
+    cur = conn.execute(
+        "UPDATE raw_messages SET claim_expires_at = ? WHERE claimed_by = ? AND is_processed = 0",
+        (lease_until, worker),
+    )
+    return cur.rowcount
+
+
+def release_claims(conn: sqlite3.Connection, worker: str) -> int:
+    cur = conn.execute(
+        "UPDATE raw_messages SET claimed_by = NULL, claim_expires_at = NULL"
+        " WHERE claimed_by = ? AND is_processed = 0",
+        (worker,),
+    )
+    return cur.rowcount
+
+
+def requeue_for_reclassify(conn: sqlite3.Connection, classifier: str, version: str) -> int:
+    cur = conn.execute(
+        "UPDATE raw_messages SET is_processed = 0, processed_at = NULL, attempts = 0"
+        " WHERE is_processed = 1"
+        " AND id IN (SELECT raw_message_id FROM routing_log WHERE superseded_at IS NULL"
+        " AND NOT (classifier = ? AND classifier_version = ?))",
+        (classifier, version),
+    )
+    return cur.rowcount
+
+
+def requeue_quarantined(conn: sqlite3.Connection) -> int:
+    cur = conn.execute(
+        "UPDATE raw_messages SET quarantined_at = NULL, attempts = 0, next_attempt_at = NULL"
+        " WHERE quarantined_at IS NOT NULL AND is_processed = 0"
+    )
+    return cur.rowcount
+
+
+def work_problems(conn: sqlite3.Connection, limit: int) -> list[WorkProblem]:
+    return [
+        WorkProblem(
+            raw_message_id=r["id"],
+            chat_id=r["chat_id"],
+            message_id=r["message_id"],
+            attempts=r["attempts"],
+            last_error=r["last_error"],
+            next_attempt_at=rows.dt(r["next_attempt_at"]),
+            quarantined_at=rows.dt(r["quarantined_at"]),
+        )
+        for r in conn.execute(
+            "SELECT id, chat_id, message_id, attempts, last_error, next_attempt_at,"
+            " quarantined_at FROM raw_messages WHERE is_processed = 0 AND attempts > 0"
+            " ORDER BY quarantined_at IS NULL, id LIMIT ?",
+            (limit,),
+        )
+    ]
+
+
+def start_run(
+    conn: sqlite3.Connection, classifier: str, version: str, worker: str, now: str
+) -> int:
+    cur = conn.execute(
+        "INSERT INTO batch_runs (started_at, status, classifier, classifier_version, worker)"
+        " VALUES (?, 'running', ?, ?, ?)",
+        (now, classifier, version, worker),
+    )
+    return int(cur.lastrowid or 0)
+
+
+def finish_run(
+    conn: sqlite3.Connection, run_id: int, status: str, counts: JSONDict, digest: str, now: str
+) -> None:
+    conn.execute(
+        "UPDATE batch_runs SET finished_at = ?, status = ?, counts = ?, digest = ? WHERE id = ?",
+        (now, status, jsonutil.dumps(counts), digest, run_id),
+    )
+
+
+def routing_history(conn: sqlite3.Connection, chat_id: int, message_id: int) -> list[RoutingEntry]:
+    return [
+        rows.routing_entry(r)
+        for r in conn.execute(
+            "SELECT * FROM routing_log WHERE chat_id = ? AND message_id = ? ORDER BY id",
+            (chat_id, message_id),
+        )
+    ]
+
+
+def list_records(conn: sqlite3.Connection, table: str, after_id: int, limit: int) -> list[JSONDict]:
+    if table not in TABLE_COLUMNS:
+        raise ValueError(f"unknown table {table!r}; expected one of {', '.join(TABLE_COLUMNS)}")
+    cur = conn.execute(f"SELECT * FROM {table} WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit))
+    names = [d[0] for d in cur.description]
+    return [
+        {k: jsonutil.loads(v) if k in JSON_COLUMNS else v for k, v in zip(names, r, strict=True)}
+        for r in cur.fetchall()
+    ]
