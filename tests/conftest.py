@@ -23,6 +23,10 @@ SHARED_DIR = Path(os.environ.get("SUPERBRAIN_SHARED_DIR", PROJECT_ROOT.parent / 
 SAMPLES_DIR = SHARED_DIR / "telegram_samples"
 ENFORCED_MARKERS = ("postgres", "samples")
 
+# The store backends of the one conformance suite (used by the storage, analyzer,
+# history and explore tests alike) and the per-test Postgres databases.
+pytest_plugins = ("tests.storage.backends", "tests.storage.postgres.fixtures")
+
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in {"1", "true", "yes"}

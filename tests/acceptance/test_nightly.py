@@ -55,7 +55,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'night.db'}"
         return
-    from tests.integration import pgutil
+    from tests.storage.postgres import pgutil
 
     pgutil.require_server()
     pgutil.ensure_api_roles()
@@ -409,7 +409,7 @@ def test_a_retried_pod_of_the_same_job_takes_over_its_predecessors_lease(
     it); the Job's next pod has the same holder name and goes on, anyone else waits."""
     import psycopg
 
-    from tests.integration import pgutil
+    from tests.storage.postgres import pgutil
 
     pgutil.require_server()
     with pgutil.database("nightly_holder") as dsn:

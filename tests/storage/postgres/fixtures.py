@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import anyio
 import pytest
 
-from tests.integration import pgutil
+from tests.storage.postgres import pgutil
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,8 @@ import pytest
 from superbrain_core.errors import RunLockHeld
 from superbrain_core.storage.postgres.store import PostgresStore
 from superbrain_core.storage.supabase.store import SupabaseStore
-from tests.integration import pgutil
-from tests.integration.test_supabase_rpc_names import (  # noqa: F401  (fixtures)
+from tests.storage.postgres import pgutil
+from tests.storage.supabase.test_rpc_names import (  # noqa: F401  (fixtures)
     KEY,
     PROJECT,
     PostgrestOnPostgres,

@@ -22,8 +22,7 @@ from superbrain_core.capture import Capturer
 from superbrain_core.demo.samples import OWNER_ID, bot_message, make_message, make_update
 from superbrain_core.models import BotResponseIn
 from superbrain_core.storage.base import Store
-
-from .conftest import StoreFactory
+from tests.storage.backends import StoreFactory
 
 pytestmark = pytest.mark.anyio
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

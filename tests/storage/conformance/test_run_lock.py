@@ -15,8 +15,7 @@ import pytest
 
 from superbrain_core.errors import RunLockHeld, StorageError
 from superbrain_core.storage.base import Store
-
-from .conftest import StoreFactory
+from tests.storage.backends import StoreFactory
 
 pytestmark = pytest.mark.anyio
 

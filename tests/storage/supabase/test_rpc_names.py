@@ -49,14 +49,14 @@ from superbrain_core.storage.postgres.store import PostgresStore
 from superbrain_core.storage.supabase import rows as sbrows
 from superbrain_core.storage.supabase.store import SupabaseStore
 from superbrain_core.telegram import normalize_update
-from tests.conformance.test_batch import *  # noqa: F403  (the suite, run on this module's store)
-from tests.conformance.test_desktop_import import *  # noqa: F403
-from tests.conformance.test_run_lock import (  # noqa: F401  (run on this module's store)
+from tests.analyzer.test_batch_backends import *  # noqa: F403  (the suite, run on this module's store)
+from tests.history.test_desktop_import_backends import *  # noqa: F403
+from tests.storage.conformance.test_run_lock import (  # noqa: F401  (run on this module's store)
     test_a_second_holder_is_refused_and_told_who_holds_it,
     test_the_lock_is_released_when_the_body_raises,
     test_two_runs_racing_for_the_lock_let_exactly_one_in,
 )
-from tests.conformance.test_search import (  # noqa: F401  (run on this module's store)
+from tests.storage.conformance.test_search import (  # noqa: F401  (run on this module's store)
     test_a_query_with_nothing_searchable_is_a_clear_error,
     test_bad_arguments_are_refused_before_the_database,
     test_captions_and_file_names_are_searched,
@@ -68,9 +68,9 @@ from tests.conformance.test_search import (  # noqa: F401  (run on this module's
     test_russian_word_forms_find_each_other,
     test_where_the_analyzer_filed_a_message_is_shown,
 )
-from tests.conformance.test_store import *  # noqa: F403
-from tests.conformance.test_work import *  # noqa: F403
-from tests.integration import pgutil
+from tests.storage.conformance.test_store import *  # noqa: F403
+from tests.storage.conformance.test_work import *  # noqa: F403
+from tests.storage.postgres import pgutil
 
 # It spells out the backend names whose text columns drop NUL ("postgres"); the
 # Supabase store is one of them (the same Postgres text type), so its own copy

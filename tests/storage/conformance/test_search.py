@@ -480,7 +480,7 @@ async def test_postgres_rows_inserted_directly_are_indexed_by_the_triggers(
     postgres_conformance_dsn: str,
 ) -> None:
     from superbrain_core.storage.postgres.store import PostgresStore
-    from tests.integration import pgutil
+    from tests.storage.postgres import pgutil
 
     pgutil.truncate_all(postgres_conformance_dsn)
     with psycopg.connect(postgres_conformance_dsn, autocommit=True) as conn:
@@ -579,7 +579,7 @@ async def test_postgres_answers_exactly_what_sqlite_answers(
     tmp_path: Path, postgres_conformance_dsn: str
 ) -> None:
     from superbrain_core.storage.postgres.store import PostgresStore
-    from tests.integration import pgutil
+    from tests.storage.postgres import pgutil
 
     pgutil.truncate_all(postgres_conformance_dsn)
     async with (

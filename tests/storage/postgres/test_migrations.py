@@ -13,11 +13,11 @@ import pytest
 
 from superbrain_core.storage.postgres import migrations
 from superbrain_core.storage.postgres.migrations import MigrationError
-from tests.integration import pgutil
+from tests.storage.postgres import pgutil
 
 pytestmark = [pytest.mark.postgres, pytest.mark.anyio]
 
-PROJECT_SQL = pgutil.HERE.parent.parent / "sql"
+PROJECT_SQL = pgutil.HERE.parents[2] / "sql"
 
 
 def schema_snapshot(dsn: str) -> dict[str, object]:

@@ -21,9 +21,8 @@ from superbrain_core.demo.samples import OWNER_ID, make_message, make_update
 from superbrain_core.errors import ConfigError, StorageError, TransientStorageError
 from superbrain_core.explore import notebook as explore
 from superbrain_core.explore.notebook import Explorer
-
-from .conftest import StoreFactory
-from .test_explore_reads import CLASSIFIER, T0, fill
+from tests.storage.backends import StoreFactory
+from tests.storage.conformance.test_explore_reads import CLASSIFIER, T0, fill
 
 MOSCOW = "Europe/Moscow"
 

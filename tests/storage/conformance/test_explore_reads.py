@@ -225,7 +225,7 @@ def _paged(rows: list[dict], key: str, seen: list[httpx.Request]):  # type: igno
 
 @pytest.fixture
 def postgrest() -> Iterator[respx.MockRouter]:
-    from tests.unit.test_supabase_store import REST, FakeRest
+    from tests.storage.supabase.test_store import REST, FakeRest
 
     with respx.mock(base_url=REST, assert_all_called=False) as router:
         router.get("/schema_migrations").mock(side_effect=FakeRest({}))
@@ -235,7 +235,7 @@ def postgrest() -> Iterator[respx.MockRouter]:
 async def test_supabase_list_messages_filters_in_the_query_and_pages_past_the_cap(
     postgrest: respx.MockRouter,
 ) -> None:
-    from tests.unit.test_supabase_store import message_row, store_for
+    from tests.storage.supabase.test_store import message_row, store_for
 
     seen: list[httpx.Request] = []
     rows = [message_row(i, 10 + i) for i in (1, 2, 3)]
@@ -264,7 +264,7 @@ async def test_supabase_list_messages_filters_in_the_query_and_pages_past_the_ca
 async def test_supabase_chains_routing_and_runs_page_by_their_keys(
     postgrest: respx.MockRouter,
 ) -> None:
-    from tests.unit.test_supabase_store import routing_row, store_for
+    from tests.storage.supabase.test_store import routing_row, store_for
 
     chain_ids = sorted(str(uuid.UUID(int=n * 2**100 + 7)) for n in (3, 1, 2))
     chains = [

@@ -1,5 +1,5 @@
 """Upgrading the original Supabase tables in place: every seed row kept, readable, and
-the store working on top of them (tests/integration/legacy_schema.sql)."""
+the store working on top of them (tests/storage/postgres/legacy_schema.sql)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from superbrain_core.demo.samples import BOT_USER, make_message
 from superbrain_core.models import BotResponseIn, CaptureOutcome, FileStatus
 from superbrain_core.storage.postgres import migrations
 from superbrain_core.storage.postgres.store import PostgresStore
-from tests.integration import pgutil
-from tests.integration.test_postgres_migrations import run_files_directly, schema_snapshot
+from tests.storage.postgres import pgutil
+from tests.storage.postgres.test_migrations import run_files_directly, schema_snapshot
 
 pytestmark = [pytest.mark.postgres, pytest.mark.anyio]
 

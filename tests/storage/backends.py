@@ -1,4 +1,4 @@
-"""One storage conformance suite, run against every backend.
+"""The backends of the one storage conformance suite (a pytest plugin loaded by the root conftest).
 
 A backend joins by adding a factory to ``BACKENDS``: a callable that, given the
 pytest request and tmp_path, returns a factory producing *fresh, independent
@@ -31,7 +31,7 @@ def _sqlite(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
 
 
 def _postgres_factory(dsn: str) -> StoreFactory:
-    from tests.integration import pgutil
+    from tests.storage.postgres import pgutil
 
     pgutil.truncate_all(dsn)
     from superbrain_core.storage.postgres.store import PostgresStore
@@ -56,7 +56,7 @@ BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], StoreFactory]] = {
 
 @pytest.fixture(scope="session")
 def postgres_conformance_dsn() -> Iterator[str]:
-    from tests.integration import pgutil
+    from tests.storage.postgres import pgutil
 
     pgutil.require_server()
     pgutil.ensure_api_roles()
@@ -67,7 +67,7 @@ def postgres_conformance_dsn() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def postgres_legacy_conformance_dsn() -> Iterator[str]:
-    from tests.integration import pgutil
+    from tests.storage.postgres import pgutil
 
     pgutil.require_server()
     pgutil.ensure_api_roles()

@@ -17,7 +17,7 @@ from superbrain_core.demo.samples import make_message, make_update
 from superbrain_core.storage.base import CaptureOptions
 from superbrain_core.storage.pgsql import codec as pgcodec
 from superbrain_core.telegram import normalize_update
-from tests.integration import pgutil
+from tests.storage.postgres import pgutil
 
 pytestmark = pytest.mark.postgres
 

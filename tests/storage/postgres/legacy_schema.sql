@@ -2,7 +2,7 @@
 -- tables with only their seed columns, bigserial ids, the original indexes, the
 -- permissive policy and grants a quick Supabase set-up leaves behind, and rows
 -- written by the original bot, including the duplicates such a bot produces.
--- tests/integration/test_postgres_legacy.py migrates this in place.
+-- tests/storage/postgres/test_legacy.py migrates this in place.
 -- Needs the roles anon, authenticated and service_role (the tests create them).
 
 CREATE TABLE raw_messages (
