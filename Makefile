@@ -35,6 +35,7 @@ test: lint typecheck pytest
 lint: $(DEV)
 	$(BIN)/ruff check src tests bench examples
 	$(BIN)/ruff format --check src tests bench examples
+	$(BIN)/lint-imports
 
 typecheck: $(DEV)
 	$(BIN)/mypy

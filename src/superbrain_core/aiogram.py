@@ -2,24 +2,10 @@
 
     capture = superbrain_core.aiogram.install(dp, bot, store)
 
-The documented entry point; the implementation is
-:mod:`superbrain_core.bot.hooks`, beside the rest of the bot.
+The documented entry point; the implementation, with the middlewares it
+installs, is :mod:`superbrain_core.bot.hooks`, beside the rest of the bot.
 """
 
-from superbrain_core.bot.hooks import (
-    CAPTURED,
-    CaptureMiddleware,
-    PinResponseTypes,
-    ResponseRecorder,
-    SuperbrainCapture,
-    install,
-)
+from superbrain_core.bot.hooks import PinResponseTypes, SuperbrainCapture, install
 
-__all__ = [
-    "CAPTURED",
-    "CaptureMiddleware",
-    "PinResponseTypes",
-    "ResponseRecorder",
-    "SuperbrainCapture",
-    "install",
-]
+__all__ = ["PinResponseTypes", "SuperbrainCapture", "install"]

@@ -199,7 +199,7 @@ def test_entrypoint_is_a_real_command(image: str) -> None:
     argv = json.loads(entry[0])  # exec form: signals reach the program, not a shell
     scripts = pyproject()["project"]["scripts"]  # type: ignore[index]
     assert argv[0] in scripts, f"{argv[0]} is not a [project.scripts] entry"
-    assert scripts[argv[0]] == "superbrain_core.cli.commands:main"
+    assert scripts[argv[0]] == "superbrain_core.cli:main"
     commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
     assert argv[1] in commands, f"`superbrain {argv[1]}` does not exist (have {sorted(commands)})"
     assert argv[1] == {"batch": "nightly", "bot": "bot"}[image]

@@ -213,7 +213,7 @@ def test_bot_probes_hit_the_health_endpoints_on_the_listen_port() -> None:
     assert target("livenessProbe") == ("/healthz", 8080)
     assert target("readinessProbe") == ("/readyz", 8080)
     assert target("startupProbe") == ("/healthz", 8080)
-    source = (SRC / "bot.py").read_text()
+    source = (SRC / "bot" / "server.py").read_text()
     assert 'add_get("/healthz"' in source and 'add_get("/readyz"' in source
 
 

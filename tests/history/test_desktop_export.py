@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from superbrain_core.errors import InputError
-from superbrain_core.history import desktop_export, importer
-from superbrain_core.history.desktop_export import (
+from superbrain_core.history import desktop, importer
+from superbrain_core.history.desktop import (
     ExportChat,
     ExportPeer,
     ExportStream,
@@ -28,6 +28,8 @@ from superbrain_core.history.desktop_export import (
     parse_export_date,
     peer_id,
 )
+from superbrain_core.history.desktop import mapping as export_mapping
+from superbrain_core.history.desktop import stream as export_stream
 from superbrain_core.history.importer import RefusedPath, locate_export, open_inside
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "desktop_export"
@@ -412,14 +414,14 @@ def test_a_value_no_column_can_hold_is_one_messages_problem(
 
 
 def test_a_message_id_past_64_bits_is_skipped_as_a_problem() -> None:
-    with pytest.raises(desktop_export.UnusableMessage, match="message 9223372036854775808: the id"):
+    with pytest.raises(desktop.UnusableMessage, match="message 9223372036854775808: the id"):
         MessageMapper(MOSCOW).map(chat(), {"id": 2**63, "type": "message"})
 
 
 def test_reply_texts_are_remembered_only_for_a_bounded_number_of_messages(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(desktop_export, "REPLY_TEXT_MEMORY", 2)
+    monkeypatch.setattr(export_mapping, "REPLY_TEXT_MEMORY", 2)
     mapper = MessageMapper(MOSCOW)
     for i in (1, 2, 3):
         mapper.map(chat(), {"id": i, "type": "message", "date_unixtime": "1", "text": f"t{i}"})
@@ -528,7 +530,7 @@ def test_a_message_nested_too_deep_is_skipped_as_a_problem_and_the_rest_is_read(
         "chat 'n' (id 5, personal_chat), message 2: nested more than 64 levels deep; skipped"
     )
     # Just inside the limit is an ordinary message, built whole.
-    inside = _nested(desktop_export.MAX_MESSAGE_DEPTH - 1)
+    inside = _nested(desktop.MAX_MESSAGE_DEPTH - 1)
     ((_, middle),) = [(c, d) for c, d in stream_of(_chat_with(inside)) if d["id"] == 2]
     assert middle["deep"] == json.loads(inside)
 
@@ -587,8 +589,8 @@ def test_the_pure_python_parser_gives_the_same_messages_and_errors(
     path = FIXTURES / "account_2023" / "result.json"
     with path.open("rb") as f:
         fast = [(m.chat, m.data) for m in ExportStream(f, "x")]
-    monkeypatch.setattr(desktop_export, "_IJSON", importlib.import_module("ijson.backends.python"))
-    monkeypatch.setattr(desktop_export, "_IJSON_IS_YAJL", False)
+    monkeypatch.setattr(export_stream, "_IJSON", importlib.import_module("ijson.backends.python"))
+    monkeypatch.setattr(export_stream, "_IJSON_IS_YAJL", False)
     with path.open("rb") as f:
         assert [(m.chat, m.data) for m in ExportStream(f, "x")] == fast
     truncated = path.read_bytes()[:500]

@@ -17,7 +17,7 @@ from superbrain_core.capture import Capturer
 from superbrain_core.demo.samples import make_message, make_update
 from superbrain_core.errors import InputError
 from superbrain_core.files import LocalFileStore, blob_path
-from superbrain_core.history.desktop_export import export_peer_of, import_chat_id
+from superbrain_core.history.desktop import export_peer_of, import_chat_id
 from superbrain_core.history.importer import ImportReport, import_desktop_export
 from superbrain_core.models import FileDescriptor, FileStatus, ImportedFile, ImportedMessage
 from superbrain_core.storage.base import CaptureOptions, Store

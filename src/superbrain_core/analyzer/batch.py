@@ -10,7 +10,7 @@ flat however large the backlog and the classifier is never idle between pages:
 * *workers* (``concurrency`` of them) classify one target each;
 * the *writer* applies finished placements in small groups, each group one
   transaction that also marks its raw rows processed, and records failures
-  with exponential back-off and quarantine.
+  with exponential back-off and quarantine (:mod:`.filing` holds that side).
 
 A run that dies mid-way leaves its claims to expire; the next run takes them
 again, and because placements are idempotent every message ends up filed once.
@@ -21,50 +21,37 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import anyio
-import attrs
 from anyio.abc import ObjectSendStream
 from anyio.streams.memory import MemoryObjectReceiveStream
 
 from superbrain_core.analyzer.classify.schema import (
-    DEFAULT_TIMEZONE,
     ChainMessage,
-    Classification,
     Classifier,
     ClassifierError,
     ClassifierInput,
 )
-from superbrain_core.analyzer.digest import Question, render_digest
-from superbrain_core.analyzer.routing import destination_of, placement_for
-from superbrain_core.errors import StorageError, TransientStorageError
+from superbrain_core.analyzer.filing import Done, Filer, Job
+from superbrain_core.analyzer.report import REPORT_LIST_LIMIT
+from superbrain_core.analyzer.report import BatchOptions as BatchOptions
+from superbrain_core.analyzer.report import BatchReport as BatchReport
+from superbrain_core.analyzer.report import Clock as Clock
+from superbrain_core.analyzer.report import FailureNote as FailureNote
+from superbrain_core.analyzer.report import ProgressCallback as ProgressCallback
+from superbrain_core.analyzer.report import Proposal as Proposal
 from superbrain_core.logs import get_logger
 from superbrain_core.models import (
-    JSONDict,
-    Placement,
-    PlacementResult,
-    RouteOutcome,
     WorkContext,
-    WorkFailure,
     WorkItem,
 )
 from superbrain_core.storage.base import Store
 from superbrain_core.taskgroups import single_errors
 
 log = get_logger(__name__)
-
-Clock = Callable[[], datetime]
-ProgressCallback = Callable[["BatchReport"], Awaitable[None] | None]
-
-_ERROR_LIMIT = 500
-#: Most items a report keeps in each of its lists; the counts stay exact. A run
-#: over a 200k backlog must not hold one object per message (memory stays flat).
-REPORT_LIST_LIMIT = 1000
 
 
 def _utcnow() -> datetime:
@@ -74,153 +61,6 @@ def _utcnow() -> datetime:
 def default_worker_name() -> str:
     """Unique per run: host, pid and a random suffix (leases are per worker)."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-@attrs.frozen
-class BatchOptions:
-    """How one analyzer run behaves; the CLI flags map onto these."""
-
-    concurrency: int = attrs.field(default=16, validator=attrs.validators.ge(1))
-    limit: int | None = None
-    """Claim at most this many raw rows (``None``: the whole backlog)."""
-    page_size: int = attrs.field(default=200, validator=attrs.validators.ge(1))
-    dry_run: bool = False
-    """Classify and report what would change; write nothing, claim nothing."""
-    reclassify: bool = False
-    """Also re-file messages placed by another classifier version."""
-    lease: timedelta = timedelta(minutes=15)
-    max_attempts: int = attrs.field(default=5, validator=attrs.validators.ge(1))
-    retry_base: timedelta = timedelta(minutes=30)
-    retry_cap: timedelta = timedelta(hours=24)
-    classify_timeout: float = 120.0
-    """Seconds one classification may take before it counts as a failed attempt."""
-    timezone: str = DEFAULT_TIMEZONE
-    worker: str | None = None
-    flush_size: int = 200
-    """Most placements applied in one transaction."""
-
-    def retry_delay(self, attempts: int) -> timedelta:
-        """Back-off before attempt ``attempts + 1``: base × 2^(attempts-1), capped."""
-        # Exponent capped so a long-failing row cannot overflow timedelta.
-        factor = 2 ** min(max(0, attempts - 1), 32)
-        delay: timedelta = self.retry_base * factor
-        return min(self.retry_cap, delay)
-
-
-@attrs.frozen
-class FailureNote:
-    chat_id: int
-    message_id: int
-    error: str
-    attempts: int
-    quarantined: bool
-
-
-@attrs.frozen
-class Proposal:
-    """A dry run's verdict: where the message is now and where it would go."""
-
-    chat_id: int
-    message_id: int
-    current: str | None
-    proposed: str
-    confidence: float
-
-
-@attrs.define
-class BatchReport:
-    """What a run did; ``counts()`` is what ``batch_runs.counts`` stores."""
-
-    classifier: str
-    classifier_version: str
-    started_at: datetime
-    dry_run: bool = False
-    run_id: int | None = None
-    finished_at: datetime | None = None
-    status: str = "running"
-    requeued: int = 0
-    claimed: int = 0
-    processed: int = 0
-    classified: int = 0
-    routed: Counter[str] = attrs.field(factory=Counter)
-    outcomes: Counter[str] = attrs.field(factory=Counter)
-    failed: int = 0
-    quarantined: int = 0
-    asked: int = 0
-    """Items filed with low confidence; ``questions`` keeps the first of them."""
-    changes: int = 0
-    """Dry run: messages whose destination would change; ``proposals`` keeps the first."""
-    failures: list[FailureNote] = attrs.field(factory=list)
-    questions: list[Question] = attrs.field(factory=list)
-    proposals: list[Proposal] = attrs.field(factory=list)
-
-    def keep(self, items: list[Any], item: Any) -> None:
-        if len(items) < REPORT_LIST_LIMIT:
-            items.append(item)
-
-    digest: str = ""
-
-    @property
-    def ok(self) -> bool:
-        """True when every claimed row was processed."""
-        return self.failed == 0 and self.quarantined == 0
-
-    @property
-    def moved(self) -> int:
-        return self.outcomes[RouteOutcome.MOVED.value]
-
-    def render_digest(self, timezone: tzinfo, *, asked_separately: Sequence[Question] = ()) -> str:
-        """The owner's digest of this run; ``asked_separately`` are questions sent on
-        their own (as replies to their messages), which the digest then only counts."""
-        apart = set(asked_separately)
-        return render_digest(
-            started_at=self.started_at,
-            timezone=timezone,
-            messages=self.classified,
-            routed=self.routed,
-            moved=self.moved,
-            failed=self.failed,
-            quarantined=self.quarantined,
-            questions=[q for q in self.questions if q not in apart],
-            asked=self.asked,
-            dry_run=self.dry_run,
-            asked_separately=len(apart),
-        )
-
-    def counts(self) -> JSONDict:
-        return {
-            "claimed": self.claimed,
-            "processed": self.processed,
-            "classified": self.classified,
-            "routed": dict(self.routed),
-            "placed": self.outcomes[RouteOutcome.PLACED.value],
-            "updated": self.outcomes[RouteOutcome.UPDATED.value],
-            "moved": self.moved,
-            "unchanged": self.outcomes[RouteOutcome.UNCHANGED.value],
-            "stale": self.outcomes[RouteOutcome.STALE.value],
-            "failed": self.failed,
-            "quarantined": self.quarantined,
-            "requeued": self.requeued,
-            "questions": self.asked,
-        }
-
-
-@attrs.frozen
-class _Job:
-    context: WorkContext
-    items: tuple[WorkItem, ...]
-
-
-@attrs.frozen
-class _Done:
-    job: _Job
-    classification: Classification | None
-    error: str | None = None
-    retryable: bool = True
-
-
-def _why(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:_ERROR_LIMIT]
 
 
 def classifier_input(ctx: WorkContext, timezone: Any) -> ClassifierInput:
@@ -293,7 +133,9 @@ class BatchRunner:
             classifier_version=classifier.version,
             started_at=clock(),
             dry_run=options.dry_run,
+            list_limit=REPORT_LIST_LIMIT,
         )
+        self.filer = Filer(store, options, self.report, clock)
 
     async def run(self) -> BatchReport:
         opts, report = self.options, self.report
@@ -356,8 +198,8 @@ class BatchRunner:
     async def _pipeline(self) -> None:
         # Jobs are handed over unbuffered: the next page is claimed only once the
         # workers have taken the previous one, so few claimed rows wait at a time.
-        jobs_send, jobs_recv = anyio.create_memory_object_stream[_Job](0)
-        done_send, done_recv = anyio.create_memory_object_stream[_Done](self.options.page_size)
+        jobs_send, jobs_recv = anyio.create_memory_object_stream[Job](0)
+        done_send, done_recv = anyio.create_memory_object_stream[Done](self.options.page_size)
         # One failing stage cancels the others; the cause surfaces as itself.
         with single_errors():
             async with anyio.create_task_group() as tg:
@@ -403,7 +245,7 @@ class BatchRunner:
             self.worker, limit=want, lease_until=now + opts.lease, now=now
         )
 
-    async def _feed(self, jobs: ObjectSendStream[_Job]) -> None:
+    async def _feed(self, jobs: ObjectSendStream[Job]) -> None:
         async with jobs:
             after_id = 0
             while True:
@@ -422,33 +264,33 @@ class BatchRunner:
                         # The claim saw the target; it cannot vanish (raw rows are
                         # never deleted), so this is a store bug worth surfacing.
                         raise RuntimeError(f"work target {key[0]}:{key[1]} has no stored message")
-                    await jobs.send(_Job(ctx, tuple(group)))
+                    await jobs.send(Job(ctx, tuple(group)))
 
     async def _classify_jobs(
-        self, jobs: MemoryObjectReceiveStream[_Job], done: ObjectSendStream[_Done]
+        self, jobs: MemoryObjectReceiveStream[Job], done: ObjectSendStream[Done]
     ) -> None:
         async with jobs, done:
             async for job in jobs:
                 await done.send(await self._classify(job))
 
-    async def _classify(self, job: _Job) -> _Done:
+    async def _classify(self, job: Job) -> Done:
         item = classifier_input(job.context, self.timezone)
         try:
             with anyio.fail_after(self.options.classify_timeout):
                 verdict = await self.classifier.classify(item)
         except ClassifierError as exc:
-            return _Done(job, None, str(exc), exc.retryable)
+            return Done(job, None, str(exc), exc.retryable)
         except TimeoutError:
             limit = self.options.classify_timeout
-            return _Done(job, None, f"classifier took longer than {limit:g}s")
+            return Done(job, None, f"classifier took longer than {limit:g}s")
         except Exception as exc:  # a classifier bug: recorded per message, never lost
             log.exception("classifier_crashed", chat_id=item.chat_id, message_id=item.message_id)
-            return _Done(job, None, f"{type(exc).__name__}: {exc}")
-        return _Done(job, verdict)
+            return Done(job, None, f"{type(exc).__name__}: {exc}")
+        return Done(job, verdict)
 
     async def _write(
         self,
-        done: MemoryObjectReceiveStream[_Done],
+        done: MemoryObjectReceiveStream[Done],
         scope: anyio.CancelScope,
     ) -> None:
         async with done:
@@ -459,144 +301,13 @@ class BatchRunner:
                         batch.append(done.receive_nowait())
                     except (anyio.WouldBlock, anyio.EndOfStream):
                         break
-                await self._flush(batch)
+                await self.filer.flush(batch)
                 if self.on_progress is not None:
                     result = self.on_progress(self.report)
                     if result is not None:
                         await result
         # Every result is written: stop the heartbeat (the only task left).
         scope.cancel()
-
-    async def _flush(self, batch: Sequence[_Done]) -> None:
-        report = self.report
-        ready: list[tuple[_Done, Placement]] = []
-        failed = [d for d in batch if d.classification is None]
-        for d in batch:
-            if d.classification is None:
-                continue
-            report.classified += 1
-            if self.options.dry_run:
-                self._propose(d)
-                continue
-            try:
-                ids = [i.id for i in d.job.items]
-                ready.append((d, placement_for(d.classification, d.job.context, ids)))
-            except Exception as exc:  # an unfilable verdict (a date out of range...)
-                failed.append(
-                    attrs.evolve(d, classification=None, error=_why(exc), retryable=False)
-                )
-        if ready:
-            await self._apply(ready)
-        if failed:
-            await self._fail(failed)
-
-    async def _apply(self, ready: Sequence[tuple[_Done, Placement]]) -> None:
-        """Apply a group in one transaction; if the store refuses it for a reason
-        other than a transient fault, apply one at a time so that one bad
-        placement is quarantined instead of failing every run that meets it."""
-        run_id = self.report.run_id
-        try:
-            results = await self.store.apply_placements([p for _, p in ready], run_id=run_id)
-        except TransientStorageError:
-            raise
-        except (StorageError, ValueError, UnicodeError) as exc:
-            if len(ready) == 1:
-                d, _ = ready[0]
-                log.error("batch_placement_refused", error=_why(exc))
-                await self._fail(
-                    [attrs.evolve(d, classification=None, error=_why(exc), retryable=False)]
-                )
-                return
-            for one in ready:
-                await self._apply([one])
-            return
-        for (d, _), result in zip(ready, results, strict=True):
-            self._count(d, result)
-
-    def _propose(self, d: _Done) -> None:
-        assert d.classification is not None
-        ctx = d.job.context
-        proposed = destination_of(d.classification)
-        current = ctx.placement.destination if ctx.placement else None
-        self.report.routed[proposed] += 1
-        self._maybe_ask(d)
-        if current == proposed:
-            return
-        self.report.changes += 1
-        self.report.keep(
-            self.report.proposals,
-            Proposal(
-                ctx.root.chat_id,
-                ctx.root.message_id,
-                current,
-                proposed,
-                d.classification.confidence,
-            ),
-        )
-
-    def _count(self, d: _Done, result: PlacementResult) -> None:
-        report = self.report
-        report.outcomes[result.outcome.value] += 1
-        report.processed += len(d.job.items)
-        if result.outcome is not RouteOutcome.STALE:
-            report.routed[result.destination] += 1
-        if result.outcome in (RouteOutcome.PLACED, RouteOutcome.UPDATED, RouteOutcome.MOVED):
-            self._maybe_ask(d)
-        if result.outcome is RouteOutcome.MOVED:
-            log.info(
-                "batch_moved",
-                chat_id=result.chat_id,
-                message_id=result.message_id,
-                source=result.previous_destination,
-                destination=result.destination,
-            )
-
-    def _maybe_ask(self, d: _Done) -> None:
-        c = d.classification
-        if c is None or not c.unsure:
-            return
-        root = d.job.context.root
-        self.report.asked += 1
-        self.report.keep(
-            self.report.questions,
-            Question(
-                chat_id=root.chat_id,
-                message_id=root.message_id,
-                title=c.title or root.message_text,
-                question=c.question or "Куда это отнести?",
-                confidence=c.confidence,
-                source=root.source,
-            ),
-        )
-
-    async def _fail(self, failed: Sequence[_Done]) -> None:
-        now = self.clock()
-        opts, report = self.options, self.report
-        records: list[WorkFailure] = []
-        for d in failed:
-            error = (d.error or "unknown error")[:_ERROR_LIMIT]
-            for item in d.job.items:
-                attempts = item.attempts + 1
-                quarantine = not d.retryable or attempts >= opts.max_attempts
-                records.append(
-                    WorkFailure(item.id, error, now + opts.retry_delay(attempts), quarantine)
-                )
-                if quarantine:
-                    report.quarantined += 1
-                else:
-                    report.failed += 1
-                report.keep(
-                    report.failures,
-                    FailureNote(item.chat_id, item.message_id, error, attempts, quarantine),
-                )
-            log.warning(
-                "batch_classify_failed",
-                chat_id=d.job.context.root.chat_id,
-                message_id=d.job.context.root.message_id,
-                error=error,
-            )
-        if not opts.dry_run:
-            await self.store.record_work_failures(records)
 
 
 async def run_batch(

@@ -1,14 +1,14 @@
 """Importing a Telegram Desktop export: the loop between the file, the FileStore and the Store.
 
 :func:`import_desktop_export` reads ``result.json`` as a stream
-(:mod:`superbrain_core.history.desktop_export`), in batches: while one batch is being
+(:mod:`superbrain_core.history.desktop`), in batches: while one batch is being
 stored, the next is parsed in a worker thread, so memory holds a few batches
 whatever the export's size. Each batch is one :meth:`Store.import_messages`
 call, hence one transaction: a batch is stored whole or not at all, and when
 the file turns out malformed or truncated, every complete message before the
 bad spot is stored first and then the error is raised, naming the spot. A bad
 value inside one message (an id past 64 bits, an impossible date, nesting past
-:data:`~superbrain_core.history.desktop_export.MAX_MESSAGE_DEPTH`) is that message's
+:data:`~superbrain_core.history.desktop.MAX_MESSAGE_DEPTH`) is that message's
 problem, listed in the report: the message is stored raw, or skipped when it
 cannot be keyed, and the import goes on.
 
@@ -38,7 +38,7 @@ import attrs
 
 from superbrain_core.errors import FileSizeMismatchError, InputError
 from superbrain_core.files import FileStore
-from superbrain_core.history.desktop_export import (
+from superbrain_core.history.desktop import (
     ExportFileRef,
     ExportMessage,
     ExportStream,

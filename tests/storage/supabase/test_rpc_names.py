@@ -44,9 +44,9 @@ from superbrain_core.models import (
 )
 from superbrain_core.records import TABLES as ROUTING_TABLES
 from superbrain_core.storage.base import CaptureOptions, Store
+from superbrain_core.storage.pgsql import json_rows as sbrows
 from superbrain_core.storage.postgres import migrations
 from superbrain_core.storage.postgres.store import PostgresStore
-from superbrain_core.storage.supabase import rows as sbrows
 from superbrain_core.storage.supabase.store import SupabaseStore
 from superbrain_core.telegram import normalize_update
 from tests.analyzer.test_batch_backends import *  # noqa: F403  (the suite, run on this module's store)

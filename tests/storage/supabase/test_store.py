@@ -50,9 +50,9 @@ from superbrain_core.models import (
 from superbrain_core.storage import open_store
 from superbrain_core.storage.base import CaptureOptions
 from superbrain_core.storage.pgsql import codec as pgcodec
+from superbrain_core.storage.pgsql import json_rows as sbrows
 from superbrain_core.storage.pgsql import work as postgres_work
 from superbrain_core.storage.pgsql.migration_files import bundled_migrations
-from superbrain_core.storage.supabase import rows as sbrows
 from superbrain_core.storage.supabase import store as sb
 from superbrain_core.storage.supabase.store import SupabaseStore
 from superbrain_core.telegram import normalize_update

@@ -27,17 +27,19 @@ import httpx
 from superbrain_core import jsonutil
 from superbrain_core.analyzer.classify.lenient import (
     ReplyError,
+    parse_reply,
+    strip_reasoning,
+    unknown_fields,
+)
+from superbrain_core.analyzer.classify.remote import (
     file_summaries,
     http_fault,
     http_url,
-    parse_reply,
     request_timeout,
     response_json,
     snippet,
-    strip_reasoning,
     timeout_from_env,
     transport_fault,
-    unknown_fields,
     zone_name,
 )
 from superbrain_core.analyzer.classify.schema import (

@@ -9,7 +9,7 @@ new one can use it. Replies are read leniently (:mod:`.lenient`) because the
 workflow predates the strict schema.
 
 Every failure is a :class:`ClassifierError` with ``retryable=True`` — see
-:func:`.lenient.http_fault` for why even 4xx are — and never a ``none``
+:func:`.remote.http_fault` for why even 4xx are — and never a ``none``
 classification, which would mark the message processed and lose it.
 """
 
@@ -22,18 +22,16 @@ from typing import Any
 import httpx
 
 from superbrain_core import jsonutil
-from superbrain_core.analyzer.classify.lenient import (
-    ReplyError,
+from superbrain_core.analyzer.classify.lenient import ReplyError, parse_reply, unknown_fields
+from superbrain_core.analyzer.classify.remote import (
     file_summaries,
     http_fault,
     http_url,
-    parse_reply,
     request_timeout,
     response_json,
     snippet,
     timeout_from_env,
     transport_fault,
-    unknown_fields,
     zone_name,
 )
 from superbrain_core.analyzer.classify.schema import (

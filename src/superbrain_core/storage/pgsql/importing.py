@@ -12,16 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import psycopg
-from psycopg.rows import TupleRow
-
 from superbrain_core.errors import StorageError
 from superbrain_core.models import ImportedFile, ImportedMessage, JSONDict
 from superbrain_core.storage.base import CaptureOptions, version_hash
 from superbrain_core.storage.pgsql import codec as pgcodec
 
 FUNCTION = "superbrain_import_messages"
-Connection = psycopg.AsyncConnection[TupleRow]
 
 
 def import_items(messages: Sequence[ImportedMessage]) -> str:
@@ -82,21 +78,3 @@ def import_ids(messages: Sequence[ImportedMessage], found: Any) -> tuple[int | N
 
 def arguments(payload: str, options: CaptureOptions) -> tuple[str, str, int]:
     return payload, pgcodec.clean(options.source) or "desktop_export", int(options.bot_id)
-
-
-async def call(
-    conn: Connection, messages: Sequence[ImportedMessage], payload: str, options: CaptureOptions
-) -> tuple[int | None, ...]:
-    cur = await conn.execute(f"SELECT {FUNCTION}(%s::jsonb, %s, %s)", arguments(payload, options))
-    row = await cur.fetchone()
-    return import_ids(messages, row[0] if row else None)
-
-
-async def stored_keys(conn: Connection, keys: Sequence[tuple[int, int]]) -> set[tuple[int, int]]:
-    cur = await conn.execute(
-        "SELECT DISTINCT m.chat_id, m.message_id FROM raw_messages m"
-        " JOIN unnest(%s::bigint[], %s::bigint[]) AS k(chat_id, message_id)"
-        " ON m.chat_id = k.chat_id AND m.message_id = k.message_id",
-        ([k[0] for k in keys], [k[1] for k in keys]),
-    )
-    return {(int(c), int(m)) for c, m in await cur.fetchall()}

@@ -9,10 +9,9 @@ text and decoded by :mod:`pgcodec`, which undoes the NUL-safe escape.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
-
-from psycopg.rows import DictRow
 
 from superbrain_core.models import (
     BotResponse,
@@ -61,11 +60,14 @@ def utc(value: datetime | None) -> datetime:
     return value if value.tzinfo is UTC else value.astimezone(UTC)
 
 
+#: A row read with the column lists above (psycopg's dict rows are one kind).
+Row = Mapping[str, Any]
+
 #: Rows read by psycopg with the column lists above.
 PSYCOPG = rows.Decoding(ts=utc, raw=pgcodec.loads_raw)
 
 
-def bot_response(row: DictRow) -> BotResponse:
+def bot_response(row: Row) -> BotResponse:
     return BotResponse(
         id=row["id"],
         chat_id=row["chat_id"],
@@ -85,7 +87,7 @@ def bot_response(row: DictRow) -> BotResponse:
     )
 
 
-def chain(row: DictRow) -> MessageChain:
+def chain(row: Row) -> MessageChain:
     created_at = utc(row["created_at"])
     return MessageChain(
         chain_id=row["chain_id"],
@@ -139,13 +141,13 @@ ROUTING_COLUMNS = (
 )
 
 
-def raw_message(row: DictRow) -> RawMessage:
+def raw_message(row: Row) -> RawMessage:
     return rows.raw_message(row, PSYCOPG)
 
 
-def raw_file(row: DictRow) -> RawFile:
+def raw_file(row: Row) -> RawFile:
     return rows.raw_file(row, PSYCOPG)
 
 
-def routing_entry(row: DictRow) -> RoutingEntry:
+def routing_entry(row: Row) -> RoutingEntry:
     return rows.routing_entry(row, PSYCOPG)

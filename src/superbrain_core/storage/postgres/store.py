@@ -7,35 +7,22 @@ still owns the semantics it shares with the SQLite store: normalization, the
 content hash, the initial file status, and the NUL-safe JSON form
 (:mod:`superbrain_core.storage.pgsql.codec`). Reads are plain SELECTs.
 
-Errors are translated at this boundary: a dropped connection, a pool timeout, a
-serialization failure or a deadlock is a :class:`TransientStorageError` and is
-retried a bounded number of times first (every write is idempotent, so running
-it again is safe); anything else is a :class:`StorageError`. The original
-driver error is kept as ``__cause__``.
-
-Opening never migrates a production database behind the operator's back: it
-checks that every bundled migration is applied and refuses otherwise.
-``PostgresStore(dsn, migrate=True)`` migrates first, for tests and development.
+Opening, the schema check, retries and error translation are the pool's
+(:mod:`.pool`); every call here goes through its ``_call``.
 """
 
 from __future__ import annotations
 
 import json
-import random
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
-import anyio
-import psycopg
-from psycopg.rows import DictRow, TupleRow, dict_row
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg.rows import DictRow, dict_row
 
 from superbrain_core import search as search_text
-from superbrain_core.errors import StorageError, TransientStorageError
-from superbrain_core.logs import get_logger
 from superbrain_core.models import (
     BatchRun,
     BotResponse,
@@ -64,7 +51,6 @@ from superbrain_core.search import SearchHit
 from superbrain_core.storage.base import CaptureOptions, MessageFilter, Store, runs_of_one_kind
 from superbrain_core.storage.pgsql import codec as pgcodec
 from superbrain_core.storage.pgsql import search as postgres_search
-from superbrain_core.storage.pgsql import work
 from superbrain_core.storage.pgsql.rows import BOT_COLUMNS as _BOT_COLUMNS
 from superbrain_core.storage.pgsql.rows import CHAIN_COLUMNS as _CHAIN_COLUMNS
 from superbrain_core.storage.pgsql.rows import FILE_COLUMNS as _FILE_COLUMNS
@@ -74,17 +60,9 @@ from superbrain_core.storage.pgsql.rows import chain as _chain
 from superbrain_core.storage.pgsql.rows import raw_file as _raw_file
 from superbrain_core.storage.pgsql.rows import raw_message as _raw_message
 from superbrain_core.storage.pgsql.rows import utc as _utc
-from superbrain_core.storage.postgres import migrations, reads
-from superbrain_core.storage.postgres.connect import (
-    connect_error,
-    connection_kwargs,
-    describe_dsn,
-)
-from superbrain_core.storage.postgres.connect import describe_error as _describe
+from superbrain_core.storage.postgres import reads, work
+from superbrain_core.storage.postgres.pool import Connection, PostgresPool
 from superbrain_core.storage.run_lock import DEFAULT_RUN_LOCK_TTL, RunLock
-
-T = TypeVar("T")
-Connection = psycopg.AsyncConnection[TupleRow]
 
 #: The tables :meth:`PostgresStore.stats` counts.
 TABLES = (
@@ -97,145 +75,14 @@ TABLES = (
     "routing_log",
     "batch_runs",
 )
-log = get_logger(__name__)
 
 
-class PostgresStore(Store):
+class PostgresStore(PostgresPool, Store):
     """:class:`Store` on a Postgres database migrated with ``superbrain db migrate``."""
 
     backend = "postgres"
 
-    def __init__(
-        self,
-        dsn: str,
-        *,
-        migrate: bool = False,
-        min_connections: int = 1,
-        max_connections: int = 4,
-        connect_timeout: float = 10.0,
-        statement_timeout: float = 60.0,
-        max_attempts: int = 5,
-        application_name: str = "superbrain",
-    ) -> None:
-        self._dsn = dsn.strip()
-        self._kwargs = connection_kwargs(
-            self._dsn, application_name=application_name, connect_timeout=connect_timeout
-        )
-        self._migrate = migrate
-        self._min = min_connections
-        self._max = max(min_connections, max_connections)
-        self._connect_timeout = connect_timeout
-        self._statement_timeout_ms = round(statement_timeout * 1000)
-        self._max_attempts = max(1, max_attempts)
-        self._pool: AsyncConnectionPool[Connection] | None = None
-        self.where = describe_dsn(self._dsn)
-
-    # -- lifecycle -------------------------------------------------------------
-
-    async def open(self) -> None:
-        if self._pool is not None:
-            return
-        if self._migrate:
-            await migrations.migrate(self._dsn)
-        await self._check_schema()
-        pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
-            kwargs={**self._kwargs, "autocommit": True},
-            min_size=self._min,
-            max_size=self._max,
-            open=False,
-            configure=self._configure,
-            name="superbrain",
-            timeout=max(30.0, self._connect_timeout),
-        )
-        try:
-            await pool.open(wait=True, timeout=self._connect_timeout)
-        except BaseException as exc:
-            # Also when cancelled: a pool left half-open keeps worker tasks alive
-            # that the event loop then waits for forever.
-            with anyio.CancelScope(shield=True):
-                await pool.close()
-            if isinstance(exc, PoolTimeout):
-                raise TransientStorageError(
-                    f"cannot open a connection pool to {self.where}"
-                    f" within {self._connect_timeout:g} s"
-                ) from exc
-            raise
-        self._pool = pool
-
-    async def _check_schema(self) -> None:
-        """Refuse a database the bundled migrations have not (all) been applied to.
-
-        A direct connection rather than the pool: a refused connection then
-        fails at once with the server's reason, not after a pool timeout.
-        """
-        try:
-            conn = await psycopg.AsyncConnection.connect(**self._kwargs, autocommit=True)
-        except psycopg.OperationalError as exc:
-            raise connect_error(exc) from exc
-        async with conn:
-            try:
-                recorded = await migrations.recorded_migrations(conn)
-            except psycopg.Error as exc:
-                raise StorageError(
-                    f"reading schema_migrations at {self.where} failed: {_describe(exc)}"
-                ) from exc
-        pending = [m.name for m in migrations.bundled_migrations() if m.name not in recorded]
-        if pending:
-            raise StorageError(
-                "database schema is behind: run `superbrain db migrate`"
-                f" ({self.where}; pending: {', '.join(pending)})"
-            )
-
-    async def _configure(self, conn: Connection) -> None:
-        # UTC so timestamps come back as datetime.UTC; a statement timeout so a
-        # stuck query fails (and is retried) instead of hanging the bot.
-        await conn.execute(
-            "SELECT set_config('TimeZone', 'UTC', false),"
-            " set_config('statement_timeout', %s, false)",
-            (str(self._statement_timeout_ms),),
-        )
-
-    async def close(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            # Shielded: closing is what `async with` does on the way out of a
-            # cancelled task, and an unfinished close leaks the pool's workers.
-            with anyio.CancelScope(shield=True):
-                await pool.close()
-
     # -- plumbing --------------------------------------------------------------
-
-    async def _call(self, what: str, work: Callable[[Connection], Awaitable[T]]) -> T:
-        """Run ``work`` on a pooled connection; retry transient failures, translate errors."""
-        pool = self._pool
-        if pool is None:
-            raise StorageError(
-                "store is not open (use `async with store:` or `await store.open()`)"
-            )
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                async with pool.connection() as conn:
-                    return await work(conn)
-            except (psycopg.OperationalError, PoolTimeout) as exc:
-                if attempt >= self._max_attempts:
-                    raise TransientStorageError(
-                        f"Postgres {what} failed after {attempt} attempts: {_describe(exc)}"
-                    ) from exc
-                # Exponential back-off with jitter, so writers that deadlocked
-                # each other do not collide again in step.
-                delay = min(2.0, 0.05 * 2 ** (attempt - 1)) * (0.5 + random.random())
-                log.warning(
-                    "postgres_retry",
-                    operation=what,
-                    attempt=attempt,
-                    error=_describe(exc),
-                    sqlstate=getattr(exc, "sqlstate", None),
-                )
-                await anyio.sleep(delay)
-            except psycopg.Error as exc:
-                raise StorageError(f"Postgres {what} failed: {_describe(exc)}") from exc
 
     async def _rows(self, what: str, query: str, params: Sequence[Any] = ()) -> list[DictRow]:
         async def read(conn: Connection) -> list[DictRow]:
@@ -262,20 +109,21 @@ class PostgresStore(Store):
     async def import_messages(
         self, messages: Sequence[ImportedMessage], options: CaptureOptions | None = None
     ) -> ImportResult:
-        """One ``superbrain_import_messages`` call (``sql/0006``); see ``postgres_import``."""
-        from superbrain_core.storage.pgsql import importing as imports
+        """One ``superbrain_import_messages`` call (``sql/0006``); see :mod:`.importing`."""
+        from superbrain_core.storage.pgsql.importing import import_items
+        from superbrain_core.storage.postgres import importing as imports
 
         if not messages:
             return ImportResult(())
         opts = options or CaptureOptions(source="desktop_export")
-        payload = imports.import_items(messages)  # encoded before a connection is taken
+        payload = import_items(messages)  # encoded before a connection is taken
         ids = await self._call(
             "import_messages", lambda conn: imports.call(conn, messages, payload, opts)
         )
         return ImportResult(ids)
 
     async def stored_message_keys(self, keys: Sequence[tuple[int, int]]) -> set[tuple[int, int]]:
-        from superbrain_core.storage.pgsql import importing as imports
+        from superbrain_core.storage.postgres import importing as imports
 
         if not keys:
             return set()

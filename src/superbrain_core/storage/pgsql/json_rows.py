@@ -1,13 +1,13 @@
-"""PostgREST rows (JSON objects) to model records, for the Supabase store.
+"""Rows in their JSON form (PostgREST, or ``to_jsonb`` inside a SQL function) to model records.
 
 PostgREST hands each row over as a JSON object: ``jsonb`` columns arrive as JSON
 values rather than text, timestamps as ISO 8601 strings, ``uuid`` as strings and
 ``numeric`` as JSON numbers. The Postgres store reads the same columns through
-psycopg (:mod:`postgres_rows`); the converters here take the JSON form of those
+psycopg (:mod:`.rows`); the converters here take the JSON form of those
 rows, whether from a table select or from ``to_jsonb(row)`` inside
 ``superbrain_work_contexts``, and build records equal to the Postgres store's.
 
-The column lists are derived from :mod:`postgres_rows` rather than restated, so
+The column lists are derived from :mod:`.rows` rather than restated, so
 both stores always read the same columns, and the tolerance for rows inherited
 from the seed schema (NULLs where capture never writes one) is the same. Raw
 JSON columns go through :func:`pgcodec.unescape_json`, which undoes the
