@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 CORE   := $(VENV)/.installed-core
 DEV    := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck evaluate pytest fuzz bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,9 @@ $(DEV): pyproject.toml $(PINS) | $(BIN)/python
 demo: $(CORE)
 	$(BIN)/superbrain demo
 
-## Lint, type-check and run the whole test suite.
-test: lint typecheck pytest
+## Lint, type-check, score the offline classifier on the corpus's untuned slice,
+## and run the whole test suite.
+test: lint typecheck evaluate pytest
 
 lint: $(DEV)
 	$(BIN)/ruff check src tests bench examples
@@ -40,8 +41,18 @@ lint: $(DEV)
 typecheck: $(DEV)
 	$(BIN)/mypy
 
+## The rules classifier on the holdout slice of tests/corpus, never tuned on:
+## the floors are what it reaches today, so quality cannot quietly fall.
+evaluate: $(DEV)
+	$(BIN)/superbrain eval --split holdout --min-table 72 --min-fields 31 --worst 5
+
 pytest: $(DEV)
 	$(BIN)/python -m pytest
+
+## Long fuzzing: thousands of generated updates and exports per property (CI runs the
+## bounded profile as part of pytest). Prints how many examples each property ran.
+fuzz: $(DEV)
+	SUPERBRAIN_FUZZ=long $(BIN)/python -m pytest tests/fuzz -q --hypothesis-show-statistics
 
 ## Benchmarks (print figures; no pass/fail).
 bench: $(DEV)
@@ -50,6 +61,7 @@ bench: $(DEV)
 	$(BIN)/python bench/batch.py
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/desktop_import.py
+	$(BIN)/python bench/ingest_memory.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache data demo-data

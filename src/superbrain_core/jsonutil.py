@@ -14,6 +14,14 @@ import re
 from typing import Any
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+#: A JSON string (to the end of the text when it is not closed), or one bracket.
+_STRING_OR_BRACKET = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]')
+
+#: Containers nested deeper than this in one update are refused as input errors.
+#: Telegram's deepest (a reply's pinned message's keyboard) stay under twenty;
+#: the bound keeps hostile input away from recursive decoders and encoders.
+MAX_DEPTH = 128
+
 # Reused encoders: json.dumps() with options builds a new encoder on every call.
 _READABLE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _ASCII = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
@@ -51,6 +59,30 @@ def loads(text: str | bytes | None) -> Any:
     if text is None:
         return None
     return json.loads(text)
+
+
+def nested_too_deep(
+    text: str, start: int = 0, end: int | None = None, limit: int = MAX_DEPTH
+) -> int | None:
+    """Where JSON text first opens a container deeper than ``limit``, else ``None``.
+
+    Scans ``text[start:end]`` (brackets inside strings do not count) and returns
+    the index of the first ``[`` or ``{`` past the limit. Cheap in the usual case:
+    text with no more brackets than ``limit`` cannot be deeper and is not scanned.
+    """
+    stop = len(text) if end is None else end
+    if text.count("{", start, stop) + text.count("[", start, stop) <= limit:
+        return None
+    depth = 0
+    for match in _STRING_OR_BRACKET.finditer(text, start, stop):
+        char = text[match.start()]
+        if char in "[{":
+            depth += 1
+            if depth > limit:
+                return match.start()
+        elif char in "]}":
+            depth -= 1
+    return None
 
 
 def clean_text(value: str | None) -> str | None:

@@ -28,9 +28,16 @@ consistent with its own index either way.
 
 A query means "every term": a message matches when its newest version's text
 and its files' names together contain each query term. Query syntax characters
-(quotes, ``*``, ``-``, ``NEAR``, ``OR``) are ordinary separators or words, so user
-input can never be a syntax error. Snippets are computed here from the stored
-text, so they are the same on every backend.
+(quotes, ``*``, ``NEAR``, ``OR``) are ordinary separators or words, so user
+input can never be a syntax error. One exception: a word written with a minus
+in front (``-молоко``, at the start of the query or after a space) reads as
+"without this word" in every search engine, and searching for it instead would
+return exactly what was asked to leave out; excluding is not supported (the
+Postgres search function has no way to say it), so such a query is refused
+with :class:`SearchQueryError` on every backend alike. A hyphen inside a word
+(``Wi-Fi``, ``что-то``) or a dash between words (``встреча - завтра``) is a
+separator as before. Snippets are computed here from the stored text, so they
+are the same on every backend.
 """
 
 from __future__ import annotations
@@ -88,6 +95,9 @@ _WORD = re.compile(f"[0-9a-z{CYRILLIC_LETTERS}]+")
 _DIGIT = re.compile("[0-9]")
 _LATIN = re.compile("[a-z]+")
 _SPACE = re.compile(r"[\s\x00-\x1f\x7f]+")
+#: A word with minus signs straight before it, at the start, after a space or an
+#: opening quote or bracket.
+_NEGATED = re.compile(rf"(?:^|[\s\"'(\[«])-+([0-9A-Za-z{CYRILLIC_LETTERS}]+)")
 
 
 class _Stemmers(threading.local):
@@ -136,8 +146,17 @@ def index_text(text: str | None) -> str:
 def query_terms(query: str) -> tuple[str, ...]:
     """The distinct terms of a query, in order; a :class:`SearchQueryError` if none.
 
-    Every term must occur in a message for it to match.
+    Every term must occur in a message for it to match. A word with a leading
+    ``-`` (``-молоко``: "without молоко" elsewhere) is refused, not searched for.
     """
+    negated = _NEGATED.search(without_nul(query))
+    if negated is not None:
+        word = negated.group(1)[:40]
+        raise SearchQueryError(
+            f"'-{word}': excluding words is not supported; a search finds messages that"
+            f" contain every word of the query. Leave the word out, or drop the '-' to"
+            f" search for {word!r}"
+        )
     found = tuple(dict.fromkeys(terms(query)))
     if not found:
         shown = query if len(query) <= 60 else query[:57] + "…"

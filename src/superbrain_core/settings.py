@@ -18,6 +18,11 @@ from superbrain_core.errors import ConfigError
 from superbrain_core.storage import BOT_API_DOWNLOAD_LIMIT, DEFAULT_DB_URL
 
 LOG_FORMATS = ("auto", "console", "json")
+#: Telegram ids and counts are stored as signed 64-bit integers (SQLite INTEGER,
+#: Postgres bigint): a setting beyond them would be accepted here and crash at
+#: the first write, so it is refused at start-up instead.
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
 _BOT_TOKEN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,}$")
 
 
@@ -105,8 +110,9 @@ def zone_setting(name: str) -> ZoneInfo:
         ) from exc
 
 
-def int_setting(value: str, name: str, *, minimum: int = 0) -> int:
-    """An integer variable, at least ``minimum``; errors name the variable."""
+def int_setting(value: str, name: str, *, minimum: int = 0, maximum: int = INT64_MAX) -> int:
+    """An integer variable from ``minimum`` to ``maximum`` (by default, what fits in a
+    signed 64-bit integer); errors name the variable."""
     try:
         number = int(value)
     except ValueError:
@@ -114,6 +120,12 @@ def int_setting(value: str, name: str, *, minimum: int = 0) -> int:
     if number < minimum:
         need = "must not be negative" if minimum == 0 else f"must be at least {minimum}"
         raise ConfigError(f"{name} {need}", variable=name)
+    if number > maximum:
+        raise ConfigError(
+            f"{name} is too large: at most {maximum}"
+            + (" (a signed 64-bit integer)" if maximum == INT64_MAX else ""),
+            variable=name,
+        )
     return number
 
 
@@ -124,7 +136,8 @@ def check_bot_token(token: str | None) -> str:
     """
     if not token:
         raise ConfigError("TELEGRAM_BOT_TOKEN is not set", variable="TELEGRAM_BOT_TOKEN")
-    if not _BOT_TOKEN.match(token):
+    if not _BOT_TOKEN.match(token) or not 0 < int(token.split(":", 1)[0]) <= INT64_MAX:
+        # The digits are the bot's id, stored with every update: they must fit 64 bits.
         raise ConfigError(
             "TELEGRAM_BOT_TOKEN is malformed (expected <digits>:<secret> from @BotFather)",
             variable="TELEGRAM_BOT_TOKEN",
@@ -133,11 +146,27 @@ def check_bot_token(token: str | None) -> str:
 
 
 def parse_owner_ids(raw: str | None) -> frozenset[int]:
-    """``SUPERBRAIN_OWNER_IDS``: Telegram user ids separated by commas or spaces."""
-    try:
-        return frozenset(int(p) for p in re.split(r"[,\s]+", raw or "") if p)
-    except ValueError:
-        raise ConfigError(
-            "SUPERBRAIN_OWNER_IDS must be Telegram user ids separated by commas",
-            variable="SUPERBRAIN_OWNER_IDS",
-        ) from None
+    """``SUPERBRAIN_OWNER_IDS``: Telegram user ids separated by commas or spaces.
+
+    A user id is positive (negative ids are groups and channels) and fits in a
+    signed 64-bit integer; anything else is refused naming the variable.
+    """
+    owners: set[int] = set()
+    for part in re.split(r"[,\s]+", raw or ""):
+        if not part:
+            continue
+        try:
+            owner = int(part)
+        except ValueError:
+            raise ConfigError(
+                "SUPERBRAIN_OWNER_IDS must be Telegram user ids separated by commas",
+                variable="SUPERBRAIN_OWNER_IDS",
+            ) from None
+        if not 0 < owner <= INT64_MAX:
+            raise ConfigError(
+                f"SUPERBRAIN_OWNER_IDS: {part[:40]} is not a Telegram user id"
+                f" (user ids are positive, at most {INT64_MAX})",
+                variable="SUPERBRAIN_OWNER_IDS",
+            )
+        owners.add(owner)
+    return frozenset(owners)

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from superbrain_core.errors import NotAnUpdateError
+from superbrain_core.jsonutil import clean_text
 from superbrain_core.models import (
     FileDescriptor,
     ForwardOrigin,
@@ -126,6 +127,11 @@ FILE_FIELDS: tuple[str, ...] = (
 #: Telegram's id of the account that stands in for anonymous group admins.
 ANONYMOUS_ADMIN_BOT_ID = 1087968824
 
+#: Every id and size is stored as a signed 64-bit integer (SQLite INTEGER,
+#: Postgres bigint); Telegram's own fit, a number outside cannot be stored.
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
 
 def utc_from_unix(value: Any) -> datetime | None:
     """A Telegram unix timestamp as an aware UTC datetime (``None`` stays ``None``)."""
@@ -158,6 +164,12 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _label(value: Any) -> str | None:
+    """A string for a column of its own (a file id, an album id): lone surrogates, which
+    no UTF-8 column can hold, become U+FFFD; the verbatim payload keeps the original."""
+    return clean_text(_str(value))
+
+
 def as_bot_api_json(obj: Any) -> JSONDict:
     """Bot API JSON for ``obj``: a dict as is, an aiogram (pydantic) object dumped.
 
@@ -181,12 +193,14 @@ def update_type_of(payload: Mapping[str, Any]) -> str:
 
     Telegram puts exactly one optional field in an Update; if a future or
     malformed update carries several, the message-like one wins so it is analyzed.
+    A key with a lone surrogate is named with U+FFFD in its place (the kind is
+    stored as text; the payload keeps the key as it was).
     """
     keys = [k for k in payload if k != "update_id"]
     for key in keys:
         if key in MESSAGE_UPDATE_TYPES:
             return key
-    return keys[0] if keys else "unknown"
+    return (clean_text(keys[0]) or "") if keys else "unknown"
 
 
 def message_type_of(message: Mapping[str, Any]) -> str:
@@ -216,7 +230,9 @@ def text_of(message: Mapping[str, Any]) -> str | None:
     poll = _dict(message.get("poll"))
     if poll:
         question = _str(poll.get("question")) or ""
-        options = [_str(o.get("text")) for o in poll.get("options", []) if isinstance(o, dict)]
+        listed = poll.get("options")
+        items = listed if isinstance(listed, list) else []
+        options = [_str(o.get("text")) for o in items if isinstance(o, dict)]
         return "\n".join([question, *(o for o in options if o)]) or None
     venue = _dict(message.get("venue"))
     if venue:
@@ -278,7 +294,9 @@ def forward_origin_of(message: Mapping[str, Any]) -> ForwardOrigin | None:
     date = utc_from_unix(message.get("forward_date"))
     fwd_user = _dict(message.get("forward_from"))
     fwd_chat = _dict(message.get("forward_from_chat"))
-    if fwd_chat or (fwd_user and fwd_user.get("type") in {"channel", "group", "supergroup"}):
+    # ``_str``: a ``type`` that is a list or an object cannot be looked up in a set.
+    chat_types = {"channel", "group", "supergroup"}
+    if fwd_chat or (fwd_user and _str(fwd_user.get("type")) in chat_types):
         chat = fwd_chat or fwd_user or {}
         return ForwardOrigin(
             kind="channel" if chat.get("type") == "channel" else "chat",
@@ -324,10 +342,10 @@ def files_of(message: Mapping[str, Any]) -> tuple[FileDescriptor, ...]:
         found.append(
             FileDescriptor(
                 file_type=field,
-                file_id=_str(obj.get("file_id")),
-                file_unique_id=_str(obj.get("file_unique_id")),
-                file_name=_str(obj.get("file_name")),
-                mime_type=_str(obj.get("mime_type")),
+                file_id=_label(obj.get("file_id")),
+                file_unique_id=_label(obj.get("file_unique_id")),
+                file_name=_label(obj.get("file_name")),
+                mime_type=_label(obj.get("mime_type")),
                 file_size=_int(obj.get("file_size")),
                 width=_int(obj.get("width")) or _int(obj.get("length")),
                 height=_int(obj.get("height")) or _int(obj.get("length")),
@@ -417,11 +435,40 @@ def normalize_message(message: Mapping[str, Any]) -> NormalizedMessage:
         reply_to_is_bot=reply_to_is_bot,
         is_clarification=replied is not None,
         forward_origin=forward_origin_of(message),
-        media_group_id=_str(message.get("media_group_id")),
+        media_group_id=_label(message.get("media_group_id")),
         message_thread_id=_int(message.get("message_thread_id")),
         files=files_of(message),
         raw=dict(message),
     )
+
+
+def _outside_int64(message: NormalizedMessage) -> str | None:
+    """The name of the first number of ``message`` that no database column can hold."""
+    numbers: list[tuple[str, int | None]] = [
+        ("chat.id", message.chat_id),
+        ("message_id", message.message_id),
+        ("the sender's id", message.user_id),
+        ("reply_to_message.message_id", message.reply_to_message_id),
+        ("message_thread_id", message.message_thread_id),
+    ]
+    origin = message.forward_origin
+    if origin is not None:
+        numbers += [
+            ("forward_origin's user id", origin.user_id),
+            ("forward_origin's chat id", origin.chat_id),
+            ("forward_origin.message_id", origin.message_id),
+        ]
+    for file in message.files:
+        numbers += [
+            (f"{file.file_type}.file_size", file.file_size),
+            (f"{file.file_type}.width", file.width),
+            (f"{file.file_type}.height", file.height),
+            (f"{file.file_type}.duration", file.duration),
+        ]
+    for name, value in numbers:
+        if value is not None and not INT64_MIN <= value <= INT64_MAX:
+            return name
+    return None
 
 
 def normalize_update(payload: Any) -> NormalizedUpdate:
@@ -441,6 +488,10 @@ def normalize_update(payload: Any) -> NormalizedUpdate:
         elif "ok" in payload:
             hint = " (this looks like a Bot API response envelope)"
         raise NotAnUpdateError(f"object has no integer update_id{hint}")
+    if not INT64_MIN <= update_id <= INT64_MAX:
+        raise NotAnUpdateError(
+            "update_id is outside the signed 64-bit range (Telegram's update ids fit in it)"
+        )
     update_type = update_type_of(payload)
     message: NormalizedMessage | None = None
     problem: str | None = None
@@ -456,6 +507,12 @@ def normalize_update(payload: Any) -> NormalizedUpdate:
                 message = normalize_message(inner)
             except NotAnUpdateError as exc:
                 problem = f"{update_type}: {exc.reason}"
+            else:
+                too_big = _outside_int64(message)
+                if too_big is not None:
+                    # It could not be stored as a message: keep it raw, say why.
+                    message = None
+                    problem = f"{update_type}: {too_big} is outside the signed 64-bit range"
     return NormalizedUpdate(
         update_id=update_id,
         update_type=update_type,

@@ -156,6 +156,51 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert run(tmp_path, "demo").returncode == 0, "the demo starts fresh every time"
 
 
+def _demo_blobs(folder: Path) -> list[Path]:
+    return [p for p in (folder / "files").rglob("*") if p.is_file() and len(p.name) == 64]
+
+
+def test_demo_replaces_only_what_it_wrote(tmp_path: Path) -> None:
+    """Files the user keeps in data/demo (and in its files/) survive every rerun."""
+    demo_dir = tmp_path / "data" / "demo"
+    (demo_dir / "files").mkdir(parents=True)
+    (demo_dir / "notes.txt").write_text("мои заметки", encoding="utf-8")
+    (demo_dir / "files" / "mine.txt").write_text("моё", encoding="utf-8")
+    for _ in range(2):
+        result = run(tmp_path, "demo", env={"SUPERBRAIN_DATA_DIR": "data"})  # the default
+        assert result.returncode == 0, result.stderr
+        assert "4 distinct file blobs written" in result.stdout, "a fresh start each time"
+    assert (demo_dir / "notes.txt").read_text(encoding="utf-8") == "мои заметки"
+    assert (demo_dir / "files" / "mine.txt").read_text(encoding="utf-8") == "моё"
+    assert len(_demo_blobs(demo_dir)) == 4
+    # The pointer it prints (and the README's) opens the database it made.
+    assert "superbrain --db sqlite:///data/demo/demo.db" in " ".join(result.stdout.split())
+    assert not (tmp_path / "cli.db").exists(), "SUPERBRAIN_DB is never the demo's database"
+    found = run(tmp_path, "--db", "sqlite:///data/demo/demo.db", "search", "встреча")
+    assert found.returncode == 0 and "Олегом" in found.stdout, found.stderr
+
+
+def test_demo_runs_into_the_database_given_with_db(tmp_path: Path) -> None:
+    result = run(tmp_path, "--db", "sqlite:///elsewhere/my.db", "demo")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "elsewhere" / "my.db").is_file()
+    assert len(_demo_blobs(tmp_path / "elsewhere")) == 4
+    assert not (tmp_path / "data" / "demo").exists() and not (tmp_path / "cli.db").exists()
+    again = run(tmp_path, "--db", "sqlite:///elsewhere/my.db", "demo")
+    assert again.returncode == 0 and "previous demo" in again.stdout, again.stderr
+
+
+def test_demo_never_replaces_a_database_it_did_not_make(tmp_path: Path) -> None:
+    assert run(tmp_path, "ingest", write(tmp_path / "a.json", json.dumps(UPDATES))).returncode == 0
+    before = (tmp_path / "cli.db").read_bytes()
+    result = run(tmp_path, "--db", f"sqlite:///{tmp_path / 'cli.db'}", "demo")
+    assert result.returncode == 2, result.stderr
+    assert "was not made by `superbrain demo`" in result.stderr and "Traceback" not in result.stderr
+    assert (tmp_path / "cli.db").read_bytes() == before and count(tmp_path, "raw_updates") == 3
+    other = run(tmp_path, "--db", "postgresql://nobody@127.0.0.1:1/x", "demo")
+    assert other.returncode == 2 and "sqlite:///PATH" in other.stderr, other.stderr
+
+
 @pytest.mark.parametrize(
     ("env", "variable"),
     [

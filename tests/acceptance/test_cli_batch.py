@@ -162,3 +162,15 @@ def test_explain_rejects_bad_input(tmp_path: Path) -> None:
     assert missing.returncode == 1 and "no message" in missing.stderr
     fresh = run(tmp_path, "explain", f"{OWNER_ID}:2")
     assert fresh.returncode == 0 and "Not classified yet." in fresh.stdout
+
+
+@pytest.mark.parametrize(
+    "argument", ["99999999999999999999:1", "1:99999999999999999999", "-9223372036854775809:1"]
+)
+def test_explain_names_the_range_of_an_id_too_large(tmp_path: Path, argument: str) -> None:
+    seed(tmp_path)
+    result = run(tmp_path, "explain", "--", argument)  # "--": a group id starts with -
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr and "OverflowError" not in result.stderr
+    assert "CHAT_ID:MESSAGE_ID" in result.stderr and argument in result.stderr
+    assert "-9223372036854775808 to 9223372036854775807" in result.stderr

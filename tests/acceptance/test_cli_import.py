@@ -109,3 +109,35 @@ def test_a_missing_export_and_a_bad_timezone_are_clear_errors(tmp_path: Path) ->
     )
     assert zone.returncode == 2
     assert "unknown time zone 'Mars/Olympus'" in zone.stderr
+
+
+def test_a_folder_without_result_json_is_one_clear_line_and_touches_nothing(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "Telegram Desktop"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("not an export")
+    result = run(tmp_path, "import-desktop", str(folder))
+    assert result.returncode == 1, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "no result.json found in this folder" in lines[0] and str(folder) in lines[0]
+    assert "result.json itself" in lines[0], "it says what to pass instead"
+    assert "Everything before that point was stored" not in result.stderr
+    assert "stopped early" not in result.stdout
+    assert not (tmp_path / "cli.db").exists(), "nothing was opened or created"
+
+
+def test_an_export_that_is_not_utf8_is_a_clear_error_with_the_byte_offset(
+    tmp_path: Path,
+) -> None:
+    text = (FIXTURES / "single_2020" / "result.json").read_bytes()
+    spot = text.index("Купи хлеба".encode())
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "result.json").write_bytes(text[:spot] + b"\xed\xa0\x80" + text[spot + 2 :])
+    result = run(tmp_path, "import-desktop", str(export))
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr and "UnicodeDecodeError" not in result.stderr
+    assert "not valid UTF-8" in result.stderr and f"(offset {spot})" in result.stderr
+    assert "in message 101" in result.stderr

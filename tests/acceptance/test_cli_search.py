@@ -69,6 +69,31 @@ def test_chat_and_limit_options(tmp_path: Path) -> None:
     assert refused.returncode == 2 and "--limit" in refused.stderr
 
 
+def test_a_chat_id_beyond_64_bits_is_an_option_error_naming_the_range(tmp_path: Path) -> None:
+    ingest(tmp_path, UPDATES)
+    for chat, bound in (
+        ("99999999999999999999", "9223372036854775807"),
+        ("-99999999999999999999", "-9223372036854775808"),
+    ):
+        result = run(tmp_path, "search", "--chat", chat, "x")
+        assert result.returncode == 2, result.stderr  # like --limit 0: an option error
+        assert "Traceback" not in result.stderr and "OverflowError" not in result.stderr
+        assert "--chat" in result.stderr and bound in result.stderr
+    widest = run(tmp_path, "search", "--chat", "-9223372036854775808", "встреча")
+    assert widest.returncode == 0 and "nothing found" in widest.stdout, widest.stderr
+
+
+def test_a_word_with_a_leading_minus_is_refused_clearly(tmp_path: Path) -> None:
+    """`-молоко` used to find the messages with молоко: the opposite of what was asked."""
+    ingest(tmp_path, UPDATES)
+    result = run(tmp_path, "search", "--", "-молоко")
+    assert result.returncode == 1, result.stderr
+    assert "excluding words is not supported" in result.stderr and "'-молоко'" in result.stderr
+    assert "Купить" not in result.stdout
+    hyphen = run(tmp_path, "search", "по-бюджету")  # a hyphen inside a word separates
+    assert hyphen.returncode == 0 and "Олегом" in hyphen.stdout, hyphen.stderr
+
+
 def test_a_query_without_words_is_an_error_and_changes_nothing(tmp_path: Path) -> None:
     ingest(tmp_path, UPDATES)
     before = (tmp_path / "cli.db").stat().st_size

@@ -39,6 +39,8 @@ def test_defaults_and_parsing() -> None:
         ({"TELEGRAM_BOT_TOKEN": ""}, "TELEGRAM_BOT_TOKEN"),
         ({"TELEGRAM_BOT_TOKEN": "12345:short"}, "TELEGRAM_BOT_TOKEN"),
         ({"SUPERBRAIN_OWNER_IDS": "me"}, "SUPERBRAIN_OWNER_IDS"),
+        ({"SUPERBRAIN_OWNER_IDS": "-5"}, "SUPERBRAIN_OWNER_IDS"),
+        ({"SUPERBRAIN_OWNER_IDS": "42, 18446744073709551616"}, "SUPERBRAIN_OWNER_IDS"),
         ({"SUPERBRAIN_LISTEN": "8080"}, "SUPERBRAIN_LISTEN"),
         ({"SUPERBRAIN_WEBHOOK_URL": "https://bot.example/hook"}, "SUPERBRAIN_WEBHOOK_SECRET"),
         (
@@ -144,6 +146,43 @@ async def test_a_torn_tail_does_not_corrupt_the_next_append(tmp_path: Path) -> N
     await durable.replay()
     assert await store.get_update(1) is not None and await store.get_update(3) is not None
     await store.close()
+
+
+def _mode(path: Path) -> int:
+    import os
+
+    return os.stat(path).st_mode & 0o777
+
+
+@pytest.mark.anyio
+async def test_the_spool_stays_private_through_create_replay_and_clear(tmp_path: Path) -> None:
+    """It holds private messages: 0600 (its folder 0700) before and after a replay."""
+    import os
+
+    from superbrain_core.demo.samples import make_update
+
+    old_umask = os.umask(0o022)  # the usual one, under which a plain write is 0644
+    try:
+        store, durable = await _durable(tmp_path)
+        spool = durable.spool
+        assert spool is not None
+        await spool.append({"update": make_update(1, message_id=1, text="личное")})
+        await spool.append({"update": {"no": "update_id"}})  # goes to the rejected file
+        assert (_mode(spool.path), _mode(spool.path.parent)) == (0o600, 0o700)
+        assert await durable.replay() == 2
+        assert spool.path.exists() and not await spool.pending()
+        assert _mode(spool.path) == 0o600, "the replay's rewrite keeps the spool private"
+        assert _mode(spool.rejected_path) == 0o600 and _mode(spool.path.parent) == 0o700
+        await spool.append({"update": make_update(2, message_id=2, text="снова")})
+        assert await durable.replay() == 1
+        assert _mode(spool.path) == 0o600
+        await store.close()
+        # A spool left 0644 by an older version is made private on its next append.
+        os.chmod(spool.path, 0o644)
+        await spool.append({"update": make_update(3, message_id=3, text="ещё")})
+        assert _mode(spool.path) == 0o600
+    finally:
+        os.umask(old_umask)
 
 
 @pytest.mark.anyio

@@ -74,6 +74,12 @@ def test_settings_defaults_and_overrides() -> None:
     ("env", "variable"),
     [
         ({"SUPERBRAIN_BOT_ID": "-1"}, "SUPERBRAIN_BOT_ID"),
+        ({"SUPERBRAIN_BOT_ID": "18446744073709551616"}, "SUPERBRAIN_BOT_ID"),
+        ({"SUPERBRAIN_BOT_ID": "9223372036854775808"}, "SUPERBRAIN_BOT_ID"),
+        (
+            {"SUPERBRAIN_MAX_DOWNLOAD_BYTES": "99999999999999999999"},
+            "SUPERBRAIN_MAX_DOWNLOAD_BYTES",
+        ),
         ({"SUPERBRAIN_MAX_DOWNLOAD_BYTES": "20MB"}, "SUPERBRAIN_MAX_DOWNLOAD_BYTES"),
         ({"SUPERBRAIN_LOG_LEVEL": "LOUD"}, "SUPERBRAIN_LOG_LEVEL"),
         ({"SUPERBRAIN_TIMEZONE": "Moscow"}, "SUPERBRAIN_TIMEZONE"),
@@ -83,6 +89,49 @@ def test_settings_errors_name_the_variable(env: dict[str, str], variable: str) -
     with pytest.raises(ConfigError) as info:
         Settings.from_env(env)
     assert info.value.variable == variable and variable in str(info.value)
+
+
+def test_ids_up_to_the_64_bit_limit_are_accepted() -> None:
+    assert Settings.from_env({"SUPERBRAIN_BOT_ID": "9223372036854775807"}).bot_id == 2**63 - 1
+
+
+@pytest.mark.parametrize("raw", ["-5", "0", "42,-100500", "9223372036854775808", "1e3"])
+def test_owner_ids_must_be_user_ids(raw: str) -> None:
+    from superbrain_core.settings import parse_owner_ids
+
+    with pytest.raises(ConfigError) as info:
+        parse_owner_ids(raw)
+    assert info.value.variable == "SUPERBRAIN_OWNER_IDS" and "SUPERBRAIN_OWNER_IDS" in str(
+        info.value
+    )
+    assert parse_owner_ids(" 42, 9223372036854775807 ") == frozenset({42, 2**63 - 1})
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"SUPERBRAIN_OWNER_IDS": "-5"}, "SUPERBRAIN_OWNER_IDS"),
+        ({"SUPERBRAIN_BATCH_LIMIT": "99999999999999999999"}, "SUPERBRAIN_BATCH_LIMIT"),
+        ({"SUPERBRAIN_MAX_ATTEMPTS": "0"}, "SUPERBRAIN_MAX_ATTEMPTS"),
+    ],
+)
+def test_nightly_settings_check_ranges(env: dict[str, str], variable: str) -> None:
+    from superbrain_core.analyzer.nightly import NightlySettings
+    from superbrain_core.testing import BOT_TOKEN
+
+    with pytest.raises(ConfigError) as info:
+        NightlySettings.from_env(
+            {"TELEGRAM_BOT_TOKEN": BOT_TOKEN, "SUPERBRAIN_OWNER_IDS": "1", **env}
+        )
+    assert info.value.variable == variable
+
+
+def test_a_bot_token_whose_id_overflows_64_bits_is_malformed() -> None:
+    from superbrain_core.settings import check_bot_token
+
+    with pytest.raises(ConfigError) as info:
+        check_bot_token("99999999999999999999:" + "A" * 35)
+    assert info.value.variable == "TELEGRAM_BOT_TOKEN"
 
 
 def test_open_store_rejects_unknown_urls_without_echoing_them() -> None:

@@ -88,6 +88,29 @@ def test_queries_need_a_word_and_not_too_many() -> None:
 
 
 @pytest.mark.parametrize(
+    "query", ["-молоко", "купить -молоко", "купить --молоко", "(-молоко)", "купить\n-Молоко"]
+)
+def test_a_word_with_a_leading_minus_is_refused(query: str) -> None:
+    with pytest.raises(SearchQueryError, match="excluding words is not supported"):
+        query_terms(query)
+
+
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [
+        ("Wi-Fi", ("wi", "fi")),
+        ("что-то", ("что", "то")),
+        ("встреча - завтра", ("встреч", "завтр")),
+        ("встреча-", ("встреч",)),
+    ],
+)
+def test_a_hyphen_inside_or_between_words_only_separates(
+    query: str, found: tuple[str, ...]
+) -> None:
+    assert query_terms(query) == found
+
+
+@pytest.mark.parametrize(
     ("kwargs", "message"),
     [
         ({"limit": 0}, "limit"),

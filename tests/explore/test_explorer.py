@@ -8,10 +8,11 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import anyio
+import attrs
 import pandas as pd
 import pytest
 
@@ -21,6 +22,7 @@ from superbrain_core.demo.samples import OWNER_ID, make_message, make_update
 from superbrain_core.errors import ConfigError, StorageError, TransientStorageError
 from superbrain_core.explore import notebook as explore
 from superbrain_core.explore.notebook import Explorer
+from superbrain_core.storage.sqlite import SqliteStore
 from tests.storage.backends import StoreFactory
 from tests.storage.conformance.test_explore_reads import CLASSIFIER, T0, fill
 
@@ -300,12 +302,29 @@ def test_bad_urls_and_zones_are_clear_errors_and_leave_no_thread() -> None:
 
 
 def test_open_reads_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    anyio.run(_create, tmp_path / "env.db")
     monkeypatch.setenv("SUPERBRAIN_DB", f"sqlite:///{tmp_path / 'env.db'}")
     monkeypatch.setenv("SUPERBRAIN_TIMEZONE", "Asia/Yekaterinburg")
     with explore.open() as ex:
         assert ex.store.backend == "sqlite" and ex.timezone == "Asia/Yekaterinburg"
         assert ex.messages().empty
-    assert (tmp_path / "env.db").exists()
+
+
+async def _create(path: Path) -> None:
+    async with SqliteStore(path):
+        pass
+
+
+def test_open_reads_and_never_creates(tmp_path: Path) -> None:
+    missing = tmp_path / "typo" / "superbrian.db"
+    with pytest.raises(ConfigError, match="does not exist: nothing was created"):
+        explore.open(f"sqlite:///{missing}")
+    assert not (tmp_path / "typo").exists()
+    anyio.run(_create, tmp_path / "real.db")
+    before = (tmp_path / "real.db").read_bytes()
+    with explore.open(f"sqlite:///{tmp_path / 'real.db'}") as ex:
+        assert ex.messages().empty
+    assert (tmp_path / "real.db").read_bytes() == before
 
 
 def test_without_pandas_the_core_imports_and_explore_names_the_extra() -> None:
@@ -322,3 +341,121 @@ def test_without_pandas_the_core_imports_and_explore_names_the_extra() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "pip install 'superbrain-core[notebook]'" in result.stdout
+
+
+def test_works_as_a_context_manager(tmp_path: Path) -> None:
+    anyio.run(_create, tmp_path / "cm.db")
+    with explore.open(f"sqlite:///{tmp_path / 'cm.db'}") as ex:
+        assert isinstance(ex, Explorer) and "open" in repr(ex)
+        assert ex.messages().empty
+    assert "closed" in repr(ex)
+    with pytest.raises(StorageError, match="closed"):
+        ex.messages()
+
+
+def test_a_script_that_never_closes_its_explorer_still_exits(tmp_path: Path) -> None:
+    """The store's loop runs in a background thread; a forgotten ``close()`` must not
+    keep the interpreter from exiting (it used to hang there for ever)."""
+    anyio.run(_create, tmp_path / "script.db")
+    url = f"sqlite:///{tmp_path / 'script.db'}"
+    code = (
+        "from superbrain_core.explore import notebook as explore\n"
+        f"ex = explore.open({url!r})\n"
+        "print(len(ex.messages()), 'messages')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "0 messages"
+
+
+async def _tasks_due_far_ahead(store_factory: StoreFactory) -> None:
+    from superbrain_core.analyzer.classify.keywords import KeywordClassifier
+    from superbrain_core.analyzer.classify.schema import Classification, ClassifierInput, ItemType
+
+    due = {
+        "купить на потом": datetime(3000, 1, 1, 9, 0, tzinfo=UTC),
+        "купить навсегда": datetime(9999, 12, 31, 22, 0, tzinfo=UTC),  # 10000 in Moscow
+    }
+
+    class FarAhead(KeywordClassifier):
+        async def classify(self, item: ClassifierInput) -> Classification:
+            verdict = await super().classify(item)
+            return attrs.evolve(verdict, type=ItemType.TASK, due_at=due[item.text or ""])
+
+    async with store_factory() as store:
+        for i, text in enumerate(due, start=1):
+            await Capturer(store).capture(make_update(i, message_id=i, text=text))
+        report = await run_batch(store, FarAhead({"купить": ItemType.TASK}), BatchOptions())
+        assert report.counts()["placed"] == 2, report.failures
+
+
+def test_tasks_due_in_a_far_future_year_stay_printable(store_factory: StoreFactory) -> None:
+    anyio.run(_tasks_due_far_ahead, store_factory)
+    with Explorer(store_factory(), timezone=MOSCOW) as ex:
+        tasks = ex.records("tasks")
+    text = str(tasks) + repr(tasks) + tasks.to_string()
+    # Past 9999 on the owner's clock, that one is shown in UTC (the column is object).
+    assert "3000-01-01 12:00:00+03:00" in text and "9999-12-31 22:00:00+00:00" in text
+    assert tasks["due_at"].dtype == object
+    assert str(tasks["created_at"].dtype) == "datetime64[us, Europe/Moscow]", "others unchanged"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["9999-12-31T23:59:59+00:00", datetime(9999, 12, 31, 23, 0, tzinfo=UTC)],
+)
+def test_a_time_past_year_9999_on_the_owners_clock_falls_back_to_python_datetimes(
+    value: object,
+) -> None:
+    from superbrain_core.explore import frames
+
+    column = frames.times(pd.Series([value, None, "2026-11-24T06:00:00Z"], dtype=object), MOSCOW)
+    assert column.dtype == object
+    assert str(column[0]).startswith("9999-12-31 23:") and "+00:00" in str(column[0])
+    assert column[1] is None and str(column[2]) == "2026-11-24 09:00:00+03:00"
+    frame = frames.frame([{"due_at": value}], {"due_at": frames.TIME}, MOSCOW)
+    assert "9999-12-31" in repr(frame) and "9999-12-31" in frame.to_string()
+
+
+def test_a_time_pandas_cannot_hold_makes_an_object_column(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pandas 2 reads times in nanoseconds, which end in 2262: a task due in 3000
+    overflowed there. Whatever pandas says, the column stays readable."""
+    from superbrain_core.explore import frames
+
+    def overflow(*args: object, **kwargs: object) -> object:
+        raise pd.errors.OutOfBoundsDatetime("Out of bounds nanosecond timestamp: 3000-01-01")
+
+    monkeypatch.setattr(frames.pd, "to_datetime", overflow)
+    column = frames.times(pd.Series(["3000-01-01T06:00:00+00:00", None], dtype=object), MOSCOW)
+    assert column.dtype == object and column[1] is None
+    assert str(column[0]) == "3000-01-01 09:00:00+03:00"
+
+
+def test_build_demo_replaces_only_what_the_demo_wrote(tmp_path: Path) -> None:
+    demo_dir = tmp_path / "demo"
+    demo_dir.mkdir()
+    (demo_dir / "keep.ipynb").write_text("{}", encoding="utf-8")
+    for _ in range(2):
+        url = explore.build_demo(tmp_path)
+        assert url == f"sqlite:///{(demo_dir / 'demo.db').resolve()}"
+    assert (demo_dir / "keep.ipynb").read_text(encoding="utf-8") == "{}"
+    with explore.open(url) as ex:
+        assert len(ex.records("tasks")) == 1
+
+
+def test_build_demo_refuses_a_database_it_did_not_make(tmp_path: Path) -> None:
+    anyio.run(_create, tmp_path / "demo" / "demo.db")
+    anyio.run(_capture_one, tmp_path / "demo" / "demo.db")
+    before = (tmp_path / "demo" / "demo.db").read_bytes()
+    with pytest.raises(ConfigError, match="not made by `superbrain demo`"):
+        explore.build_demo(tmp_path)
+    assert (tmp_path / "demo" / "demo.db").read_bytes() == before
+
+
+async def _capture_one(path: Path) -> None:
+    async with SqliteStore(path) as store:
+        await Capturer(store).capture(make_update(1, message_id=1, text="моё"))

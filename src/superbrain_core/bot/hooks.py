@@ -53,7 +53,12 @@ from superbrain_core.files import FileStore
 from superbrain_core.logs import get_logger, redact_text
 from superbrain_core.models import BotResponse, BotResponseIn, CaptureResult, JSONDict
 from superbrain_core.storage.base import CaptureOptions, Store
-from superbrain_core.telegram import MESSAGE_UPDATE_TYPES, as_bot_api_json
+from superbrain_core.telegram import (
+    INT64_MAX,
+    INT64_MIN,
+    MESSAGE_UPDATE_TYPES,
+    as_bot_api_json,
+)
 
 log = get_logger(__name__)
 
@@ -69,6 +74,13 @@ _handling: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextV
 _RECORDED = re.compile(r"^(send|copyMessages?$|forwardMessages?$|editMessage)")
 #: Calls whose name matches but that create no message in a chat.
 _NOT_MESSAGES = frozenset({"sendChatAction", "sendGift"})
+
+
+def _int64(value: Any) -> int | None:
+    """``value`` when it is an integer a database column can hold, else ``None``."""
+    if isinstance(value, int) and not isinstance(value, bool) and INT64_MIN <= value <= INT64_MAX:
+        return value
+    return None
 
 
 def _update_message_key(update: Update) -> tuple[int, int] | None:
@@ -243,6 +255,9 @@ class ResponseRecorder(PinResponseTypes):
             if not isinstance(target_chat, int):
                 log.info("bot_response_not_recorded", method=name, reason="no numeric chat id")
                 continue
+            if _int64(target_chat) is None:  # a hostile update's chat: not a storable id
+                log.info("bot_response_not_recorded", method=name, reason="chat id past 64 bits")
+                continue
             text = (
                 item.get("text")
                 or item.get("caption")
@@ -251,13 +266,11 @@ class ResponseRecorder(PinResponseTypes):
             )
             record = BotResponseIn(
                 chat_id=target_chat,
-                message_id=item.get("message_id")
-                if isinstance(item.get("message_id"), int)
-                else None,
+                message_id=_int64(item.get("message_id")),
                 response_text=text if isinstance(text, str) else None,
                 response_type=_response_type(name),
                 user_id=self.capture.bot_user_id,
-                related_user_message_id=related[1]
+                related_user_message_id=_int64(related[1])
                 if related and related[0] == target_chat
                 else None,
                 method=name,

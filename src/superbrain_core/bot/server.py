@@ -19,6 +19,7 @@ import json
 import os
 import re
 import signal
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from aiogram.filters import Command, Filter
 from aiogram.types import Message
 from aiohttp import web
 
+from superbrain_core import jsonutil
 from superbrain_core.bot.hooks import SuperbrainCapture, install
 from superbrain_core.bot.spool import CaptureUnavailableError, Spool
 from superbrain_core.botapi import (
@@ -148,6 +150,33 @@ class BotSettings:
             supabase_url=supabase_url,
             supabase_key=supabase_key,
         )
+
+
+def decode_body(body: bytes) -> Any:
+    """The JSON value of a webhook body; :class:`NotAnUpdateError` saying why not.
+
+    Nesting is bounded before decoding (:data:`jsonutil.MAX_DEPTH`), so hostile
+    bodies never reach the recursive decoder, nor the store.
+    """
+    try:
+        text = body.decode(json.detect_encoding(body))
+    except UnicodeDecodeError as exc:
+        raise NotAnUpdateError(f"body is not UTF-8 text (byte {exc.start})") from None
+    deep = jsonutil.nested_too_deep(text)
+    if deep is not None:
+        raise NotAnUpdateError(
+            f"body is nested more than {jsonutil.MAX_DEPTH} levels deep (offset {deep})"
+        )
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise NotAnUpdateError(f"body is not JSON: {exc.msg} (offset {exc.pos})") from None
+    except ValueError:  # an integer past the interpreter's digit limit
+        raise NotAnUpdateError(
+            f"body holds a number of more than {sys.get_int_max_str_digits()} digits"
+        ) from None
+    except RecursionError:  # not with the bound above; kept as a last guard
+        raise NotAnUpdateError("body is nested too deep to decode") from None
 
 
 # -- replies ---------------------------------------------------------------------
@@ -304,13 +333,14 @@ class BotServer:
             return web.Response(status=403, text="forbidden")
         if self.stopping.is_set():
             return web.Response(status=503, text="shutting down")
+        body = await request.read()
         try:
-            payload = json.loads(await request.read())
-        except ValueError:
-            return web.Response(status=400, text="body is not JSON")
-        try:
+            payload = decode_body(body)
             receipt = await self.capture.capture_raw(payload)
         except NotAnUpdateError as exc:
+            # Whoever holds the secret sent something no update looks like: say
+            # what, in one line; nothing is stored and there is nothing to retry.
+            log.warning("webhook_body_refused", reason=exc.reason, bytes=len(body))
             return web.Response(status=400, text=exc.reason)
         except CaptureUnavailableError as exc:
             log.error("update_not_persisted", update_id=payload.get("update_id"), error=str(exc))

@@ -13,6 +13,7 @@ it rather than stored directly, so an edit is never stored before its original.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -39,6 +40,9 @@ from superbrain_core.telegram import normalize_update
 
 log = get_logger(__name__)
 
+#: The spool and its rejected file hold private messages: owner read/write only.
+_PRIVATE_FILE = 0o600
+
 
 class CaptureUnavailableError(SuperbrainError):
     """Neither storage nor the spool could take the update: it is *not* persisted.
@@ -54,6 +58,9 @@ class Spool:
     Lines that cannot be replayed (not JSON, or refused by storage for a reason
     other than an outage) are moved to ``<spool>.rejected`` with the reason,
     so that one bad line never blocks everything queued behind it.
+
+    Both files are 0600 through creation, replay and clearing, and a folder the
+    spool creates is 0700: they hold private messages.
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -64,10 +71,33 @@ class Spool:
         return self.path.with_name(self.path.name + ".rejected")
 
     @staticmethod
-    def _append_to(path: Path, data: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+    def _private_folder(folder: Path) -> None:
+        """Create ``folder`` (and missing parents) readable by this user only.
+
+        A folder that already exists keeps its mode: it may be shared (``/tmp``)
+        when ``SUPERBRAIN_SPOOL`` points there; the files in it are 0600 anyway.
+        """
+        missing: list[Path] = []
+        while not folder.exists():
+            missing.append(folder)
+            if folder.parent == folder:
+                break
+            folder = folder.parent
+        for created in reversed(missing):
+            with contextlib.suppress(FileExistsError):
+                created.mkdir(mode=0o700)
+                # mkdir's mode is filtered by the umask; set it exactly.
+                os.chmod(created, 0o700)
+
+    @classmethod
+    def _append_to(cls, path: Path, data: bytes) -> None:
+        cls._private_folder(path.parent)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, _PRIVATE_FILE)
         try:
+            # The spool holds private messages: keep it 0600 even if it was
+            # created by an older version, or copied in, with a wider mode.
+            if os.fstat(fd).st_mode & 0o777 != _PRIVATE_FILE:
+                os.fchmod(fd, _PRIVATE_FILE)
             size = os.fstat(fd).st_size
             if size and os.pread(fd, 1, size - 1) != b"\n":
                 # The process died mid-append before: end that torn line so it
@@ -135,7 +165,11 @@ class Spool:
         # old spool (replayed again; deduplicated) or an empty one; then sync
         # the directory so the replacement itself is durable.
         tmp = self.path.with_suffix(".empty")
-        tmp.write_bytes(b"")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, _PRIVATE_FILE)
+        try:
+            os.fchmod(fd, _PRIVATE_FILE)  # an old leftover may have another mode
+        finally:
+            os.close(fd)
         os.replace(tmp, self.path)
         fd = os.open(self.path.parent, os.O_RDONLY)
         try:

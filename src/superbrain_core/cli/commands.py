@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,17 +16,29 @@ import anyio
 import attrs
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from superbrain_core.capture import Capturer
+from superbrain_core.cli.boundary import (
+    EXIT_CONFIG_ERROR,
+    EXIT_INPUT_ERROR,
+    EXIT_SOME_FAILED,
+    err_console,
+    run_guarded,
+)
+from superbrain_core.cli.boundary import (
+    explain as explain_error,
+)
 from superbrain_core.cli.db import db_app
+from superbrain_core.cli.evaluate import evaluate as evaluate_command
 from superbrain_core.cli.importing import register as register_import_desktop
 from superbrain_core.cli.search import search as search_command
 from superbrain_core.errors import ConfigError, InputError, RunLockHeld, StorageError
 from superbrain_core.logs import configure_logging
 from superbrain_core.settings import Settings
-from superbrain_core.storage import CaptureOptions, open_store
+from superbrain_core.storage import DEFAULT_DB_URL, CaptureOptions, open_store
 
 app = typer.Typer(
     name="superbrain",
@@ -37,15 +50,19 @@ app = typer.Typer(
 app.add_typer(db_app)
 register_import_desktop(app)
 app.command("search")(search_command)
+app.command("eval")(evaluate_command)
 console = Console()
-err_console = Console(stderr=True)
 
-EXIT_INPUT_ERROR = 1
-EXIT_CONFIG_ERROR = 2
-EXIT_SOME_FAILED = 3
-#: EX_TEMPFAIL: another run holds the run lock; nothing was done, try later
-#: (the same code as ``superbrain_core.analyzer.nightly.EXIT_LOCKED``; `nightly` returns its own).
-EXIT_LOCKED = 75
+
+def _db_help() -> str:
+    """The --db help, naming the database a command would use right now: a relative
+    SQLite path is relative to the current folder, which explains an empty answer."""
+    base = "Database URL (env SUPERBRAIN_DB; default sqlite:///superbrain.db)."
+    url = os.environ.get("SUPERBRAIN_DB", DEFAULT_DB_URL).strip()
+    if url.startswith("sqlite:///") and ":memory:" not in url:
+        path = Path(url[len("sqlite:///") :].split("?", 1)[0]).resolve()
+        return f"{base} Now: {path}"
+    return base
 
 
 @app.callback()
@@ -53,9 +70,7 @@ def _global(
     ctx: typer.Context,
     db: Annotated[
         str | None,
-        typer.Option(
-            "--db", help="Database URL (env SUPERBRAIN_DB; default sqlite:///superbrain.db)."
-        ),
+        typer.Option("--db", help=_db_help()),
     ] = None,
     data_dir: Annotated[
         Path | None,
@@ -66,6 +81,12 @@ def _global(
     log_format: Annotated[
         str | None, typer.Option("--log-format", help="auto, console or json.")
     ] = None,
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug", help="Show the traceback of an unexpected error (for a bug report)."
+        ),
+    ] = False,
 ) -> None:
     try:
         settings = Settings.from_env(db_url=db, data_dir=data_dir, log_format=log_format)
@@ -94,16 +115,30 @@ def ingest(
     bot_id: Annotated[
         int | None, typer.Option(help="Bot the updates were received by (env SUPERBRAIN_BOT_ID).")
     ] = None,
+    keep_going: Annotated[
+        bool,
+        typer.Option(
+            "--keep-going",
+            help="Store every good file; list the bad ones at the end (exit 1 if any).",
+        ),
+    ] = False,
 ) -> None:
-    """Store Bot API updates from files through the bot's own capture path."""
+    """Store Bot API updates from files through the bot's own capture path.
+
+    Files are streamed, so memory stays flat whatever their size. Without
+    --keep-going the first bad file stops the run; what came before is stored.
+    """
     settings = _settings(ctx)
     options = CaptureOptions(
         bot_id=settings.bot_id if bot_id is None else bot_id,
         source=source,
         max_download_bytes=settings.max_download_bytes,
     )
+    failed: list[InputError] = []
 
     async def run() -> None:
+        from rich.markup import escape as plain
+
         from superbrain_core.history.ingest import ingest_paths
 
         async with open_store(settings.db_url) as store:
@@ -120,13 +155,24 @@ def ingest(
                     Capturer(store, options),
                     paths,
                     on_progress=lambda n: progress.advance(task, n),
+                    keep_going=keep_going,
                 )
         t = report.tally
         console.print(f"new: {t.new}  duplicate: {t.duplicate}  edits: {t.edits}")
         for problem in t.problems:
-            err_console.print(f"[yellow]kept raw only:[/] {problem}")
+            err_console.print(f"[yellow]kept raw only:[/] {plain(problem)}")
+        failed.extend(report.errors)
+        if failed:
+            err_console.print(
+                f"[red]{len(failed)} of {len(paths)} files failed[/]"
+                " (in each, everything before the error was stored):"
+            )
+            for error in failed:
+                err_console.print(f"  {plain(str(error))}")
 
-    _run(run)
+    _run(run, storing=True)
+    if failed:
+        raise typer.Exit(EXIT_INPUT_ERROR)
 
 
 @app.command()
@@ -135,8 +181,9 @@ def stats(ctx: typer.Context) -> None:
     settings = _settings(ctx)
 
     async def run() -> None:
-        async with open_store(settings.db_url) as store:
+        async with open_store(settings.db_url, read_only=True) as store:
             result = await store.stats()
+        console.print(f"database: {store.where} ({store.backend})", highlight=False)
         tables = Table("table", "rows", title="Tables")
         for name, count in result.tables.items():
             tables.add_row(name, str(count))
@@ -153,13 +200,22 @@ def stats(ctx: typer.Context) -> None:
 
 @app.command()
 def demo(ctx: typer.Context) -> None:
-    """Run the whole pipeline on a fresh embedded store with built-in sample data."""
+    """Run the whole pipeline on a fresh embedded store with built-in sample data.
+
+    The database is <data-dir>/demo/demo.db, or the SQLite file --db names, with
+    file bytes in files/ beside it. SUPERBRAIN_DB is not used: the demo never writes
+    samples into your database. A rerun replaces only what an earlier demo wrote;
+    a database the demo did not make is refused (exit 2), never replaced.
+    """
     settings = _settings(ctx)
+    # Only an explicit --db counts; ctx.obj merged it with SUPERBRAIN_DB.
+    db_option = ctx.parent.params.get("db") if ctx.parent is not None else None
 
     async def run() -> None:
-        from superbrain_core.demo.scenario import run_demo
+        from superbrain_core.demo.scenario import demo_database, run_demo
 
-        await run_demo(settings.data_dir, console)
+        db_path = demo_database(db_option, settings.data_dir)
+        await run_demo(settings.data_dir, console, db_path=db_path)
 
     _run(run)
 
@@ -423,13 +479,23 @@ def explain(
         chat_text, _, message_text = message.partition(":")
         chat_id, message_id = int(chat_text), int(message_text)
     except ValueError:
-        err_console.print(f"[red]error:[/] expected CHAT_ID:MESSAGE_ID, got {message!r}")
+        err_console.print(
+            f"[red]error:[/] expected CHAT_ID:MESSAGE_ID, got {escape(repr(message))}"
+        )
         raise typer.Exit(EXIT_INPUT_ERROR) from None
+    from superbrain_core.settings import INT64_MAX, INT64_MIN
+
+    if not (INT64_MIN <= chat_id <= INT64_MAX and INT64_MIN <= message_id <= INT64_MAX):
+        err_console.print(
+            f"[red]error:[/] CHAT_ID:MESSAGE_ID {escape(repr(message[:80]))} is out of range:"
+            f" each must be from {INT64_MIN} to {INT64_MAX} (a signed 64-bit integer)"
+        )
+        raise typer.Exit(EXIT_INPUT_ERROR)
 
     async def run() -> None:
         from superbrain_core.analyzer.explain import explain_message
 
-        async with open_store(settings.db_url) as store:
+        async with open_store(settings.db_url, read_only=True) as store:
             found = await explain_message(store, chat_id, message_id)
         if found is None:
             err_console.print(f"no message {chat_id}:{message_id} is stored")
@@ -490,22 +556,20 @@ def _print_explanation(e: Any, zone: Any) -> None:
         console.print(f"Now in {e.current.destination}:", e.record)
 
 
-def _run(fn: object) -> None:
-    """Run an async command; turn the library's errors into clear messages and exit codes."""
+def _run(fn: object, *, storing: bool = False) -> None:
+    """Run an async command; turn the library's errors into clear messages and exit codes.
+
+    ``storing``: the command writes input as it reads it, so an input error is
+    followed by the reassurance that what came before it is kept.
+    """
     try:
         anyio.run(fn)  # type: ignore[arg-type]
-    except InputError as exc:
-        err_console.print(f"[red]error:[/] {exc}")
-        err_console.print("Everything before that point was stored.")
-        raise typer.Exit(EXIT_INPUT_ERROR) from None
-    except ConfigError as exc:
-        _config_error(exc)
-    except StorageError as exc:
-        err_console.print(f"[red]storage error:[/] {exc}")
-        raise typer.Exit(EXIT_INPUT_ERROR) from None
-    except RunLockHeld as exc:
-        err_console.print(f"[yellow]another analyzer run is active:[/] {exc}", highlight=False)
-        raise typer.Exit(EXIT_LOCKED) from None
+    except (ConfigError, InputError, StorageError, RunLockHeld) as exc:
+        message, code = explain_error(exc)
+        err_console.print(f"[red]{escape(message)}[/]")
+        if storing and isinstance(exc, InputError):
+            err_console.print("Everything before that point was stored.")
+        raise typer.Exit(code) from None
 
 
 def _config_error(exc: ConfigError) -> NoReturn:
@@ -515,7 +579,8 @@ def _config_error(exc: ConfigError) -> NoReturn:
 
 
 def main() -> None:
-    app()
+    """The console script: the app inside the error boundary."""
+    run_guarded(app)
 
 
 if __name__ == "__main__":

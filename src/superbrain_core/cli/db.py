@@ -4,7 +4,8 @@ A sub-app of :mod:`superbrain_core.cli.commands` (registered there with one line
 does not import the main CLI module, which imports it; the database URL comes
 from the global ``--db`` option / ``SUPERBRAIN_DB`` through the context's
 :class:`Settings`. The embedded SQLite store creates and upgrades its own schema
-when it is opened, so for a ``sqlite:`` URL both commands only say so.
+when it is opened: for a ``sqlite:`` URL ``migrate`` creates or upgrades the file
+and ``status`` opens it read-only (a missing file is refused, never created).
 
 Exit codes: 0 done / up to date, 1 a storage error or a schema that needs
 attention (pending or changed migrations, for ``status``), 2 a configuration
@@ -37,21 +38,18 @@ db_app = typer.Typer(
     no_args_is_help=True,
 )
 console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def _postgres_url(ctx: typer.Context) -> str | None:
-    """The Postgres URL to work on, or None (after saying why) for the embedded store."""
+def _postgres_url(ctx: typer.Context, *, write: bool) -> str | None:
+    """The Postgres URL to work on, or None once the embedded store has been handled."""
     settings = ctx.find_object(Settings)
     if settings is None:  # pragma: no cover - the global callback always sets it
         raise typer.Exit(EXIT_CONFIG_ERROR)
     url = settings.db_url.strip()
     scheme = url.split(":", 1)[0]
     if scheme == "sqlite":
-        console.print(
-            "SQLite (embedded): the store creates and upgrades its own schema when it opens;"
-            " there is nothing to migrate."
-        )
+        _sqlite(url, write=write)
         return None
     if scheme not in {"postgres", "postgresql"}:
         _config_error(
@@ -61,6 +59,23 @@ def _postgres_url(ctx: typer.Context) -> str | None:
             )
         )
     return url
+
+
+def _sqlite(url: str, *, write: bool) -> None:
+    """The embedded store keeps its own schema: ``migrate`` creates or upgrades the
+    file (as any writing command would), ``status`` only looks and never creates."""
+    from superbrain_core.storage.sqlite import SqliteStore
+    from superbrain_core.storage.sqlite.connection import SCHEMA_VERSION
+
+    store = SqliteStore.from_url(url, read_only=not write)
+
+    async def run() -> None:
+        async with store:
+            pass
+
+    _run(run)
+    console.print(f"database: {store.where} (SQLite, embedded)")
+    console.print(f"the schema is up to date (version {SCHEMA_VERSION}).")
 
 
 def _run(fn: Callable[[], Awaitable[T]]) -> T:
@@ -89,7 +104,7 @@ def _config_error(exc: ConfigError) -> NoReturn:
 @db_app.command()
 def migrate(ctx: typer.Context) -> None:
     """Apply pending migrations, each in its own transaction (safe to repeat)."""
-    url = _postgres_url(ctx)
+    url = _postgres_url(ctx, write=True)
     if url is None:
         return
 
@@ -117,7 +132,7 @@ def migrate(ctx: typer.Context) -> None:
 @db_app.command()
 def status(ctx: typer.Context) -> None:
     """List each migration as applied, pending or changed; exit 1 unless up to date."""
-    url = _postgres_url(ctx)
+    url = _postgres_url(ctx, write=False)
     if url is None:
         return
 

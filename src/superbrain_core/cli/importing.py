@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import anyio
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -43,7 +44,7 @@ EXIT_CONFIG_ERROR = 2
 EXIT_SOME_FAILED = 3
 
 console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -77,6 +78,7 @@ def import_desktop(
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
         _config_error(ConfigError(f"unknown time zone {zone!r} (e.g. Europe/Moscow)"))
+    _check_export(path)
 
     # The running report, so an import that stops early can still say what it stored.
     stored: list[ImportReport] = []
@@ -125,6 +127,18 @@ def import_desktop(
         raise typer.Exit(EXIT_SOME_FAILED)
 
 
+def _check_export(path: Path) -> None:
+    """Find result.json before the store is opened: a wrong path is one line (exit 1),
+    with nothing opened, created or stored."""
+    from superbrain_core.history.importer import locate_export
+
+    try:
+        locate_export(path)
+    except InputError as exc:
+        err_console.print(f"[red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(EXIT_INPUT_ERROR) from None
+
+
 def _print_summary(report: ImportReport) -> None:
     console.print(
         f"chats: {report.chats}  messages: {report.messages_new} new,"
@@ -148,9 +162,13 @@ def _run(fn: Callable[[], Awaitable[T]], partial: Callable[[], ImportReport | No
     try:
         return anyio.run(fn)
     except InputError as exc:
-        _print_partial(partial())
-        err_console.print(f"[red]error:[/] {exc}")
-        err_console.print("Everything before that point was stored; running again adds the rest.")
+        report = partial()
+        _print_partial(report)
+        err_console.print(f"[red]error:[/] {escape(str(exc))}")
+        if report is not None or exc.offset is not None:  # reading had begun
+            err_console.print(
+                "Everything before that point was stored; running again adds the rest."
+            )
         raise typer.Exit(EXIT_INPUT_ERROR) from None
     except ConfigError as exc:
         _config_error(exc)

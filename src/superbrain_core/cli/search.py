@@ -21,21 +21,29 @@ from rich.text import Text
 from superbrain_core.errors import ConfigError, StorageError
 from superbrain_core.logs import redact_text
 from superbrain_core.search import MAX_LIMIT, SearchHit, SearchQueryError
-from superbrain_core.settings import Settings
+from superbrain_core.settings import INT64_MAX, INT64_MIN, Settings
 from superbrain_core.storage import open_store
 
 EXIT_BAD_QUERY = 1
 EXIT_CONFIG_ERROR = 2
 
 console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def search(
     ctx: typer.Context,
     query: Annotated[str, typer.Argument(help="Words to find, in any form (all must occur).")],
     chat: Annotated[
-        int | None, typer.Option("--chat", help="Only this chat id.", show_default=False)
+        int | None,
+        typer.Option(
+            "--chat",
+            # Chat ids are signed 64-bit; a larger number is an option error (exit 2).
+            min=INT64_MIN,
+            max=INT64_MAX,
+            help="Only this chat id.",
+            show_default=False,
+        ),
     ] = None,
     limit: Annotated[
         int, typer.Option("--limit", min=1, max=MAX_LIMIT, help="At most this many results.")
@@ -47,7 +55,7 @@ def search(
         raise typer.Exit(EXIT_CONFIG_ERROR)
 
     async def run() -> list[SearchHit]:
-        async with open_store(settings.db_url) as store:
+        async with open_store(settings.db_url, read_only=True) as store:
             return await store.search(query, limit=limit, chat_id=chat)
 
     try:

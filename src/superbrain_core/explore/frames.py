@@ -11,9 +11,10 @@ clock, not in UTC. Lists and JSON objects stay Python values (``object``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import attrs
 
@@ -355,9 +356,53 @@ def _number(value: Any) -> float:
 
 
 def times(values: pd.Series, zone: str) -> pd.Series:
-    """Datetimes or ISO strings (any offset), ``None`` as ``NaT``, in ``zone`` (µs)."""
-    converted = pd.to_datetime(values, utc=True, format="ISO8601")
-    return converted.dt.tz_convert(zone).astype(pd.DatetimeTZDtype("us", zone))
+    """Datetimes or ISO strings (any offset), ``None`` as ``NaT``, in ``zone`` (µs).
+
+    A time pandas cannot hold or show (a task due in the year 3000 overflows
+    pandas 2's nanoseconds; one past 9999 on the owner's clock has no printable
+    form) makes the column ``object`` instead: Python datetimes in ``zone``, a
+    value that zone cannot reach kept in UTC. The frame stays printable.
+    """
+    try:
+        converted = pd.to_datetime(values, utc=True, format="ISO8601")
+        local = converted.dt.tz_convert(zone).astype(pd.DatetimeTZDtype("us", zone))
+    except (ValueError, OverflowError):  # OutOfBoundsDatetime is a ValueError
+        return _python_times(values, zone)
+    present = local.dropna()
+    if not present.empty and not (present.min().year >= 1 and present.max().year <= 9999):
+        return _python_times(values, zone)
+    return local
+
+
+def _python_times(values: pd.Series, zone: str) -> pd.Series:
+    """:func:`times` as an ``object`` column of aware Python datetimes (``None`` for
+    missing); a value that is not a time is kept as it is."""
+    tz = ZoneInfo(zone)
+
+    def one(value: Any) -> Any:
+        if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
+            return None
+        when = value
+        if isinstance(when, pd.Timestamp):
+            try:
+                when = when.to_pydatetime()
+            except (ValueError, OverflowError):
+                return value
+        if isinstance(when, str):
+            try:
+                when = datetime.fromisoformat(when)
+            except ValueError:
+                return value
+        if not isinstance(when, datetime):
+            return value
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)  # as pandas reads a naive time with utc=True
+        try:
+            return when.astimezone(tz)
+        except (OverflowError, ValueError):
+            return when.astimezone(UTC)
+
+    return pd.Series([one(v) for v in values], index=values.index, dtype=object)
 
 
 def moment(value: Moment, zone: str) -> datetime | None:

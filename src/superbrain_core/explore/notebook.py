@@ -23,8 +23,11 @@ Needs the ``notebook`` extra: ``pip install 'superbrain-core[notebook]'``.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import functools
 import io
+import weakref
 from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
 from datetime import datetime
@@ -48,6 +51,19 @@ T = TypeVar("T")
 R = TypeVar("R")
 C = TypeVar("C")
 
+#: Explorers not closed yet. A script that never calls ``close()`` still exits:
+#: they are closed at exit, while their loop threads can still run. Left to the
+#: interpreter's final clean-up instead, closing would wait for a loop thread
+#: that can no longer take the GIL, and the process would never end.
+_OPEN: weakref.WeakSet[Explorer] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_forgotten() -> None:
+    for explorer in list(_OPEN):
+        with contextlib.suppress(Exception):
+            explorer.close()
+
 
 def open(
     url: str | None = None,
@@ -62,15 +78,18 @@ def open(
     store raises (a database that cannot be reached, a schema that is behind).
     """
     settings = Settings.from_env(db_url=url, timezone=timezone)
-    return Explorer(open_store(settings.db_url), timezone=settings.timezone, page_size=page_size)
+    store = open_store(settings.db_url, read_only=True)
+    return Explorer(store, timezone=settings.timezone, page_size=page_size)
 
 
 def build_demo(data_dir: str | Path, *, timezone: str = "Europe/Moscow") -> str:
-    """Run ``superbrain demo`` into ``data_dir/demo`` (wiped first) and return its URL.
+    """Run ``superbrain demo`` into ``data_dir/demo/demo.db`` and return its URL.
 
     The demo's narration is discarded; the database it leaves behind is the
     point: a day of captured messages, two analyzer nights and a clarification
-    that moved an item. No network, no token.
+    that moved an item. No network, no token. As with the command, only what an
+    earlier demo wrote there is replaced; a database the demo did not make raises
+    :class:`ConfigError` and nothing is touched.
     """
     from rich.console import Console
 
@@ -88,7 +107,8 @@ class Explorer:
     """Synchronous, DataFrame-returning reads of one store, for notebooks.
 
     Opening the store happens in the constructor; use it as a context manager
-    or call :meth:`close`. Not for concurrent use from several threads.
+    or call :meth:`close` (one still open when the program exits is closed
+    then). Not for concurrent use from several threads.
     """
 
     def __init__(
@@ -110,6 +130,7 @@ class Explorer:
             self._portal = None
             self._stack.close()
             raise
+        _OPEN.add(self)
 
     def __repr__(self) -> str:
         state = "open" if self._portal is not None else "closed"
@@ -131,6 +152,7 @@ class Explorer:
         portal, self._portal = self._portal, None
         if portal is None:
             return
+        _OPEN.discard(self)
         try:
             portal.call(self.store.close)
         finally:

@@ -101,14 +101,22 @@ def locate_export(path: str | Path) -> tuple[Path, Path]:
         result = given / "result.json"
         if not result.is_file():
             hint = (
-                " (an HTML export? export again with format JSON)"
+                "an HTML export? Export again with format JSON, then pass"
                 if (given / "messages.html").exists()
-                else ""
+                else "pass"
             )
-            raise InputError(f"no result.json in this folder{hint}", source=str(given))
+            raise InputError(
+                f"no result.json found in this folder; {hint} the folder Telegram Desktop"
+                " wrote the JSON export to (it holds result.json), or result.json itself",
+                source=str(given),
+            )
         return result, given
     if not given.is_file():
-        raise InputError("no such file or folder", source=str(given))
+        raise InputError(
+            "no such file or folder; pass the export folder (it holds result.json)"
+            " or result.json itself",
+            source=str(given),
+        )
     return given, given.parent
 
 

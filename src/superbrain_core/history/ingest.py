@@ -1,187 +1,84 @@
-"""Reading Bot API updates from files: every shape people actually have.
+"""Storing Bot API updates from files: ``superbrain ingest``.
 
 Accepted: one Update object, a JSON array of updates, a ``getUpdates`` reply
 (``{"ok": true, "result": [...]}``), or JSON Lines / concatenated objects.
-Values are decoded one at a time and stored in batches, so when the input goes
-bad half-way (a truncated download, a stray line) everything before the bad spot
-is already stored and the error names the exact line and column.
+Files and standard input are streamed (:mod:`~superbrain_core.history.update_stream`),
+so memory stays flat whatever their size. Values are decoded one at a time and
+stored in batches, so when the input goes bad half-way (a truncated download, a
+stray line, a byte that is not UTF-8) everything before the bad spot is already
+stored and the error names the exact ``file:line:column (offset N)``.
+
+Hostile values are input errors with their place too, never a crash: JSON
+nested more than :data:`MAX_DEPTH` levels, a number too long to read, an
+``update_id`` outside the signed 64-bit range. A message whose ids do not fit in
+64 bits is still a numbered update: it is stored raw and reported.
 """
 
 from __future__ import annotations
 
-import json
-import re
+import contextlib
 import sys
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO
 
 import anyio
 import anyio.to_thread
 import attrs
 
 from superbrain_core.capture import Capturer, CaptureTally
-from superbrain_core.errors import InputError, NotAnUpdateError
-from superbrain_core.models import NormalizedUpdate
-from superbrain_core.telegram import normalize_update
-
-_WS = re.compile(r"[ \t\n\r]*")
-_ENVELOPE = re.compile(
-    r'\{[ \t\n\r]*"ok"[ \t\n\r]*:[ \t\n\r]*true[ \t\n\r]*,[ \t\n\r]*"result"[ \t\n\r]*:[ \t\n\r]*\['
+from superbrain_core.errors import (
+    InputError,
+    NotAnUpdateError,
+    StorageError,
+    TransientStorageError,
 )
-_DECODER = json.JSONDecoder()
+from superbrain_core.history.update_stream import (
+    CHUNK_BYTES,
+    MAX_DEPTH,
+    Located,
+    UpdateInput,
+    iter_json_stream,
+    iter_json_values,
+)
+from superbrain_core.models import CaptureResult, NormalizedUpdate
+from superbrain_core.telegram import normalize_update
 
 DEFAULT_BATCH = 2000
 
-
-@attrs.frozen
-class Located:
-    """A decoded JSON value and the character offset where it started."""
-
-    value: Any
-    offset: int
-
-
-def _position(text: str, offset: int) -> tuple[int, int]:
-    line = text.count("\n", 0, offset) + 1
-    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
-    return line, column
-
-
-def _error(text: str, source: str, offset: int, message: str) -> InputError:
-    line, column = _position(text, offset)
-    return InputError(message, source=source, line=line, column=column, offset=offset)
-
-
-def _skip_ws(text: str, pos: int) -> int:
-    match = _WS.match(text, pos)
-    return match.end() if match else pos
-
-
-def _decode_at(text: str, pos: int, source: str) -> tuple[Any, int]:
-    try:
-        return _DECODER.raw_decode(text, pos)
-    except json.JSONDecodeError as exc:
-        reason = exc.msg
-        # A string with no closing quote runs to the end of the input, so it is
-        # truncation just like an error at the very end.
-        if exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string"):
-            reason = f"unexpected end of input ({exc.msg}); the file looks truncated"
-        raise _error(text, source, exc.pos, f"invalid JSON: {reason}") from exc
-
-
-def _iter_array(text: str, pos: int, source: str) -> Generator[Located, None, int]:
-    """Elements of the JSON array whose ``[`` is at ``pos``, one at a time.
-
-    Returns the offset just past the closing ``]``.
-    """
-    truncated = "unexpected end of input inside an array; the file looks truncated"
-    pos = _skip_ws(text, pos + 1)
-    if pos < len(text) and text[pos] == "]":
-        return pos + 1
-    while True:
-        if pos >= len(text):
-            raise _error(text, source, pos, truncated)
-        value, end = _decode_at(text, pos, source)
-        yield Located(value, pos)
-        pos = _skip_ws(text, end)
-        if pos >= len(text):
-            raise _error(text, source, pos, truncated)
-        if text[pos] == "]":
-            return pos + 1
-        if text[pos] != ",":
-            raise _error(text, source, pos, f"expected ',' or ']' in array, found {text[pos]!r}")
-        pos = _skip_ws(text, pos + 1)
-
-
-def iter_json_values(text: str, source: str = "<input>") -> Iterator[Located]:
-    """The update-shaped values in ``text``, whichever of the accepted shapes it has."""
-    pos = _skip_ws(text, 0)
-    if text.startswith("\ufeff", pos):  # a byte-order mark some editors add
-        pos = _skip_ws(text, pos + 1)
-    if pos >= len(text):
-        raise _error(text, source, pos, "empty input: no updates")
-    first = text[pos]
-    if first == "[":
-        end = yield from _iter_array(text, pos, source)
-        _expect_nothing_after(text, source, end)
-        return
-    if first != "{":
-        raise _error(text, source, pos, f"expected a JSON object or array, found {first!r}")
-    envelope = _ENVELOPE.match(text, pos)
-    if envelope:
-        end = yield from _iter_array(text, envelope.end() - 1, source)
-        close = _skip_ws(text, end)
-        if close >= len(text) or text[close] != "}":
-            raise _error(text, source, close, "getUpdates reply is not closed with '}'")
-        _expect_nothing_after(text, source, close + 1)
-        return
-    # One object, JSON Lines, or concatenated (possibly pretty-printed) objects.
-    value, end = _decode_at(text, pos, source)
-    yield from _unwrap(value, pos)
-    rest = _skip_ws(text, end)
-    if rest < len(text) and "\n" not in text[pos:end] and "\n" in text[end:rest]:
-        # JSON Lines: each line stands alone, so a line cut short is reported at
-        # that line instead of swallowing the next one.
-        yield from _iter_lines(text, rest, source)
-        return
-    pos = rest
-    while pos < len(text):
-        value, end = _decode_at(text, pos, source)
-        yield from _unwrap(value, pos)
-        pos = _skip_ws(text, end)
-
-
-def _unwrap(value: Any, pos: int) -> Iterator[Located]:
-    if (
-        isinstance(value, dict)
-        and "update_id" not in value
-        and value.get("ok") is True
-        and isinstance(value.get("result"), list)
-    ):
-        # A getUpdates reply with its keys in another order: decoded whole.
-        for item in value["result"]:
-            yield Located(item, pos)
-    else:
-        yield Located(value, pos)
-
-
-def _iter_lines(text: str, pos: int, source: str) -> Iterator[Located]:
-    while pos < len(text):
-        line_end = text.find("\n", pos)
-        if line_end < 0:
-            line_end = len(text)
-        line = text[pos:line_end]
-        if line.strip():
-            start = len(line) - len(line.lstrip())
-            try:
-                value, end = _DECODER.raw_decode(line, start)
-            except json.JSONDecodeError as exc:
-                raise _error(text, source, pos + exc.pos, f"invalid JSON line: {exc.msg}") from exc
-            if line[end:].strip():
-                raise _error(
-                    text, source, pos + end, "unexpected content after the JSON value on this line"
-                )
-            yield from _unwrap(value, pos + start)
-        pos = line_end + 1
-
-
-def _expect_nothing_after(text: str, source: str, pos: int) -> None:
-    pos = _skip_ws(text, pos)
-    if pos < len(text):
-        raise _error(text, source, pos, "unexpected content after the end of the JSON value")
+__all__ = [
+    "CHUNK_BYTES",
+    "DEFAULT_BATCH",
+    "MAX_DEPTH",
+    "IngestReport",
+    "Located",
+    "ingest_paths",
+    "ingest_stream",
+    "ingest_text",
+    "iter_json_stream",
+    "iter_json_values",
+    "read_source",
+]
 
 
 @attrs.define
 class IngestReport:
-    """What an ingest run stored, per file and in total."""
+    """What an ingest run stored, per file and in total, and the files that failed.
+
+    ``errors`` is filled only with ``keep_going``: one :class:`InputError` per bad
+    file, naming the spot; what came before it in that file is stored and counted.
+    """
 
     tally: CaptureTally = attrs.field(factory=CaptureTally)
     files: dict[str, CaptureTally] = attrs.field(factory=dict)
+    errors: list[InputError] = attrs.field(factory=list)
 
 
 def read_source(path: str) -> tuple[str, str]:
-    """``(text, name)`` of a path, ``-`` meaning standard input."""
+    """``(text, name)`` of a path, ``-`` meaning standard input, read whole.
+
+    :func:`ingest_paths` streams instead; this stays for callers that want the text.
+    """
     if path == "-":
         return sys.stdin.read(), "<stdin>"
     try:
@@ -214,44 +111,154 @@ async def ingest_text(
     nothing before the error is lost.
     """
     tally = CaptureTally()
-    send, receive = anyio.create_memory_object_stream[list[NormalizedUpdate]](max_buffer_size=1)
+    await _ingest(capturer, UpdateInput.of_text(text, source), tally, batch_size, on_progress)
+    return tally
+
+
+async def ingest_stream(
+    capturer: Capturer,
+    raw: IO[bytes] | IO[str],
+    source: str,
+    *,
+    batch_size: int = DEFAULT_BATCH,
+    on_progress: Callable[[int], None] | None = None,
+    chunk_size: int = CHUNK_BYTES,
+    tally: CaptureTally | None = None,
+) -> CaptureTally:
+    """:func:`ingest_text` for a stream (a file opened in binary, standard input),
+    read ``chunk_size`` bytes at a time in a worker thread: memory stays flat.
+
+    Pass ``tally`` to keep the counts of what was stored even when an error is raised.
+    """
+    tally = CaptureTally() if tally is None else tally
+    stream = UpdateInput.of_stream(raw, source, chunk_size)
+    await _ingest(capturer, stream, tally, batch_size, on_progress)
+    return tally
+
+
+@attrs.frozen
+class _Batch:
+    updates: list[NormalizedUpdate] = attrs.field(factory=list)
+    where: list[Located] = attrs.field(factory=list)
+
+
+async def _ingest(
+    capturer: Capturer,
+    stream: UpdateInput,
+    tally: CaptureTally,
+    batch_size: int,
+    on_progress: Callable[[int], None] | None,
+) -> None:
+    send, receive = anyio.create_memory_object_stream[_Batch](max_buffer_size=1)
+    failure: list[Exception] = []
 
     async def store_batches() -> None:
         async with receive:
             async for batch in receive:
-                results = await capturer.capture_normalized(batch)
-                tally.add_all(results, batch)
+                try:
+                    await _store(capturer, batch, tally, stream.source)
+                except Exception as exc:
+                    # Stop reading (the producer's next send fails) and report
+                    # this, the first failure in input order.
+                    failure.append(exc)
+                    return
                 if on_progress is not None:
-                    on_progress(len(batch))
+                    on_progress(len(batch.updates))
 
     bad_input: InputError | None = None
     async with anyio.create_task_group() as tg:
         tg.start_soon(store_batches)
         async with send:
-            batch: list[NormalizedUpdate] = []
+            batch = _Batch()
             try:
-                for located in iter_json_values(text, source):
-                    batch.append(_normalize_located(located, text, source))
-                    if len(batch) >= batch_size:
+                for item in stream.parser:
+                    if not isinstance(item, Located):  # the parser wants more text
+                        stream.take(await anyio.to_thread.run_sync(stream.read))
+                        continue
+                    batch.updates.append(_normalize(item, stream.source))
+                    batch.where.append(item)
+                    if len(batch.updates) >= batch_size:
                         await send.send(batch)
-                        batch = []
+                        batch = _Batch()
             except InputError as exc:
                 bad_input = exc
-            if batch:
-                await send.send(batch)
+            except anyio.BrokenResourceError:
+                batch = _Batch()  # storing failed; that error is the one to report
+            if batch.updates:
+                with contextlib.suppress(anyio.BrokenResourceError):
+                    await send.send(batch)
+    if failure:
+        raise failure[0]
     if bad_input is not None:
         raise bad_input
-    return tally
 
 
-def _normalize_located(located: Located, text: str, source: str) -> NormalizedUpdate:
+async def _store(capturer: Capturer, batch: _Batch, tally: CaptureTally, source: str) -> None:
+    """Store a batch atomically; when the store refuses it for another reason than
+    an outage, store its updates one by one, so that every update before the one
+    refused is kept and that one is named with its place."""
+    try:
+        results = await capturer.capture_normalized(batch.updates)
+    except TransientStorageError:
+        raise
+    except Exception:
+        for update, where in zip(batch.updates, batch.where, strict=True):
+            await _store_one(capturer, update, where, tally, source)
+        return
+    tally.add_all(results, batch.updates)
+
+
+async def _store_one(
+    capturer: Capturer,
+    update: NormalizedUpdate,
+    where: Located,
+    tally: CaptureTally,
+    source: str,
+) -> None:
+    try:
+        results: list[CaptureResult] = await capturer.capture_normalized([update])
+    except TransientStorageError:
+        raise
+    except StorageError as exc:
+        raise StorageError(
+            f"{source}:{where.line}:{where.column} (offset {where.offset}):"
+            f" update {update.update_id} could not be stored: {exc}"
+        ) from exc
+    except Exception as exc:
+        raise InputError(
+            f"update {update.update_id} cannot be stored ({type(exc).__name__}: {exc})",
+            source=source,
+            line=where.line,
+            column=where.column,
+            offset=where.offset,
+        ) from exc
+    tally.add_all(results, [update])
+
+
+def _normalize(located: Located, source: str) -> NormalizedUpdate:
     try:
         return normalize_update(located.value)
     except NotAnUpdateError as exc:
-        line, column = _position(text, located.offset)
         raise NotAnUpdateError(
-            exc.reason, source=source, line=line, column=column, offset=located.offset
+            exc.reason,
+            source=source,
+            line=located.line,
+            column=located.column,
+            offset=located.offset,
         ) from exc
+
+
+def _open(path: str) -> tuple[IO[bytes] | IO[str], str, bool]:
+    """``(stream, name, close it)`` of a path, ``-`` meaning standard input."""
+    if path == "-":
+        if sys.stdin is None:
+            raise InputError("there is no standard input to read", source="<stdin>")
+        stdin: IO[bytes] | IO[str] = getattr(sys.stdin, "buffer", None) or sys.stdin
+        return stdin, "<stdin>", False
+    try:
+        return open(path, "rb"), path, True  # closed by the caller
+    except OSError as exc:
+        raise InputError(f"cannot read file: {exc.strerror or exc}", source=path) from exc
 
 
 async def ingest_paths(
@@ -260,14 +267,40 @@ async def ingest_paths(
     *,
     batch_size: int = DEFAULT_BATCH,
     on_progress: Callable[[int], None] | None = None,
+    keep_going: bool = False,
+    chunk_size: int = CHUNK_BYTES,
 ) -> IngestReport:
-    """Ingest several files in order; stops at the first bad input (see :func:`ingest_text`)."""
+    """Ingest several files in order, each streamed (see :func:`ingest_stream`).
+
+    Stops at the first bad input, raising its :class:`InputError` (everything
+    before it is stored). With ``keep_going`` a bad file is noted in
+    ``report.errors`` instead and the next file is read; storage failures stop
+    the run either way.
+    """
     report = IngestReport()
     for path in paths:
-        text, name = await anyio.to_thread.run_sync(read_source, path)
-        tally = await ingest_text(
-            capturer, text, name, batch_size=batch_size, on_progress=on_progress
-        )
-        report.files[name] = tally
-        report.tally.merge(tally)
+        tally = CaptureTally()
+        name = "<stdin>" if path == "-" else path
+        try:
+            raw, name, owned = await anyio.to_thread.run_sync(_open, path)
+            try:
+                await ingest_stream(
+                    capturer,
+                    raw,
+                    name,
+                    batch_size=batch_size,
+                    on_progress=on_progress,
+                    chunk_size=chunk_size,
+                    tally=tally,
+                )
+            finally:
+                if owned:
+                    raw.close()
+        except InputError as exc:
+            if not keep_going:
+                raise
+            report.errors.append(exc)
+        finally:
+            report.files[name] = tally
+            report.tally.merge(tally)
     return report

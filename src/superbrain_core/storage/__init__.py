@@ -15,7 +15,13 @@ from superbrain_core.storage.base import BOT_API_DOWNLOAD_LIMIT, CaptureOptions,
 DEFAULT_DB_URL = "sqlite:///superbrain.db"
 
 
-def open_store(url: str, *, durable: bool = False, env: Mapping[str, str] | None = None) -> Store:
+def open_store(
+    url: str,
+    *,
+    durable: bool = False,
+    env: Mapping[str, str] | None = None,
+    read_only: bool = False,
+) -> Store:
     """A store for ``url``, not yet opened: use ``async with open_store(url) as store``.
 
     ``sqlite:///relative.db``, ``sqlite:////absolute.db`` and ``sqlite:///:memory:``
@@ -26,12 +32,21 @@ def open_store(url: str, *, durable: bool = False, env: Mapping[str, str] | None
     process environment). ``durable=True`` (the bot) makes every commit survive a
     power loss, not only a crash of the process, unless the URL says otherwise:
     what the bot acknowledged to Telegram is never redelivered.
+
+    ``read_only=True`` is for commands that only look (``stats``, ``search``,
+    ``explain``, notebooks): a SQLite file is opened without the right to write,
+    and a missing file, a folder or a file that is not a superbrain database is
+    refused with :class:`ConfigError` instead of being created or changed.
+    Postgres and Supabase never create or migrate on open, so there it changes
+    nothing.
     """
     url = url.strip()
     if url.startswith("sqlite:"):
         from superbrain_core.storage.sqlite.store import SqliteStore
 
-        return SqliteStore.from_url(url, default_synchronous="FULL" if durable else "NORMAL")
+        return SqliteStore.from_url(
+            url, default_synchronous="FULL" if durable else "NORMAL", read_only=read_only
+        )
     scheme = url.split(":", 1)[0] if ":" in url else url
     if scheme in {"postgres", "postgresql"}:
         try:

@@ -138,6 +138,9 @@ class Store(abc.ABC):
 
     #: Short backend name for logs and stats (``sqlite``, ``postgres``, ``supabase``).
     backend: str = "abstract"
+    #: Which database this is, for people: a SQLite file's absolute path, Postgres's
+    #: ``user@host:port/db`` (never a password), the Supabase project's host.
+    where: str = "?"
 
     async def __aenter__(self) -> Self:
         await self.open()

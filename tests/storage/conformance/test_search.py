@@ -234,7 +234,7 @@ async def test_bad_arguments_are_refused_before_the_database(
         '"встреча',
         'встреча"',
         "встреча*",
-        "-встреча",
+        "встреча-",
         "NEAR(встреча)",
         "встреча:",
         "встреча AND",
@@ -255,6 +255,51 @@ async def test_query_syntax_characters_are_plain_text(store: Store, query: str) 
     # NEAR, AND and OR are words like any other: they must occur too.
     with_words = {"NEAR(встреча)", "встреча AND", "встреча) OR ("}
     assert keys(hits) == ([2] if query in with_words else [2, 1]), query
+
+
+@pytest.mark.parametrize(
+    ("query", "word"),
+    [
+        ("-молоко", "молоко"),
+        ("купить -молоко", "молоко"),
+        ("купить --Молоко хлеб", "Молоко"),
+        ('купить "-milk"', "milk"),
+        ("купить\t-15", "15"),
+    ],
+)
+async def test_a_word_with_a_leading_minus_is_refused_not_searched_for(
+    store: Store, query: str, word: str
+) -> None:
+    """`-молоко` means "without молоко" to anyone who has used a search engine; finding
+    the messages with молоко instead would answer the opposite. Every backend refuses it
+    the same way, before the database is asked."""
+    await capture(
+        store,
+        make_update(1, message_id=1, text="Купить молоко", date=at(1)),
+        make_update(2, message_id=2, text="Купить хлеб", date=at(2)),
+    )
+    with pytest.raises(SearchQueryError) as caught:
+        await store.search(query)
+    message = str(caught.value)
+    assert f"'-{word}'" in message and "excluding words is not supported" in message
+    assert f"search for {word!r}" in message, "it says how to search for the word instead"
+
+
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [("Wi-Fi", [3]), ("что-то", [4]), ("купить - хлеб", [2]), ("Wi-Fi-роутер", [3])],
+)
+async def test_a_hyphen_inside_a_word_or_between_words_still_separates(
+    store: Store, query: str, found: list[int]
+) -> None:
+    await capture(
+        store,
+        make_update(1, message_id=1, text="Купить молоко", date=at(1)),
+        make_update(2, message_id=2, text="Купить хлеб", date=at(2)),
+        make_update(3, message_id=3, text="Починить Wi-Fi роутер", date=at(3)),
+        make_update(4, message_id=4, text="что-то важное", date=at(4)),
+    )
+    assert keys(await store.search(query)) == found
 
 
 async def test_odd_text_is_captured_and_searchable(store: Store) -> None:
@@ -570,7 +615,7 @@ QUERIES = [
     "задача",
     "проекты",
     "name",
-    '"встреча" -budget*',
+    '"встреча" budget*',
 ]
 
 

@@ -105,10 +105,15 @@ def test_status_migrate_and_status_again_through_the_cli(empty_dsn: str) -> None
 
 
 def test_sqlite_urls_are_managed_by_the_store(tmp_path: Path) -> None:
-    for command in ("status", "migrate"):
-        result = pgutil.superbrain("--db", f"sqlite:///{tmp_path / 'x.db'}", "db", command)
-        assert result.returncode == 0
-        assert "creates and upgrades its own schema" in " ".join(result.stdout.split())
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    missing = pgutil.superbrain("--db", url, "db", "status")
+    assert missing.returncode == 2, "status only looks: a missing file is refused"
+    assert not (tmp_path / "x.db").exists()
+    for command in ("migrate", "status"):
+        result = pgutil.superbrain("--db", url, "db", command)
+        assert result.returncode == 0, result.stderr
+        assert "(SQLite, embedded)" in result.stdout
+        assert "the schema is up to date" in result.stdout
 
 
 def test_a_malformed_url_is_a_config_error_without_the_password() -> None:

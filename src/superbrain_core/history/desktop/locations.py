@@ -9,6 +9,7 @@ before it) to turn the snippet back into a byte offset, line and column, and
 
 from __future__ import annotations
 
+import re
 from typing import IO, Any
 
 from superbrain_core.errors import InputError
@@ -28,7 +29,11 @@ class TrackedReader:
         self.offset = 0
         self.chunk = b""
         self.chunk_start = 0
+        #: The chunk before ``chunk``: a string the parser was building may have
+        #: started there, so a bad byte in it can surface only now.
+        self.previous = b""
         self._lines_before_chunk = 0
+        self._line_start_before_chunk = 0
 
     def read(self, size: int = -1) -> bytes:
         data = self._raw.read(size)
@@ -36,7 +41,11 @@ class TrackedReader:
             # End of file: keep the last data, so the end is located in it.
             return data
         self._lines_before_chunk += self.chunk.count(b"\n")
+        newline = self.chunk.rfind(b"\n")
+        if newline >= 0:
+            self._line_start_before_chunk = self.chunk_start + newline + 1
         self.chunk_start = self.offset
+        self.previous = self.chunk
         self.chunk = data
         self.offset += len(data)
         return data
@@ -48,7 +57,12 @@ class TrackedReader:
             return None
         before = self.chunk[:inside]
         line = self._lines_before_chunk + before.count(b"\n") + 1
-        return line, inside - (before.rfind(b"\n") + 1) + 1
+        newline = before.rfind(b"\n")
+        # A line may have begun in an earlier chunk (a minified export is one line).
+        line_start = (
+            self.chunk_start + newline + 1 if newline >= 0 else self._line_start_before_chunk
+        )
+        return line, offset - line_start + 1
 
 
 def locate_in_chunk(message: str, reader: TrackedReader) -> int | None:
@@ -73,6 +87,45 @@ def locate_in_chunk(message: str, reader: TrackedReader) -> int | None:
         if found < 0 or hay.find(needle, found + 1) >= 0:
             return None
         return reader.chunk_start + found + len(needle)
+    return None
+
+
+def invalid_utf8(reader: TrackedReader) -> tuple[int, str] | None:
+    """The byte offset of the first byte that is not UTF-8 in what the parser has in hand
+    (the last two chunks), and why; ``None`` when they decode.
+
+    A chunk boundary may cut a character in two: continuation bytes at the start
+    of the kept bytes and a character left unfinished at their end are not errors.
+    """
+    data = reader.previous + reader.chunk
+    base = reader.chunk_start - len(reader.previous)
+    skip = 0
+    if base > 0:
+        while skip < min(3, len(data)) and 0x80 <= data[skip] <= 0xBF:
+            skip += 1
+    try:
+        data[skip:].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.reason == "unexpected end of data" and exc.end == len(data) - skip:
+            return None  # unfinished at the end of what was read: the rest is still to come
+        return base + skip + exc.start, f"byte 0x{data[skip + exc.start]:02x}: {exc.reason}"
+    return None
+
+
+_SURROGATE_ESCAPE = re.compile(
+    rb"\\u([dD][89abAB][0-9a-fA-F]{2})(\\u[dD][c-fC-F][0-9a-fA-F]{2})?|\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
+def lone_surrogate_escape(reader: TrackedReader) -> int | None:
+    """The byte offset of the first ``\\uD800``-``\\uDFFF`` escape in the last two chunks
+    that is not half of a high-low pair (a lone surrogate, which UTF-8 cannot encode);
+    ``None`` when there is none."""
+    data = reader.previous + reader.chunk
+    base = reader.chunk_start - len(reader.previous)
+    for match in _SURROGATE_ESCAPE.finditer(data):
+        if match.group(1) is None or match.group(2) is None:
+            return base + match.start()
     return None
 
 

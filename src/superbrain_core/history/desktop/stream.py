@@ -28,7 +28,9 @@ from superbrain_core.errors import InputError
 from superbrain_core.history.desktop.locations import (
     StreamPosition,
     TrackedReader,
+    invalid_utf8,
     locate_in_chunk,
+    lone_surrogate_escape,
 )
 from superbrain_core.history.desktop.peers import ExportChat
 
@@ -174,8 +176,20 @@ class ExportStream:
         try:
             head, base = self._shape(events)
             yield from self._messages(itertools.chain(head, events), base)
+        except UnicodeDecodeError as exc:
+            # The parser passed bytes UTF-8 forbids (a surrogate, an overlong form)
+            # on to Python, which refuses to decode them.
+            raise self._not_utf8(exc) from exc
         except _IJSON_COMMON.JSONError as exc:
-            text = str(exc)
+            message = exc.args[0] if exc.args else ""
+            if isinstance(message, UnicodeDecodeError):  # ijson's Python parser wraps it
+                raise self._not_utf8(exc) from exc
+            if isinstance(message, bytes):
+                # yajl hands back its snippet as bytes when they are not UTF-8 themselves.
+                if invalid_utf8(self.reader) is not None:
+                    raise self._not_utf8(exc) from exc
+                message = message.decode("utf-8", "surrogateescape")
+            text = str(message)
             if "premature EOF" in text or (
                 isinstance(exc, _IJSON_COMMON.IncompleteJSONError) and not _IJSON_IS_YAJL
             ):
@@ -183,8 +197,27 @@ class ExportStream:
                     "the file ends in the middle of the JSON: it looks truncated",
                     self.reader.offset,
                 ) from exc
+            if "UTF8" in text or "UTF-8" in text:
+                raise self._not_utf8(exc) from exc
             first = text.strip().split("\n", 1)[0]
             raise self.error(f"invalid JSON: {first}", locate_in_chunk(text, self.reader)) from exc
+
+    def _not_utf8(self, exc: Exception) -> InputError:
+        """Text the reader cannot decode: the first byte that is not UTF-8, else an escaped
+        lone surrogate (the bytes are fine, the character is not), else the range read."""
+        found = invalid_utf8(self.reader)
+        if found is None and (lone := lone_surrogate_escape(self.reader)) is not None:
+            return self.error(
+                "a string holds a \\u escape of half a UTF-16 surrogate pair (a lone"
+                " surrogate), which this reader cannot decode",
+                lone,
+            )
+        detail = f" ({found[1]})" if found is not None else ""
+        return self.error(
+            f"the file is not valid UTF-8{detail}: Telegram Desktop writes result.json"
+            " in UTF-8; was it saved again in another encoding, or damaged?",
+            found[0] if found is not None else None,
+        )
 
     @staticmethod
     def _shape(

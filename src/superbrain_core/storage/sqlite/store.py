@@ -97,8 +97,13 @@ class SqliteStore(Store):
 
     backend = "sqlite"
 
-    def __init__(self, path: str | Path, *, synchronous: str = "NORMAL") -> None:
+    def __init__(
+        self, path: str | Path, *, synchronous: str = "NORMAL", read_only: bool = False
+    ) -> None:
         self.path = str(path)
+        self.read_only = read_only
+        #: The database file's absolute path, for messages (``:memory:`` as is).
+        self.where = self.path if is_in_memory(self.path) else str(Path(self.path).resolve())
         if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
             raise ConfigError(f"unknown SQLite synchronous mode {synchronous!r}")
         self._synchronous = synchronous.upper()
@@ -109,11 +114,14 @@ class SqliteStore(Store):
         self._checkpointer: Checkpointer | None = None
 
     @classmethod
-    def from_url(cls, url: str, *, default_synchronous: str = "NORMAL") -> SqliteStore:
+    def from_url(
+        cls, url: str, *, default_synchronous: str = "NORMAL", read_only: bool = False
+    ) -> SqliteStore:
         path = sqlite_path_from_url(url)
         query = url.split("?", 1)[1] if "?" in url else ""
         params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
-        return cls(path, synchronous=params.get("synchronous", default_synchronous))
+        synchronous = params.get("synchronous", default_synchronous)
+        return cls(path, synchronous=synchronous, read_only=read_only)
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -123,8 +131,8 @@ class SqliteStore(Store):
         await anyio.to_thread.run_sync(self._open_sync, limiter=self._limiter)
 
     def _open_sync(self) -> None:
-        self._conn = connect(self.path, self._synchronous)
-        if not is_in_memory(self.path):
+        self._conn = connect(self.path, self._synchronous, read_only=self.read_only)
+        if not is_in_memory(self.path) and not self.read_only:
             self._checkpointer = Checkpointer(self.path)
             self._checkpointer.start()
 
