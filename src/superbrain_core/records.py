@@ -14,7 +14,7 @@ NONE = "none"
 
 #: Each table's own columns (besides raw_message_id, chat_id, message_id, timestamps).
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
-    "events": ("title", "starts_at", "kind", "people"),
+    "events": ("title", "starts_at", "ends_at", "kind", "people", "recurrence"),
     "tasks": ("title", "due_at", "status"),
     "notes": ("text", "tags"),
     "files": ("raw_file_id", "title", "tags"),

@@ -1,5 +1,5 @@
 -- Schema version 3 of the embedded SQLite store: full-text search.
--- Additive only. storage/sqlite_search.py says why it is built this way.
+-- Additive only. storage/sqlite/search.py says why it is built this way.
 --
 -- search_pending: messages whose index entry is stale. Triggers on the raw
 -- tables fill it from every writer (capture, ingest, an import, a hand-written
