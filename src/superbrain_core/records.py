@@ -16,7 +16,7 @@ NONE = "none"
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "events": ("title", "starts_at", "ends_at", "kind", "people", "recurrence"),
     "tasks": ("title", "due_at", "status"),
-    "notes": ("text", "tags"),
+    "notes": ("text", "tags", "sensitive"),
     "files": ("raw_file_id", "title", "tags"),
     "people": ("name", "phone", "email", "username"),
     "links": ("url", "title"),
@@ -25,6 +25,9 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
 
 #: Columns holding a JSON list.
 JSON_COLUMNS = frozenset({"people", "tags"})
+
+#: Columns holding a yes/no flag (SQLite keeps them as 0/1; every store reads a bool).
+BOOLEAN_COLUMNS = frozenset({"sensitive"})
 
 #: Columns written when a row is first inserted and then left to the owner
 #: (a task ticked off by hand stays done when a clarification re-files it).

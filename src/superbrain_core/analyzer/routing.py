@@ -73,7 +73,9 @@ def record_values(c: Classification, ctx: WorkContext) -> JSONDict:
     elif table == "tasks":
         values = {"title": title, "due_at": _iso(c.due_at or c.starts_at), "status": "open"}
     elif table == "notes":
-        values = {"text": c.summary or ctx.root.message_text or title, "tags": list(c.tags)}
+        # A secret's note keeps the classifier's masked summary, never the raw text.
+        text = c.summary if c.sensitive else (c.summary or ctx.root.message_text or title)
+        values = {"text": text, "tags": list(c.tags), "sensitive": c.sensitive}
     elif table == "files":
         first = ctx.files[0].id if ctx.files else None
         values = {"raw_file_id": first, "title": title, "tags": list(c.tags)}

@@ -215,6 +215,7 @@ def parse_reply(payload: Any, *, zone: tzinfo, classifier: str, version: str) ->
         "amount": amount,
         "currency": currency,
         "needs_clarification": _flag(data.get("needs_clarification"), "needs_clarification"),
+        "sensitive": _flag(data.get("sensitive"), "sensitive"),
         **{name: _text(data.get(name), name) for name in _TEXT_FIELDS},
     }
     try:

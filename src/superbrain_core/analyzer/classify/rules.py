@@ -8,10 +8,15 @@ later and both answer with the same :class:`Classification`.
 How one message (with its reply chain) is read:
 
 1. Each text is cleaned (control characters and NULs dropped, length capped) so
-   that odd input can never make a regex or dateparser misbehave.
+   that odd input can never make a regex or dateparser misbehave. Secrets
+   (passwords, PINs, card numbers, codes: :mod:`.extract.secrets`) are masked
+   right away, so no title or summary can show them, and make the item a
+   ``sensitive`` note.
 2. Machine-readable tokens are pulled out first - URLs, e-mails, phones,
-   @usernames, #hashtags, amounts - and blanked in a working copy, so that the
-   digits of a phone number or a price are never mistaken for a date.
+   @usernames, #hashtags, sums of money with a currency or a scale
+   (:mod:`.extract.money`: "8 400 ₽", "3к", "три тысячи рублей", "fifteen
+   bucks") - and blanked in a working copy, so that the digits of a phone
+   number or a price are never mistaken for a date.
 3. Dates and times are *located* by a small grammar of our own (the regexes
    below) and *resolved* by dateparser, which gets a canonical phrase such as
    ``"friday 19:30"`` or ``"25 March 09:00"``. ``dateparser.search.search_dates``
@@ -21,7 +26,13 @@ How one message (with its reply chain) is read:
 4. Keyword families (task verbs, meeting words, reminders, deadlines, spending
    verbs) are found in the rest; the earliest verb decides between them and a
    second, different one lowers the confidence and makes the owner be asked.
-5. Replies are corrections: a type word ("это встреча", "not a task, it's a
+5. Values are read by the extraction layer (:mod:`.extract`): money sent to
+   someone (:mod:`.extract.transfers`: "кинул Саше 1500") is an expense with
+   the person; names come out in the nominative (:mod:`.extract.people`:
+   "с Петром Ивановичем" → "Пётр Иванович"); a bare number is a sum only where
+   money is meant (a transfer, a spending verb, an owner's "это расход") or in
+   a short "thing + price" line ("бензин 2800").
+6. Replies are corrections: a type word ("это встреча", "not a task, it's a
    note") in a later reply wins over any guess, and a later date overrides an
    earlier one, resolved against the *reply's own* Telegram date.
 
@@ -39,8 +50,9 @@ Decisions worth knowing (each one is a choice, not a fact of nature):
 * Deadline words (дедлайн, deadline, due) make an *event* of kind deadline with
   ``starts_at``; a task verb with "до <date>" ("сдать отчёт до пятницы") makes a
   *task* with ``due_at``. Both are right enough; the owner can correct either.
-* An amount after a spending verb but without a currency is taken as roubles:
-  the owner lives in Moscow. Of several amounts, the first of the newest message counts.
+* A sum without a currency is taken as roubles: the owner lives in Moscow. Of
+  several sums, the newest message's total ("итого ...") or first one not taken
+  back ("не 1500 а 1800") counts.
 
 Not understood, on purpose or for now (the message is then asked about, or the
 words simply stay in the title):
@@ -50,7 +62,8 @@ words simply stay in the title):
 * dates in words ("двадцать пятого марта") and US numeric dates ("3/25");
 * am/pm of a bare hour: "в 7" is 07:00; ranges ("с 10 до 12") keep their start;
 * past words ("вчера"): nothing here has a field for when something happened;
-* names keep their case as written ("с Петей" gives "Петей").
+* English names are found only after words that introduce a person ("with",
+  "sent", "call"): there is no English name dictionary here.
 """
 
 from __future__ import annotations
@@ -58,13 +71,17 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, tzinfo
-from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 import dateparser  # type: ignore[import-untyped, unused-ignore]
 
+from superbrain_core.analyzer.classify.extract import money as money_reader
+from superbrain_core.analyzer.classify.extract import people as people_reader
+from superbrain_core.analyzer.classify.extract import secrets as secret_reader
+from superbrain_core.analyzer.classify.extract.money import Money
+from superbrain_core.analyzer.classify.extract.transfers import find_transfer
 from superbrain_core.analyzer.classify.schema import (
     CONFIDENCE_THRESHOLD,
     Classification,
@@ -171,35 +188,10 @@ _PHONE = re.compile(
 _USERNAME = re.compile(r"(?<![\w@.])@([A-Za-z][A-Za-z0-9_]{3,31})(?![\w@])")
 _HASHTAG = re.compile(r"(?<![\w#&/])#([^\W\d_]\w{0,49})")
 
-_NUMBER = (
-    r"\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:[.,]\d{1,2})?"  # 1 500 / 1 500,50
-    r"|\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?"  # 1,500 / 1,500.50
-    r"|\d{1,3}(?:\.\d{3})+(?:,\d{1,2})?"  # 1.500 / 1.500,50
-    r"|\d+(?:[.,]\d{1,2})?"  # 1500 / 1500,50 / 7.5
-)
-_MULTIPLIER = r"тыс(?:\.|яч\w*)?|k|к"
-_CURRENCY_AFTER = (
-    r"₽|руб(?:л(?:ей|я|ь))?\.?|р\.|р(?![а-яё])|rub|rur|\$|usd|долл(?:ар(?:ов|а|ы)?)?\.?"
-    r"|бакс(?:ов|а)?|dollars?|bucks|€|eur|евро|euros?"
-)
-_CURRENCY_BEFORE = r"₽|\$|€|usd|eur|rub"
-_AMOUNT = re.compile(
-    rf"(?<![\w.,])(?:(?P<cur1>{_CURRENCY_BEFORE})\s?(?P<num1>{_NUMBER})(?![\d])"
-    rf"|(?P<num2>{_NUMBER})\s?(?:(?P<mult>{_MULTIPLIER})\.?\s?)?(?P<cur2>{_CURRENCY_AFTER}))"
-    r"(?![\w])",
-    _F,
-)
-#: A number on its own, used as the amount only after a spending verb ("потратил 500").
-_BARE_AMOUNT = re.compile(
-    rf"(?<![\w.,:])(?P<num>{_NUMBER})(?:\s?(?P<mult>{_MULTIPLIER})\.?)?(?![\w:]|[.,]\d)", _F
-)
 #: "купил 2 кофе за 300": the number right after "за"/"for" is the price.
 _PRICE_CUE = re.compile(r"(?:(?<!\w)(?:за|на\s+сумму|for))\s*$", _F)
-_CURRENCY_CODES: Final = (
-    ("RUB", re.compile(r"₽|руб|р\.?$|rub|rur", _F)),
-    ("USD", re.compile(r"\$|usd|долл|бакс|dollar|buck", _F)),
-    ("EUR", re.compile(r"€|eur|евро", _F)),
-)
+#: ... unless it is a small count: "6400 за два" is for two (tickets).
+_PRICE_MINIMUM: Final = 10
 
 # --------------------------------------------------------------------------- dates
 
@@ -377,8 +369,8 @@ _TASK_VERBS_RU = _words(
     подготовить сдать проверить заказать починить отвезти забронировать найти прочитать
     посмотреть выучить помыть убрать продлить ответить спросить узнать договориться отнести
     принести заполнить подписать получить сходить съездить поменять отменить перевести скинуть
-    распечатать подать обновить доделать закончить
-    купи сделай позвони напиши отправь оплати забери закажи
+    распечатать подать обновить доделать закончить отдать вернуть кинуть
+    купи сделай позвони напиши отправь оплати забери закажи скинь кинь переведи верни отдай
     """
 )
 _TASK_MODALS_RU = _words(r"надо нужно необходимо не\s+забыть не\s+забудь должен должна")
@@ -481,14 +473,6 @@ _TYPE_PREFIX = re.compile(rf"^\s*{_TYPE_WORD}\s*[:\-—–]", _F)
 
 # --------------------------------------------------------------------------- people
 
-_NAME = r"(?:[A-ZА-ЯЁ][a-zа-яё]+(?:-[A-ZА-ЯЁ][a-zа-яё]+)?|@[A-Za-z][A-Za-z0-9_]{3,31})"
-_NAME_LIST = rf"{_NAME}(?:\s+{_NAME})?(?:\s*(?:,|и|and|&)\s*{_NAME}(?:\s+{_NAME})?)*"
-_PEOPLE = re.compile(
-    rf"(?:^|(?<=\s))(?:с|со|with|у|для|for|к|ко)\s+(?P<names>{_NAME_LIST})"
-    rf"|(?<!\w)(?:позвонить|позвони|написать|напиши|спросить\s+у|call|email|text|ask)\s+"
-    rf"(?P<names2>{_NAME}(?:\s+{_NAME})?)"
-)
-_NAME_SPLIT = re.compile(r"\s*[,&]\s*|\s+(?:и|and)\s+")
 _CAPITALISED = re.compile(r"^[A-ZА-ЯЁ][a-zа-яё]+(?:-[A-ZА-ЯЁ][a-zа-яё]+)?$")
 #: Capitalised words that are dates, not names ("с Понедельника", "Завтра").
 _NOT_A_NAME = re.compile(
@@ -503,12 +487,6 @@ def _is_name(word: str) -> bool:
 
 
 # --------------------------------------------------------------------------- small values
-
-
-@dataclass(frozen=True, slots=True)
-class _Amount:
-    value: Decimal
-    currency: str | None  # None: no currency was written (taken as RUB)
 
 
 @dataclass(frozen=True, slots=True)
@@ -546,11 +524,13 @@ class _Facts:
     phones: list[str] = field(default_factory=list)
     usernames: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
-    amounts: list[_Amount] = field(default_factory=list)
+    amounts: list[Money] = field(default_factory=list)  # sums beyond doubt (currency or scale)
+    sensitive: bool = False  # a secret was found (and masked in ``text``)
     when: _When | None = None
     positive: list[_Correction] = field(default_factory=list)
     negative: set[ItemType] = field(default_factory=set)
     rest: str = ""  # the text with tokens and corrections blanked: where keywords are sought
+    plain: str = ""  # the text with everything but amounts blanked: where sums and names are read
 
 
 @dataclass(frozen=True, slots=True)
@@ -575,9 +555,12 @@ class _Chain:
     correction: _Correction | None
     excluded: set[ItemType]
     families: dict[str, int]
-    amount: _Amount | None
+    amount: Money | None
     rest_words: int
     has_letters: bool
+    people: tuple[str, ...] = ()
+    priced: bool = False  # a short "thing + price" line: "бензин 2800"
+    sensitive: bool = False
 
 
 # --------------------------------------------------------------------------- the classifier
@@ -594,7 +577,7 @@ class RulesClassifier:
     """
 
     name: str = "rules"
-    version: str = "1.0"
+    version: str = "1.1"
 
     def __init__(
         self,
@@ -642,8 +625,19 @@ class RulesClassifier:
         correction, excluded = _corrections(messages)
         rest = "\n".join(m.rest for m in messages)
         undated = _without_dates(messages)  # keywords are sought here: "on Monday buy milk"
+        plain = "\n".join(m.plain for m in messages)  # same offsets as ``undated``
         when, when_is_limit = self._merge_dates(messages, item.timezone)
         files_text = root.text.strip()
+        families = _families(undated)
+        named = _named(messages)
+        transfer = find_transfer(plain, people=named)
+        if transfer is not None:
+            families["spending"] = min(families.get("spending", transfer.start), transfer.start)
+        money_meant = "spending" in families or (
+            correction is not None and correction.type is ItemType.EXPENSE
+        )
+        amount, priced = _pick_amount(messages, families, money_meant)
+        amount = _with_currency(amount, messages)
         return _Chain(
             root=root,
             messages=messages,
@@ -654,10 +648,13 @@ class RulesClassifier:
             when_is_limit=when_is_limit,
             correction=correction,
             excluded=excluded,
-            families=_families(undated),
-            amount=_pick_amount(messages, undated),
+            families=families,
+            amount=amount,
             rest_words=len(_WORD.findall(_strip_contact_words(undated))),
             has_letters=bool(_LETTER_OR_DIGIT.search(rest)),
+            people=_fullest(_unique(p.name for p in named)),
+            priced=priced,
+            sensitive=any(m.sensitive for m in messages),
         )
 
     def _merge_dates(self, messages: list[_Facts], zone: tzinfo) -> tuple[datetime | None, bool]:
@@ -740,10 +737,10 @@ class RulesClassifier:
             question = Q_WHAT
         contact = _last(m.phones for m in chain.messages), _last(m.emails for m in chain.messages)
         username = _last(m.usernames for m in chain.messages)
-        people = _people(chain)
+        people = chain.people
         if verdict.type is ItemType.CONTACT:
-            name = _contact_name(chain)
-            people = (name,) if name else people
+            name = _contact_person(chain)
+            people = (name,) if name else ()
         amount = chain.amount
         return Classification(
             type=verdict.type,
@@ -758,14 +755,15 @@ class RulesClassifier:
             # Any: mypy's attrs plugin cannot type the schema's ``converter=tuple``.
             people=people,
             tags=_unique(t for m in chain.messages for t in m.tags),
-            amount=amount.value if amount else None,
-            currency=(amount.currency or "RUB") if amount else None,
+            amount=amount.amount if amount else None,
+            currency=amount.code if amount else None,
             url=_first(m.urls for m in chain.messages),
             phone=contact[0],
             email=contact[1],
             username=username,
             needs_clarification=question is not None,
             question=question,
+            sensitive=chain.sensitive,
         )
 
 
@@ -792,12 +790,21 @@ def _clean(text: str | None) -> str:
 
 
 def _read_message(raw: str | None, base: datetime, *, is_root: bool) -> _Facts:
-    facts = _Facts(text=_clean(raw), base=base)
+    text = _clean(raw)
+    found = secret_reader.scan(text)
+    if found.secrets:  # masked before anything else reads it: no title can show it
+        text = secret_reader.mask(text, found.secrets)
+    facts = _Facts(text=text, base=base, sensitive=found.sensitive)
     work = facts.text
     work = _take_tokens(facts, work)
     work = _take_corrections(facts, work, is_root=is_root)
     facts.rest = work
     facts.when = _find_when(facts, work)
+    plain = facts.text
+    for start, end, what in facts.cut:
+        if what != "amount":
+            plain = _blank(plain, start, end)
+    facts.plain = plain
     return facts
 
 
@@ -832,13 +839,12 @@ def _take_tokens(facts: _Facts, work: str) -> str:
         facts.tags.append(match.group(1))
         facts.cut.append((match.start(), match.end(), "tag"))
         work = _blank(work, match.start(), match.end())
-    for match in list(_AMOUNT.finditer(work)):
-        amount = _parse_amount(match)
-        if amount is None:
-            continue
-        facts.amounts.append(amount)
-        facts.cut.append((match.start(), match.end(), "amount"))
-        work = _blank(work, match.start(), match.end())
+    for money in money_reader.find_money(work):
+        if not (money.sure or money.total):
+            continue  # a bare number may be a time or a date: read after the dates
+        facts.amounts.append(money)
+        facts.cut.append((money.start, money.end, "amount"))
+        work = _blank(work, money.start, money.end)
     return work
 
 
@@ -850,38 +856,6 @@ def _normalise_phone(raw: str) -> str | None:
     if not 10 <= len(digits) <= 15:
         return None
     return "+" + digits
-
-
-def _parse_number(text: str) -> Decimal | None:
-    """A number as people write it: "1 500", "1,500.50", "1.500", "1500,50"."""
-    text = re.sub(r"[ \u00a0\u202f]", "", text)
-    if "," in text and "." in text:
-        # The later separator is the decimal one.
-        if text.rfind(",") > text.rfind("."):
-            text = text.replace(".", "").replace(",", ".")
-        else:
-            text = text.replace(",", "")
-    elif re.fullmatch(r"\d{1,3}(?:[.,]\d{3})+", text):
-        text = text.replace(",", "").replace(".", "")  # thousands: "1,500" / "1.500"
-    else:
-        text = text.replace(",", ".")
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        return None
-    return value if value.is_finite() else None
-
-
-def _parse_amount(match: re.Match[str]) -> _Amount | None:
-    number = match.group("num1") or match.group("num2")
-    currency_word = match.group("cur1") or match.group("cur2") or ""
-    value = _parse_number(number)
-    if value is None:
-        return None
-    if match.group("mult"):
-        value *= 1000
-    currency = next((code for code, rx in _CURRENCY_CODES if rx.search(currency_word)), None)
-    return _Amount(value, currency)
 
 
 def _take_corrections(facts: _Facts, work: str, *, is_root: bool) -> str:
@@ -1162,21 +1136,66 @@ def _families(text: str) -> dict[str, int]:
     return found
 
 
-def _pick_amount(messages: list[_Facts], undated: str) -> _Amount | None:
-    """The newest written amount; failing that a bare number after a spending verb (as RUB)."""
+def _pick_amount(
+    messages: list[_Facts], families: dict[str, int], money_meant: bool
+) -> tuple[Money | None, bool]:
+    """The sum the chain is about, and whether it came from a "thing + price" line.
+
+    The newest message with a written sum (a currency or a scale) wins, the
+    total or the first sum not taken back ("не 1500 а 1800"). Failing that, a
+    bare number counts as roubles where money is meant (a transfer, a spending
+    verb, the owner calling it an expense): the newest message first, a number
+    after "за"/"for" first. With no other signal at all, a short line naming a
+    thing and its price ("бензин 2800") gives its price.
+    """
     for facts in reversed(messages):
-        if facts.amounts:
-            return facts.amounts[0]
-    if _SPENDING.search(undated) is None:
-        return None
-    text = undated
-    matches = list(_BARE_AMOUNT.finditer(text))
-    priced = [m for m in matches if _PRICE_CUE.search(text, 0, m.start())]
-    for match in [*priced, *matches]:
-        value = _parse_number(match.group("num"))
-        if value is not None and value > 0:
-            return _Amount(value * 1000 if match.group("mult") else value, None)
-    return None
+        chosen = money_reader.choose(facts.amounts)
+        if chosen is not None:
+            return chosen, False
+    if money_meant:
+        for facts in reversed(messages):
+            found = [m for m in money_reader.find_money(facts.plain) if m.amount > 0]
+            priced = [
+                m
+                for m in found
+                if m.amount >= _PRICE_MINIMUM and _PRICE_CUE.search(facts.plain, 0, m.start)
+            ]
+            chosen = money_reader.choose(priced) or money_reader.choose(found)
+            if chosen is not None:
+                return chosen, False
+        return None, False
+    if families:
+        return None, False  # "встреча в переговорке 305": a number beside a verb is no price
+    for facts in reversed(messages):
+        item = money_reader.priced_item(facts.plain)
+        if item is not None:
+            return item, True
+    return None, False
+
+
+def _with_currency(amount: Money | None, messages: list[_Facts]) -> Money | None:
+    """A sum without a written currency takes one a later reply names alone ("евро конечно")."""
+    if amount is None or amount.currency is not None:
+        return amount
+    for facts in reversed(messages[1:]):
+        for word in _WORD.findall(facts.plain):
+            code = money_reader.currency_code(word)
+            if code is not None and len(word) > 1:
+                return replace(amount, currency=code)
+    return amount
+
+
+def _named(messages: list[_Facts]) -> list[people_reader.Person]:
+    """The people named in the chain, with offsets in the chain's joined plain text."""
+    named: list[people_reader.Person] = []
+    offset = 0
+    for facts in messages:
+        for person in people_reader.find_people(facts.plain):
+            named.append(
+                people_reader.Person(person.start + offset, person.end + offset, person.name)
+            )
+        offset += len(facts.plain) + 1
+    return named
 
 
 def _without_dates(messages: list[_Facts]) -> str:
@@ -1283,10 +1302,13 @@ def _guesses(chain: _Chain) -> Iterator[_Verdict]:
     """Every plausible reading, best first; the caller skips those the owner ruled out."""
     if chain.message_type in NOISE_TYPES and not chain.has_letters:
         yield _Verdict(ItemType.NONE, STRONG)
-    if chain.has_files and chain.amount is not None and chain.amount.currency is not None:
-        # A photo of a receipt captioned with its sum: the spending is what matters,
-        # and the expense row still leads back to the raw file through raw_message_id.
-        yield _Verdict(ItemType.EXPENSE, STRONG)
+    if chain.sensitive:
+        # A secret is a note whatever else it looks like (a photo of a router sticker too).
+        yield _Verdict(ItemType.NOTE, STRONG)
+    if chain.has_files and (chain.amount is not None or "spending" in chain.families):
+        # A photo of a receipt captioned with its sum (or just "чек"): the spending is
+        # what matters, and the expense row still leads back to the raw file.
+        yield _Verdict(ItemType.EXPENSE, STRONG if chain.amount is not None else GOOD)
     if chain.has_files or chain.message_type in MEDIA_TYPES:
         yield _Verdict(ItemType.FILE, STRONG)
     if chain.message_type == "contact":
@@ -1338,7 +1360,7 @@ def _family_verdict(chain: _Chain, family: str) -> _Verdict:
     if family == "spending":
         if chain.amount is None:
             return _Verdict(ItemType.EXPENSE, WEAK, question=Q_HOW_MUCH)
-        return _Verdict(ItemType.EXPENSE, STRONG if chain.amount.currency else FAIR)
+        return _Verdict(ItemType.EXPENSE, STRONG if chain.amount.sure else GOOD)
     return _task_verdict(chain)
 
 
@@ -1357,11 +1379,13 @@ def _task_verdict(chain: _Chain) -> _Verdict:
 def _by_tokens(chain: _Chain) -> Iterator[_Verdict]:
     """Readings from what the text carries: an amount, contact details, a link, a date."""
     amount = chain.amount
-    if amount is not None and amount.currency is not None:
+    if amount is not None and amount.sure:
         if chain.rest_words <= 12:
             yield _Verdict(ItemType.EXPENSE, GOOD)
         else:
             yield _Verdict(ItemType.EXPENSE, WEAK, question=Q_IS_EXPENSE)
+    if amount is not None and chain.priced and chain.when is None:
+        yield _Verdict(ItemType.EXPENSE, GOOD if chain.rest_words <= 4 else FAIR)
     if any(m.phones or m.emails or m.usernames for m in chain.messages):
         if chain.rest_words <= 4:
             strong = any(m.phones or m.emails for m in chain.messages)
@@ -1422,7 +1446,7 @@ def _title(chain: _Chain, item_type: ItemType, kind: EventKind | None) -> str | 
     if item_type is ItemType.FILE:
         return _shorten(chain.file_title or "Файл", TITLE_LIMIT)
     if item_type is ItemType.CONTACT:
-        name = _contact_name(chain)
+        name = _contact_person(chain) or _contact_name(chain)
         if name:
             return name
     cuts = _TITLE_CUTS.get(item_type, {"date", "tag"})
@@ -1480,21 +1504,23 @@ def _summary(chain: _Chain) -> str | None:
     return _shorten(text, SUMMARY_LIMIT) if text else None
 
 
-def _people(chain: _Chain) -> tuple[str, ...]:
-    """Names after "с"/"with" and after calling verbs, as written (no case normalising)."""
-    names: list[str] = []
-    for facts in chain.messages:
-        text = facts.text
-        for start, end, what in facts.cut:
-            if what in {"date", "url", "contact", "amount", "tag"}:
-                text = _blank(text, start, end)
-        for match in _PEOPLE.finditer(text):
-            chunk = match.group("names") or match.group("names2") or ""
-            for part in _NAME_SPLIT.split(chunk):
-                name = " ".join(w for w in part.split() if _is_name(w))
-                if name:
-                    names.append(name)
-    return _unique(names)
+def _contact_person(chain: _Chain) -> str | None:
+    """The person a contact belongs to: the first name beside the details, in the nominative.
+
+    Any dictionary reading of a name counts here (a contact line is known to name
+    somebody: "контакт няни гули"); a surname right after it joins it ("Bob Smith").
+    """
+    for facts in reversed(chain.messages):  # "да, Ольга Смирнова" completes "Ольга"
+        leftover = _strip_contact_words(_cut_text(facts, {"contact", "username", "url", "tag"}))
+        found = people_reader.find_people(leftover, loose=True)
+        if found:
+            name, end = found[0].name, found[0].end
+            for person in found[1:3]:
+                if leftover[end : person.start].strip() or " " in name:
+                    break
+                name, end = f"{name} {person.name}", person.end
+            return name
+    return None
 
 
 def _contact_name(chain: _Chain) -> str | None:
@@ -1520,6 +1546,16 @@ def _last(groups: Iterable[list[str]]) -> str | None:
         if group:
             found = group[0]
     return found
+
+
+def _fullest(names: tuple[str, ...]) -> tuple[str, ...]:
+    """Names with a shorter mention of a fuller one dropped: "Саша", "Саша Круглова"."""
+    folded = [n.casefold() for n in names]
+    return tuple(
+        name
+        for name, fold in zip(names, folded, strict=True)
+        if not any(other != fold and other.startswith(fold + " ") for other in folded)
+    )
 
 
 def _unique(values: Iterable[str]) -> tuple[str, ...]:

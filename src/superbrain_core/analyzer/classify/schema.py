@@ -118,6 +118,10 @@ class Classification:
     username: str | None = None
     needs_clarification: bool = False
     question: str | None = None
+    #: The message holds a secret (a password, PIN, card number, code): the
+    #: classifier has masked it in ``title`` and ``summary``. Optional and False
+    #: by default, so JSON written before the field existed still reads (version 1).
+    sensitive: bool = False
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -146,6 +150,7 @@ class Classification:
             "username": self.username,
             "needs_clarification": self.needs_clarification,
             "question": self.question,
+            "sensitive": self.sensitive,
             "classifier": self.classifier,
             "classifier_version": self.classifier_version,
         }
@@ -209,6 +214,7 @@ def json_schema() -> JSONDict:
         "username": nullable("string"),
         "needs_clarification": {"type": "boolean"},
         "question": nullable("string"),
+        "sensitive": {"type": "boolean"},
         "classifier": {"type": "string"},
         "classifier_version": {"type": "string"},
     }

@@ -30,7 +30,13 @@ from superbrain_core.models import (
     WorkItem,
     WorkProblem,
 )
-from superbrain_core.records import INSERT_ONLY_COLUMNS, JSON_COLUMNS, NONE, TABLE_COLUMNS
+from superbrain_core.records import (
+    BOOLEAN_COLUMNS,
+    INSERT_ONLY_COLUMNS,
+    JSON_COLUMNS,
+    NONE,
+    TABLE_COLUMNS,
+)
 from superbrain_core.storage.sqlite import rows
 
 _IN_CHUNK = 500  # SQLite's default limit on host parameters is far above this
@@ -481,6 +487,15 @@ def list_records(conn: sqlite3.Connection, table: str, after_id: int, limit: int
     cur = conn.execute(f"SELECT * FROM {table} WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit))
     names = [d[0] for d in cur.description]
     return [
-        {k: jsonutil.loads(v) if k in JSON_COLUMNS else v for k, v in zip(names, r, strict=True)}
+        {k: _read(k, v) for k, v in zip(names, r, strict=True)}
         for r in cur.fetchall()
     ]
+
+
+def _read(column: str, value: Any) -> Any:
+    """A structured table's value as every store returns it (JSON lists, bools)."""
+    if column in JSON_COLUMNS:
+        return jsonutil.loads(value)
+    if column in BOOLEAN_COLUMNS and value is not None:
+        return bool(value)
+    return value
