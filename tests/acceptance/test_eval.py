@@ -84,12 +84,9 @@ def test_the_corpus_is_big_and_has_an_untuned_slice() -> None:
 def test_labels_scored_against_themselves_are_all_right() -> None:
     items = [i for i in load_corpus(CORPUS) if not i.is_chain]
     report = anyio.run(evaluate, Oracle(), items, MSK)
-    # ends_at and recurrence are not Classification fields yet: the oracle
-    # cannot express them either, and the scorer must not pretend it can.
-    unsupported = {"ends_at", "recurrence"}
     assert report.table_accuracy == 1.0
     for name, (accuracy, _) in report.per_field().items():
-        assert accuracy == (0.0 if name in unsupported else 1.0), name
+        assert accuracy == 1.0, name
 
 
 def test_a_classifier_that_files_everything_as_a_note_gets_what_the_counts_say() -> None:

@@ -65,10 +65,10 @@ def record_values(c: Classification, ctx: WorkContext) -> JSONDict:
         values = {
             "title": title,
             "starts_at": _iso(c.starts_at or c.due_at),
-            "ends_at": _iso(getattr(c, "ends_at", None)),
+            "ends_at": _iso(c.ends_at),
             "kind": kind.value,
             "people": list(c.people),
-            "recurrence": getattr(c, "recurrence", None),
+            "recurrence": c.recurrence,
         }
     elif table == "tasks":
         values = {"title": title, "due_at": _iso(c.due_at or c.starts_at), "status": "open"}

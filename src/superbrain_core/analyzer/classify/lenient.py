@@ -187,7 +187,16 @@ _KIND_SYNONYMS: dict[str, EventKind] = {
     "другое": EventKind.OTHER,
 }
 
-_TEXT_FIELDS = ("title", "summary", "url", "phone", "email", "username", "question")
+_TEXT_FIELDS = (
+    "title",
+    "summary",
+    "url",
+    "phone",
+    "email",
+    "username",
+    "question",
+    "recurrence",
+)
 
 
 def parse_reply(payload: Any, *, zone: tzinfo, classifier: str, version: str) -> Classification:
@@ -210,6 +219,7 @@ def parse_reply(payload: Any, *, zone: tzinfo, classifier: str, version: str) ->
         "confidence": _confidence(data.get("confidence")),
         "starts_at": _datetime(data.get("starts_at"), "starts_at", zone),
         "due_at": _datetime(data.get("due_at"), "due_at", zone),
+        "ends_at": _datetime(data.get("ends_at"), "ends_at", zone),
         "people": _strings(data.get("people"), "people"),
         "tags": _strings(data.get("tags"), "tags"),
         "amount": amount,

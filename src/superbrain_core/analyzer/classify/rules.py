@@ -80,6 +80,7 @@ import dateparser  # type: ignore[import-untyped, unused-ignore]
 from superbrain_core.analyzer.classify.extract import money as money_reader
 from superbrain_core.analyzer.classify.extract import people as people_reader
 from superbrain_core.analyzer.classify.extract import secrets as secret_reader
+from superbrain_core.analyzer.classify.extract.dates import When, extract_when
 from superbrain_core.analyzer.classify.extract.money import Money
 from superbrain_core.analyzer.classify.extract.transfers import find_transfer
 from superbrain_core.analyzer.classify.schema import (
@@ -607,6 +608,8 @@ class RulesClassifier:
         """:meth:`classify` for callers without an event loop (benchmarks, notebooks)."""
         chain = self._read_chain(item)
         verdict = _decide(chain)
+        if verdict.type in {ItemType.NOTE, ItemType.NONE} and not chain.sensitive:
+            verdict = _dated(item, verdict)
         return self._build(item, chain, verdict)
 
     async def aclose(self) -> None:
@@ -742,6 +745,19 @@ class RulesClassifier:
             name = _contact_person(chain)
             people = (name,) if name else ()
         amount = chain.amount
+        starts_at = due_at = ends_at = None
+        recurrence = None
+        # Not when the owner is asked when it is: a vague "на следующей неделе"
+        # gets a question, not a made-up Monday.
+        when = _extracted_when(item) if verdict.question is None else None
+        # The rules' own reading of a date stands; the extraction layer adds what
+        # they cannot say (an end, a rule) and fills a date they did not see.
+        if verdict.type is ItemType.EVENT:
+            starts_at = chain.when or (when.event_start() if when else None)
+            if when is not None:
+                ends_at, recurrence = when.end, when.recurrence
+        elif verdict.type is ItemType.TASK:
+            due_at = chain.when or (when.task_due() if when else None)
         return Classification(
             type=verdict.type,
             confidence=confidence,
@@ -749,8 +765,10 @@ class RulesClassifier:
             classifier_version=self.version,
             title=_title(chain, verdict.type, kind),
             summary=_summary(chain) if verdict.type is not ItemType.NONE else None,
-            starts_at=chain.when if verdict.type is ItemType.EVENT else None,
-            due_at=chain.when if verdict.type is ItemType.TASK else None,
+            starts_at=starts_at,
+            due_at=due_at,
+            ends_at=ends_at,
+            recurrence=recurrence,
             event_kind=kind,
             # Any: mypy's attrs plugin cannot type the schema's ``converter=tuple``.
             people=people,
@@ -765,6 +783,34 @@ class RulesClassifier:
             question=question,
             sensitive=chain.sensitive,
         )
+
+
+def _dated(item: ClassifierInput, verdict: _Verdict) -> _Verdict:
+    """A note or nothing that names a time the rules did not see ("с павлом на
+    футбол в вс", "конфа 2–4 февраля") is an event, asked about when unsure; a
+    deadline ("до пятницы") makes it a task."""
+    if verdict.confidence >= STRONG:  # a tagged note is a note, dated or not
+        return verdict
+    when = _extracted_when(item)
+    if when is None or not (when.has_time or when.end or when.recurrence or when.is_deadline):
+        return verdict
+    if when.is_deadline:
+        return _Verdict(ItemType.TASK, FAIR)
+    return _Verdict(ItemType.EVENT, FAIR, EventKind.OTHER)
+
+
+def _extracted_when(item: ClassifierInput) -> When | None:
+    """The date a lone message names, read by :mod:`.extract.dates` (periods, loose
+    times, typos, US dates, recurrence); None for a clarified chain, whose parts
+    the rules merge message by message (:meth:`RulesClassifier._merge_dates`)."""
+    if not item.text or any(not m.from_bot for m in item.clarifications):
+        return None
+    if item.message_type.startswith("service:"):
+        return None
+    now = item.message_date
+    if now.tzinfo is None:  # taken as UTC, as everywhere in the rules
+        now = now.replace(tzinfo=UTC)
+    return extract_when(_clean(item.text), now, item.timezone)
 
 
 # --------------------------------------------------------------------------- reading one text

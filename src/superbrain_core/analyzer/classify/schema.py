@@ -122,6 +122,11 @@ class Classification:
     #: classifier has masked it in ``title`` and ``summary``. Optional and False
     #: by default, so JSON written before the field existed still reads (version 1).
     sensitive: bool = False
+    #: An event's end ("с 3 по 17 августа"), and its RFC 5545 rule without the
+    #: "RRULE:" prefix ("FREQ=WEEKLY;BYDAY=TU"; ``starts_at`` is then the first
+    #: occurrence). Optional, like ``sensitive``.
+    ends_at: datetime | None = attrs.field(default=None, validator=_check_aware)
+    recurrence: str | None = None
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -151,6 +156,8 @@ class Classification:
             "needs_clarification": self.needs_clarification,
             "question": self.question,
             "sensitive": self.sensitive,
+            "ends_at": self.ends_at.isoformat() if self.ends_at else None,
+            "recurrence": self.recurrence,
             "classifier": self.classifier,
             "classifier_version": self.classifier_version,
         }
@@ -165,7 +172,7 @@ class Classification:
         if unknown:
             raise ValueError(f"unknown classification fields: {', '.join(sorted(unknown))}")
         values = dict(data)
-        for key in ("starts_at", "due_at"):
+        for key in ("starts_at", "due_at", "ends_at"):
             if values.get(key) is not None:
                 values[key] = _parse_datetime(values[key], key)
         try:
@@ -215,6 +222,8 @@ def json_schema() -> JSONDict:
         "needs_clarification": {"type": "boolean"},
         "question": nullable("string"),
         "sensitive": {"type": "boolean"},
+        "ends_at": nullable("string", format="date-time"),
+        "recurrence": nullable("string"),
         "classifier": {"type": "string"},
         "classifier_version": {"type": "string"},
     }

@@ -486,10 +486,7 @@ def list_records(conn: sqlite3.Connection, table: str, after_id: int, limit: int
         raise ValueError(f"unknown table {table!r}; expected one of {', '.join(TABLE_COLUMNS)}")
     cur = conn.execute(f"SELECT * FROM {table} WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit))
     names = [d[0] for d in cur.description]
-    return [
-        {k: _read(k, v) for k, v in zip(names, r, strict=True)}
-        for r in cur.fetchall()
-    ]
+    return [{k: _read(k, v) for k, v in zip(names, r, strict=True)} for r in cur.fetchall()]
 
 
 def _read(column: str, value: Any) -> Any:
