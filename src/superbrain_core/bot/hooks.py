@@ -43,6 +43,7 @@ from aiogram.client.session.middlewares.base import (
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import Response, TelegramType
 from aiogram.types import InputFile, TelegramObject, Update
+from aiogram.types.update import UpdateTypeLookupError
 from pydantic import BaseModel, ValidationError
 
 from superbrain_core.bot.filepipe import BotApiFetcher, FileFetcher, FilePipeline
@@ -345,6 +346,17 @@ class SuperbrainCapture:
                 update_id=payload.get("update_id"),
                 reason="aiogram cannot parse it; it is stored raw",
                 errors=exc.error_count(),
+            )
+            return None
+        try:
+            update.event_type  # noqa: B018  (raises for a kind aiogram does not know)
+        except UpdateTypeLookupError:
+            # No handler can take it, and aiogram's own warning would serialise the
+            # update again (which fails on text Telegram sent with lone surrogates).
+            log.info(
+                "update_not_dispatched",
+                update_id=payload.get("update_id"),
+                reason="an update kind aiogram does not know; it is stored raw",
             )
             return None
         return await self.dp.feed_update(self.bot, update, **{CAPTURED: True})
