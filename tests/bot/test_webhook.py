@@ -7,40 +7,20 @@ from pathlib import Path
 
 import httpx
 import pytest
-from aiohttp.test_utils import TestServer
 
-from superbrain_core.bot.server import SECRET_HEADER, BotServer, BotSettings
+from superbrain_core.bot.server import SECRET_HEADER, BotServer
 from superbrain_core.bot.spool import Spool
-from superbrain_core.botapi import BotApiClient
 from superbrain_core.demo.samples import OWNER_ID, make_update
-from superbrain_core.testing import BOT_TOKEN
-from tests.bot.conftest import BotHarness
+from tests.bot.conftest import BotHarness, webhook_server
 
 pytestmark = pytest.mark.anyio
 SECRET = "s3cret-Token_42"
 
 
 @pytest.fixture
-async def server(
-    harness: BotHarness, tmp_path: Path
-) -> AsyncIterator[tuple[BotServer, httpx.AsyncClient]]:
-    settings = BotSettings(
-        token=BOT_TOKEN,
-        owner_ids=frozenset({OWNER_ID}),
-        webhook_url="https://bot.example/hook",
-        webhook_path="/hook",
-        secret_token=SECRET,
-        spool_path=harness.spool.path,
-    )
-    bot_server = BotServer(
-        capture=harness.capture, api=BotApiClient(BOT_TOKEN), settings=settings, store=harness.store
-    )
-    test_server = TestServer(bot_server.web_app(), host="127.0.0.1")
-    await test_server.start_server()
-    async with httpx.AsyncClient(base_url=str(test_server.make_url("/"))) as client:
-        yield bot_server, client
-    await harness.capture.drain()
-    await test_server.close()
+async def server(harness: BotHarness) -> AsyncIterator[tuple[BotServer, httpx.AsyncClient]]:
+    async with webhook_server(harness, SECRET) as running:
+        yield running
 
 
 def post(client: httpx.AsyncClient, payload: dict, secret: str | None = SECRET):  # type: ignore[no-untyped-def]

@@ -8,20 +8,16 @@ import json
 import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from aiohttp.test_utils import TestServer
 from structlog.testing import capture_logs
 
-from superbrain_core.bot.server import SECRET_HEADER, BotServer, BotSettings
-from superbrain_core.botapi import BotApiClient
-from superbrain_core.demo.samples import OWNER_ID, make_update
+from superbrain_core.bot.server import SECRET_HEADER
+from superbrain_core.demo.samples import make_update
 from superbrain_core.errors import NotAnUpdateError
-from superbrain_core.testing import BOT_TOKEN
-from tests.bot.conftest import BotHarness
+from tests.bot.conftest import BotHarness, LogRecords, webhook_server
 
 pytestmark = pytest.mark.anyio
 SECRET = "h0stile-Secret_7"
@@ -30,39 +26,15 @@ MAX_DEPTH = 128
 
 
 @pytest.fixture
-async def client(harness: BotHarness, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    settings = BotSettings(
-        token=BOT_TOKEN,
-        owner_ids=frozenset({OWNER_ID}),
-        webhook_url="https://bot.example/hook",
-        webhook_path="/hook",
-        secret_token=SECRET,
-        spool_path=harness.spool.path,
-    )
-    bot_server = BotServer(
-        capture=harness.capture, api=BotApiClient(BOT_TOKEN), settings=settings, store=harness.store
-    )
-    server = TestServer(bot_server.web_app(), host="127.0.0.1")
-    await server.start_server()
-    async with httpx.AsyncClient(base_url=str(server.make_url("/"))) as http:
+async def client(harness: BotHarness) -> AsyncIterator[httpx.AsyncClient]:
+    async with webhook_server(harness, SECRET) as (_, http):
         yield http
-    await harness.capture.drain()
-    await server.close()
-
-
-class _Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
 
 
 @contextmanager
 def logged() -> Iterator[tuple[list[dict[str, Any]], list[logging.LogRecord]]]:
     """structlog entries, and stdlib records (aiohttp logs an unhandled error there)."""
-    handler = _Records()
+    handler = LogRecords()
     root = logging.getLogger()
     root.addHandler(handler)
     try:

@@ -16,18 +16,15 @@ import pytest
 pytest.importorskip("aiogram", reason="the webhook fuzz tests need the 'bot' extra")
 
 import httpx
-from aiohttp.test_utils import TestServer
 from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 from structlog.processors import format_exc_info
 from structlog.testing import capture_logs
 
-from superbrain_core.bot.server import SECRET_HEADER, BotServer, BotSettings
-from superbrain_core.botapi import BotApiClient
+from superbrain_core.bot.server import SECRET_HEADER
 from superbrain_core.capture import Capturer
 from superbrain_core.demo.samples import OWNER_ID, demo_day
-from superbrain_core.testing import BOT_TOKEN
-from tests.bot.conftest import BotHarness, harness  # noqa: F401 - the fixture
+from tests.bot.conftest import BotHarness, LogRecords, harness, webhook_server  # noqa: F401 - the fixture
 from tests.fuzz import strategies as s
 from tests.fuzz.conftest import fuzz_settings
 from tests.fuzz.support import assert_rows_kept, same_json, snapshot
@@ -39,35 +36,11 @@ LOUD = {"error", "critical", "exception"}
 
 @pytest.fixture
 async def client(harness: BotHarness) -> AsyncIterator[httpx.AsyncClient]:  # noqa: F811
-    settings = BotSettings(
-        token=BOT_TOKEN,
-        owner_ids=frozenset({OWNER_ID}),
-        webhook_url="https://bot.example/hook",
-        webhook_path="/hook",
-        secret_token=SECRET,
-        spool_path=harness.spool.path,
-    )
-    bot_server = BotServer(
-        capture=harness.capture, api=BotApiClient(BOT_TOKEN), settings=settings, store=harness.store
-    )
     capturer = Capturer(harness.store)  # rows stored before, from the first example on
     for update in demo_day():
         await capturer.capture(update)
-    server = TestServer(bot_server.web_app(), host="127.0.0.1")
-    await server.start_server()
-    async with httpx.AsyncClient(base_url=str(server.make_url("/")), timeout=60) as http:
+    async with webhook_server(harness, SECRET, timeout=60) as (_, http):
         yield http
-    await harness.capture.drain()
-    await server.close()
-
-
-class _Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
 
 
 def _last_line(text: Any) -> str | None:
@@ -80,7 +53,7 @@ def tracebacks() -> Iterator[list[str]]:
     """What was logged with a traceback or at error level, by structlog or by stdlib
     logging (aiohttp logs an unhandled handler error there)."""
     found: list[str] = []
-    handler = _Records()
+    handler = LogRecords()
     root = logging.getLogger()
     root.addHandler(handler)
     try:
