@@ -62,6 +62,7 @@ bench: $(DEV)
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/desktop_import.py
 	$(BIN)/python bench/ingest_memory.py
+	$(BIN)/python bench/classifier.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache data demo-data
