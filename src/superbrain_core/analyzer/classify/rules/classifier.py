@@ -1,0 +1,301 @@
+"""The rules classifier itself: `RulesClassifier`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, time, tzinfo
+from typing import Any
+
+import dateparser  # type: ignore[import-untyped, unused-ignore]
+
+from superbrain_core.analyzer.classify.extract.dates import When, extract_when
+from superbrain_core.analyzer.classify.extract.transfers import find_transfer
+from superbrain_core.analyzer.classify.rules.chain import (
+    _corrections,
+    _families,
+    _file_title,
+    _named,
+    _pick_amount,
+    _strip_contact_words,
+    _with_currency,
+    _without_dates,
+)
+from superbrain_core.analyzer.classify.rules.grammar import (
+    _LETTER_OR_DIGIT,
+    _WORD,
+    DEFAULT_LANGUAGES,
+    DEFAULT_TIME,
+    FAIR,
+    Q_WHAT,
+    STRONG,
+)
+from superbrain_core.analyzer.classify.rules.output import (
+    _contact_person,
+    _first,
+    _fullest,
+    _last,
+    _summary,
+    _title,
+    _unique,
+)
+from superbrain_core.analyzer.classify.rules.reading import _clean, _local, _read_message
+from superbrain_core.analyzer.classify.rules.values import _Chain, _Facts, _Verdict, _When
+from superbrain_core.analyzer.classify.schema import (
+    CONFIDENCE_THRESHOLD,
+    Classification,
+    ClassifierError,
+    ClassifierInput,
+    EventKind,
+    ItemType,
+)
+
+# --------------------------------------------------------------------------- the classifier
+
+
+class RulesClassifier:
+    """Classifies by keyword rules and dateparser; no network, no model, no state.
+
+    ``languages`` are handed to dateparser (the keyword lists are always Russian
+    and English); ``default_time`` is the time of day given to a date named
+    without one. The instance holds no per-message state, so one instance may
+    serve any number of concurrent ``classify`` calls. dateparser is synchronous
+    and takes about a millisecond, so it is called inline rather than in a thread.
+    """
+
+    name: str = "rules"
+    version: str = "1.1"
+
+    def __init__(
+        self,
+        *,
+        languages: Sequence[str] = DEFAULT_LANGUAGES,
+        default_time: time = DEFAULT_TIME,
+    ) -> None:
+        self._languages = list(languages)
+        self._default_clock = default_time.strftime("%H:%M")
+
+    async def classify(self, item: ClassifierInput) -> Classification:
+        """Classify ``item`` and its chain; odd input yields ``none``/``note``, never an error.
+
+        A :class:`ClassifierError` (not retryable) is raised only for a bug in
+        these rules, so the batch records it instead of crashing.
+        """
+        try:
+            return self.classify_sync(item)
+        except ClassifierError:
+            raise
+        except Exception as exc:  # a bug here must not take the batch down
+            raise ClassifierError(
+                f"rules classifier failed on message {item.message_id}: {exc!r}", retryable=False
+            ) from exc
+
+    def classify_sync(self, item: ClassifierInput) -> Classification:
+        """:meth:`classify` for callers without an event loop (benchmarks, notebooks)."""
+        chain = self._read_chain(item)
+        # Looked up on the package at call time, so that a test can replace it.
+        from superbrain_core.analyzer.classify import rules as _package
+
+        verdict = _package._decide(chain)
+        if verdict.type in {ItemType.NOTE, ItemType.NONE} and not chain.sensitive:
+            verdict = _dated(item, verdict)
+        return self._build(item, chain, verdict)
+
+    async def aclose(self) -> None:
+        """Nothing to release: the classifier holds no connections."""
+
+    # ------------------------------------------------------------------ reading
+
+    def _read_chain(self, item: ClassifierInput) -> _Chain:
+        root = _read_message(item.text, _local(item.message_date, item.timezone), is_root=True)
+        replies = [
+            _read_message(m.text, _local(m.date, item.timezone), is_root=False)
+            for m in item.clarifications
+            if not m.from_bot
+        ]
+        messages = [root, *replies]
+        correction, excluded = _corrections(messages)
+        rest = "\n".join(m.rest for m in messages)
+        undated = _without_dates(messages)  # keywords are sought here: "on Monday buy milk"
+        plain = "\n".join(m.plain for m in messages)  # same offsets as ``undated``
+        when, when_is_limit = self._merge_dates(messages, item.timezone)
+        files_text = root.text.strip()
+        families = _families(undated)
+        named = _named(messages)
+        transfer = find_transfer(plain, people=named)
+        if transfer is not None:
+            families["spending"] = min(families.get("spending", transfer.start), transfer.start)
+        money_meant = "spending" in families or (
+            correction is not None and correction.type is ItemType.EXPENSE
+        )
+        amount, priced = _pick_amount(messages, families, money_meant)
+        amount = _with_currency(amount, messages)
+        return _Chain(
+            root=root,
+            messages=messages,
+            message_type=item.message_type or "",
+            has_files=bool(item.files),
+            file_title=_file_title(item, files_text),
+            when=when,
+            when_is_limit=when_is_limit,
+            correction=correction,
+            excluded=excluded,
+            families=families,
+            amount=amount,
+            rest_words=len(_WORD.findall(_strip_contact_words(undated))),
+            has_letters=bool(_LETTER_OR_DIGIT.search(rest)),
+            people=_fullest(_unique(p.name for p in named)),
+            priced=priced,
+            sensitive=any(m.sensitive for m in messages),
+        )
+
+    def _merge_dates(self, messages: list[_Facts], zone: tzinfo) -> tuple[datetime | None, bool]:
+        """Combine the dates of the chain, newest winning, and resolve the result.
+
+        A newer day replaces the older one but keeps an older time ("перенеси на
+        пятницу" keeps 19:30); a newer time alone keeps the older day ("давай в
+        15:00"). A duration ("через 2 часа") replaces everything. Each part is
+        resolved against the base of the message that said it.
+        """
+        day: _When | None = None
+        clock: _When | None = None
+        exact: _When | None = None
+        for facts in messages:
+            when = facts.when
+            if when is None:
+                continue
+            if when.exact:
+                day, clock, exact = None, None, when
+                continue
+            exact = None
+            if when.day:
+                day = when
+            if when.clock:
+                clock = when
+        if exact is not None:
+            return self._resolve(exact.exact or "", exact.base, zone), False
+        if day is not None:
+            return self._resolve_day(day, clock.clock if clock else None, zone), day.by
+        if clock is not None:
+            return self._resolve(clock.clock or "", clock.base, zone), clock.by
+        return None, False
+
+    def _resolve_day(self, day: _When, clock: str | None, zone: tzinfo) -> datetime | None:
+        """Resolve a day phrase, with the given time or the default one.
+
+        dateparser gets the *midnight* of the message's day as its base, so that
+        "11 марта" said on 11 March at 15:00 is today, not next year; a default
+        time that is already past on the message's day falls back to the message itself.
+        """
+        midnight = day.base.replace(hour=0, minute=0)
+        if clock is not None:
+            return self._resolve(f"{day.day} {clock}", midnight, zone)
+        resolved = self._resolve(f"{day.day} {self._default_clock}", midnight, zone)
+        moment = day.base.replace(tzinfo=zone)
+        if resolved is not None and resolved < moment:
+            return moment
+        return resolved
+
+    def _resolve(self, phrase: str, base: datetime, zone: tzinfo) -> datetime | None:
+        """One dateparser call: a canonical phrase, a naive local base, an aware answer.
+
+        The phrase is wall-clock time in the owner's zone, so dateparser is told
+        nothing about zones (its answer is then independent of the machine's zone)
+        and the owner's zone is attached afterwards.
+        """
+        settings: dict[str, Any] = {
+            "RELATIVE_BASE": base,
+            "PREFER_DATES_FROM": "future",
+            "DATE_ORDER": "DMY",
+            "RETURN_AS_TIMEZONE_AWARE": False,
+        }
+        try:
+            parsed = dateparser.parse(phrase, languages=self._languages, settings=settings)
+        except (ValueError, OverflowError, TypeError, KeyError):
+            return None
+        if not isinstance(parsed, datetime):
+            return None
+        if parsed.tzinfo is not None:
+            return parsed.astimezone(zone)
+        return parsed.replace(tzinfo=zone)
+
+    # ------------------------------------------------------------------ building
+
+    def _build(self, item: ClassifierInput, chain: _Chain, verdict: _Verdict) -> Classification:
+        kind = verdict.kind if verdict.type is ItemType.EVENT else None
+        confidence = verdict.confidence
+        question = verdict.question
+        if confidence < CONFIDENCE_THRESHOLD and question is None:
+            question = Q_WHAT
+        contact = _last(m.phones for m in chain.messages), _last(m.emails for m in chain.messages)
+        username = _last(m.usernames for m in chain.messages)
+        people = chain.people
+        if verdict.type is ItemType.CONTACT:
+            name = _contact_person(chain)
+            people = (name,) if name else ()
+        amount = chain.amount
+        starts_at = due_at = ends_at = None
+        recurrence = None
+        # Not when the owner is asked when it is: a vague "на следующей неделе"
+        # gets a question, not a made-up Monday.
+        when = _extracted_when(item) if verdict.question is None else None
+        # The rules' own reading of a date stands; the extraction layer adds what
+        # they cannot say (an end, a rule) and fills a date they did not see.
+        if verdict.type is ItemType.EVENT:
+            starts_at = chain.when or (when.event_start() if when else None)
+            if when is not None:
+                ends_at, recurrence = when.end, when.recurrence
+        elif verdict.type is ItemType.TASK:
+            due_at = chain.when or (when.task_due() if when else None)
+        return Classification(
+            type=verdict.type,
+            confidence=confidence,
+            classifier=self.name,
+            classifier_version=self.version,
+            title=_title(chain, verdict.type, kind),
+            summary=_summary(chain) if verdict.type is not ItemType.NONE else None,
+            starts_at=starts_at,
+            due_at=due_at,
+            ends_at=ends_at,
+            recurrence=recurrence,
+            event_kind=kind,
+            # Any: mypy's attrs plugin cannot type the schema's ``converter=tuple``.
+            people=people,
+            tags=_unique(t for m in chain.messages for t in m.tags),
+            amount=amount.amount if amount else None,
+            currency=amount.code if amount else None,
+            url=_first(m.urls for m in chain.messages),
+            phone=contact[0],
+            email=contact[1],
+            username=username,
+            needs_clarification=question is not None,
+            question=question,
+            sensitive=chain.sensitive,
+        )
+
+
+def _dated(item: ClassifierInput, verdict: _Verdict) -> _Verdict:
+    """A note or nothing that names a time the rules did not see ("с павлом на
+    футбол в вс", "конфа 2–4 февраля") is an event, asked about when unsure; a
+    deadline ("до пятницы") makes it a task."""
+    if verdict.confidence >= STRONG:  # a tagged note is a note, dated or not
+        return verdict
+    when = _extracted_when(item)
+    if when is None or not (when.has_time or when.end or when.recurrence or when.is_deadline):
+        return verdict
+    if when.is_deadline:
+        return _Verdict(ItemType.TASK, FAIR)
+    return _Verdict(ItemType.EVENT, FAIR, EventKind.OTHER)
+
+
+def _extracted_when(item: ClassifierInput) -> When | None:
+    """The date a lone message names, read by :mod:`.extract.dates` (periods, loose
+    times, typos, US dates, recurrence); None for a clarified chain, whose parts
+    the rules merge message by message (:meth:`RulesClassifier._merge_dates`)."""
+    if not item.text or any(not m.from_bot for m in item.clarifications):
+        return None
+    if item.message_type.startswith("service:"):
+        return None
+    now = item.message_date
+    if now.tzinfo is None:  # taken as UTC, as everywhere in the rules
+        now = now.replace(tzinfo=UTC)
+    return extract_when(_clean(item.text), now, item.timezone)
