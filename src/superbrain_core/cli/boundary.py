@@ -13,7 +13,9 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
+import typer
 from rich.console import Console
 from rich.markup import escape
 
@@ -96,6 +98,13 @@ def explain(exc: BaseException) -> tuple[str, int]:
         " run again with --debug for the traceback and report it",
         EXIT_INTERNAL,
     )
+
+
+def config_error(exc: ConfigError) -> NoReturn:
+    """Say what a setting got wrong and leave with :data:`EXIT_CONFIG_ERROR`."""
+    message, code = explain(exc)
+    err_console.print(f"[red]{escape(message)}[/]")
+    raise typer.Exit(code) from None
 
 
 def run_guarded(app: Callable[[], object], argv: Sequence[str] | None = None) -> None:

@@ -10,7 +10,7 @@ import os
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import anyio
 import attrs
@@ -25,6 +25,7 @@ from superbrain_core.cli.boundary import (
     EXIT_CONFIG_ERROR,
     EXIT_INPUT_ERROR,
     EXIT_SOME_FAILED,
+    config_error,
     err_console,
     run_guarded,
 )
@@ -91,7 +92,7 @@ def _global(
     try:
         settings = Settings.from_env(db_url=db, data_dir=data_dir, log_format=log_format)
     except ConfigError as exc:
-        _config_error(exc)
+        config_error(exc)
     configure_logging(settings.log_format, settings.log_level)
     ctx.obj = settings
 
@@ -261,7 +262,7 @@ def bot(
             local_api=local_api or None,
         )
     except ConfigError as exc:
-        _config_error(exc)
+        config_error(exc)
     _run(lambda: run_bot(settings, bot_settings))
 
 
@@ -316,7 +317,7 @@ def batch(
             timezone=settings.timezone,
         )
     except ConfigError as exc:
-        _config_error(exc)
+        config_error(exc)
     outcome: list[BatchReport] = []
 
     async def run() -> None:
@@ -384,7 +385,7 @@ def nightly(
     try:
         nightly_settings = NightlySettings.from_env(retry_quarantined=retry_quarantined or None)
     except ConfigError as exc:
-        _config_error(exc)
+        config_error(exc)
     outcome: list[NightlyResult] = []
 
     async def run() -> None:
@@ -570,12 +571,6 @@ def _run(fn: object, *, storing: bool = False) -> None:
         if storing and isinstance(exc, InputError):
             err_console.print("Everything before that point was stored.")
         raise typer.Exit(code) from None
-
-
-def _config_error(exc: ConfigError) -> NoReturn:
-    where = f" ({exc.variable})" if exc.variable and exc.variable not in str(exc) else ""
-    err_console.print(f"[red]configuration error{where}:[/] {exc}", highlight=False)
-    raise typer.Exit(EXIT_CONFIG_ERROR) from None
 
 
 def main() -> None:

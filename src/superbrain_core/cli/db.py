@@ -15,12 +15,13 @@ error (a malformed URL, psycopg missing).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, NoReturn, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import anyio
 import typer
 from rich.console import Console
 
+from superbrain_core.cli.boundary import EXIT_CONFIG_ERROR, config_error
 from superbrain_core.errors import ConfigError, StorageError
 from superbrain_core.logs import redact_text
 from superbrain_core.settings import Settings
@@ -30,7 +31,6 @@ if TYPE_CHECKING:  # the driver is imported only when a Postgres URL is used
 
 T = TypeVar("T")
 EXIT_ATTENTION = 1
-EXIT_CONFIG_ERROR = 2
 
 db_app = typer.Typer(
     name="db",
@@ -52,7 +52,7 @@ def _postgres_url(ctx: typer.Context, *, write: bool) -> str | None:
         _sqlite(url, write=write)
         return None
     if scheme not in {"postgres", "postgresql"}:
-        _config_error(
+        config_error(
             ConfigError(
                 f"`superbrain db` manages Postgres databases; {scheme!r} URLs are not supported",
                 variable="SUPERBRAIN_DB",
@@ -82,9 +82,9 @@ def _run(fn: Callable[[], Awaitable[T]]) -> T:
     try:
         return anyio.run(fn)
     except ConfigError as exc:
-        _config_error(exc)
+        config_error(exc)
     except ImportError as exc:
-        _config_error(
+        config_error(
             ConfigError(
                 f"Postgres needs psycopg ({exc}): pip install 'superbrain-core[postgres]'",
                 variable="SUPERBRAIN_DB",
@@ -93,12 +93,6 @@ def _run(fn: Callable[[], Awaitable[T]]) -> T:
     except StorageError as exc:
         err_console.print(f"[red]error:[/] {redact_text(str(exc))}")
         raise typer.Exit(EXIT_ATTENTION) from None
-
-
-def _config_error(exc: ConfigError) -> NoReturn:
-    where = f" ({exc.variable})" if exc.variable and exc.variable not in str(exc) else ""
-    err_console.print(f"[red]configuration error{where}:[/] {exc}")
-    raise typer.Exit(EXIT_CONFIG_ERROR)
 
 
 @db_app.command()

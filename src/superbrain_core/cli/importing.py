@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import anyio
@@ -31,6 +31,12 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from superbrain_core.cli.boundary import (
+    EXIT_CONFIG_ERROR,
+    EXIT_INPUT_ERROR,
+    EXIT_SOME_FAILED,
+    config_error,
+)
 from superbrain_core.errors import ConfigError, InputError, StorageError
 from superbrain_core.logs import redact_text
 from superbrain_core.settings import Settings
@@ -39,9 +45,6 @@ if TYPE_CHECKING:  # the importer (and ijson) load only when the command runs
     from superbrain_core.history.importer import ImportReport
 
 T = TypeVar("T")
-EXIT_INPUT_ERROR = 1
-EXIT_CONFIG_ERROR = 2
-EXIT_SOME_FAILED = 3
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -77,7 +80,7 @@ def import_desktop(
     try:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
-        _config_error(ConfigError(f"unknown time zone {zone!r} (e.g. Europe/Moscow)"))
+        config_error(ConfigError(f"unknown time zone {zone!r} (e.g. Europe/Moscow)"))
     _check_export(path)
 
     # The running report, so an import that stops early can still say what it stored.
@@ -171,7 +174,7 @@ def _run(fn: Callable[[], Awaitable[T]], partial: Callable[[], ImportReport | No
             )
         raise typer.Exit(EXIT_INPUT_ERROR) from None
     except ConfigError as exc:
-        _config_error(exc)
+        config_error(exc)
     except StorageError as exc:
         _print_partial(partial())
         err_console.print(f"[red]storage error:[/] {redact_text(str(exc))}")
@@ -184,9 +187,3 @@ def _print_partial(report: ImportReport | None) -> None:
         return
     console.print("stopped early; stored until then:")
     _print_summary(report)
-
-
-def _config_error(exc: ConfigError) -> NoReturn:
-    where = f" ({exc.variable})" if exc.variable and exc.variable not in str(exc) else ""
-    err_console.print(f"[red]configuration error{where}:[/] {exc}")
-    raise typer.Exit(EXIT_CONFIG_ERROR)

@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from superbrain_core.cli.boundary import EXIT_CONFIG_ERROR
 from superbrain_core.errors import ConfigError, StorageError
 from superbrain_core.logs import redact_text
 from superbrain_core.search import MAX_LIMIT, SearchHit, SearchQueryError
@@ -25,7 +26,6 @@ from superbrain_core.settings import INT64_MAX, INT64_MIN, Settings
 from superbrain_core.storage import open_store
 
 EXIT_BAD_QUERY = 1
-EXIT_CONFIG_ERROR = 2
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -96,9 +96,10 @@ class RulesClassifier:
         from superbrain_core.analyzer.classify import rules as _package
 
         verdict = _package._decide(chain)
+        when = _extracted_when(item)  # read once: it may decide the type and fills the dates
         if verdict.type in {ItemType.NOTE, ItemType.NONE} and not chain.sensitive:
-            verdict = _dated(item, verdict)
-        return self._build(item, chain, verdict)
+            verdict = _dated(when, verdict)
+        return self._build(chain, verdict, when)
 
     async def aclose(self) -> None:
         """Nothing to release: the classifier holds no connections."""
@@ -220,7 +221,7 @@ class RulesClassifier:
 
     # ------------------------------------------------------------------ building
 
-    def _build(self, item: ClassifierInput, chain: _Chain, verdict: _Verdict) -> Classification:
+    def _build(self, chain: _Chain, verdict: _Verdict, when: When | None) -> Classification:
         kind = verdict.kind if verdict.type is ItemType.EVENT else None
         confidence = verdict.confidence
         question = verdict.question
@@ -237,7 +238,8 @@ class RulesClassifier:
         recurrence = None
         # Not when the owner is asked when it is: a vague "на следующей неделе"
         # gets a question, not a made-up Monday.
-        when = _extracted_when(item) if verdict.question is None else None
+        if verdict.question is not None:
+            when = None
         # The rules' own reading of a date stands; the extraction layer adds what
         # they cannot say (an end, a rule) and fills a date they did not see.
         if verdict.type is ItemType.EVENT:
@@ -273,13 +275,12 @@ class RulesClassifier:
         )
 
 
-def _dated(item: ClassifierInput, verdict: _Verdict) -> _Verdict:
-    """A note or nothing that names a time the rules did not see ("с павлом на
-    футбол в вс", "конфа 2–4 февраля") is an event, asked about when unsure; a
-    deadline ("до пятницы") makes it a task."""
+def _dated(when: When | None, verdict: _Verdict) -> _Verdict:
+    """A note or nothing that names a time, a period, a rule or a deadline the rules
+    did not see ("с павлом на футбол в вс в 11", "конфа 2–4 февраля") is an event;
+    a deadline ("до пятницы") makes it a task."""
     if verdict.confidence >= STRONG:  # a tagged note is a note, dated or not
         return verdict
-    when = _extracted_when(item)
     if when is None or not (when.has_time or when.end or when.recurrence or when.is_deadline):
         return verdict
     if when.is_deadline:
