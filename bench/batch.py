@@ -1,7 +1,7 @@
 """Analyzer benchmark: our batch against the original loop, raw throughput, and memory.
 
     python bench/batch.py                       # everything, on SQLite
-    python bench/batch.py --only ratio --n 5000 --latency 0.05
+    python bench/batch.py --only ratio --n 5000 --latency 0.05   # defaults: 1,500 at 20 ms
     python bench/batch.py --only instant --instant-n 20000
     python bench/batch.py --only memory --small 10000 --large 200000
     python bench/batch.py --db postgresql://postgres@127.0.0.1:5432/postgres
@@ -41,6 +41,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from lean import concurrency_limit
 from scratch import scratch_db_url
 from synthetic import synthetic_updates
 
@@ -143,7 +144,12 @@ async def ratio(args: argparse.Namespace, tmp: Path) -> None:
             done = await original_loop(str(original), url)
             orig_s = time.perf_counter() - start
         print(f"original: {orig_s:8.1f} s   {done / orig_s:8.0f} raw msgs/s   (sequential)")
-    print(f"ratio:    {orig_s / ours_s:8.1f} x faster   target >= 20x")
+    limit = concurrency_limit(report.classified, args.latency, args.concurrency)
+    print(
+        f"limit:    {limit:8.1f} s   N·L/C for {report.classified} classifications"
+        f"   ours = {ours_s / limit:.2f}× the limit   target <= 1.5×"
+    )
+    print(f"ratio:    {orig_s / ours_s:8.1f} x faster   target >= 30x")
 
 
 async def instant(args: argparse.Namespace, tmp: Path) -> None:
@@ -240,8 +246,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", help="postgresql://… server to benchmark on (scratch database)")
     parser.add_argument("--only", help="comma-separated: ratio, instant, memory")
-    parser.add_argument("--n", type=int, default=5000, help="backlog for the ratio")
-    parser.add_argument("--latency", type=float, default=0.05, help="classifier latency, s")
+    parser.add_argument("--n", type=int, default=1500, help="backlog for the ratio")
+    parser.add_argument("--latency", type=float, default=0.02, help="classifier latency, s")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--instant-n", type=int, default=20000)
     parser.add_argument("--small", type=int, default=10_000)
