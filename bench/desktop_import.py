@@ -29,6 +29,7 @@ import anyio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from lean import lean_desktop_import
 from scratch import scratch_db_url
 
 from superbrain_core.files import LocalFileStore
@@ -170,6 +171,7 @@ async def main(args: argparse.Namespace) -> None:
         peaks = {}
         for n in (args.small, args.large):
             export = write_export(tmp / f"export-{n}", n)
+            lean_rate = lean_desktop_import(export, tmp / f"lean-{n}.db")
             async with scratch_db_url(args.db, tmp) as url:
                 out = await anyio.run_process(
                     [
@@ -189,7 +191,8 @@ async def main(args: argparse.Namespace) -> None:
             again = f["again_present"] / f["again_seconds"]
             print(
                 f"  {n:>7} messages ({f['bytes'] / 1e6:.0f} MB): {rate:>7.0f} msg/s"
-                f" ({f['seconds']:.1f} s), peak RSS {peaks[n]:.0f} MB;"
+                f" ({f['seconds']:.1f} s) = {rate / lean_rate:.0%} of the lean baseline"
+                f" ({lean_rate:,.0f} msg/s: json.load + executemany), peak RSS {peaks[n]:.0f} MB;"
                 f" re-import {again:.0f} msg/s, adds nothing;"
                 f" files stored/deduplicated/missing {f['files']}"
             )
