@@ -60,7 +60,7 @@ class Access:
 
 
 ACCESS = web.AppKey("access", Access)
-SESSION = "superbrain.session"
+SESSION = web.RequestKey("session", login_links.Token)
 
 
 def session_of(request: web.Request) -> login_links.Token:
