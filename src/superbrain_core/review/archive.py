@@ -145,7 +145,7 @@ class Bubble:
     def anchor(self) -> str:
         if self.bot is not None:
             return f"b{self.bot.id}"
-        return f"m{self.messages[0].message_id}"
+        return f"bubble{self.messages[0].message_id}"
 
 
 def message_views(versions: Iterable[RawMessage], files: Iterable[RawFile]) -> list[MessageView]:
@@ -243,7 +243,7 @@ def links_of(views: Iterable[MessageView]) -> list[Link]:
             if kind == "text_link":
                 url = entity.get("url")
             elif kind == "url":
-                url = _utf16_slice(text, int(entity["offset"]), int(entity["length"]))
+                url = _utf16_slice(text, int(entity["offset"]), int(entity["length"])).strip()
             if url:
                 found.append(Link(url, m.message_id, m.message_date, m.message_text))
     return found
