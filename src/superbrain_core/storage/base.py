@@ -412,8 +412,9 @@ class Store(abc.ABC):
         """Tick a task off (``done``) or open it again (``open``), as the owner does by hand.
 
         ``status`` is insert-only for the analyzer (a re-filed task keeps it), so
-        this is the one way it changes. ``False`` when no task has that id. The
-        SQLite and Postgres stores implement it; a backend that cannot raises
+        this is the one way it changes. ``False`` when no task has that id;
+        ``ValueError`` for a status other than ``open``/``done``. Every bundled
+        store implements it; a backend that cannot raises
         :class:`~superbrain_core.errors.StorageError` saying so.
         """
         from superbrain_core.errors import StorageError
