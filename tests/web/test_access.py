@@ -186,3 +186,20 @@ async def test_logout_ends_the_session_cookie(store: Store, tmp_path: Path) -> N
         response = await c.post("/logout", data={"csrf": token})
         assert response.status_code == 303
         assert (await c.get("/")).status_code == 401
+
+
+async def test_links_and_cookies_never_reach_the_logs(store: Store, tmp_path: Path) -> None:
+    from structlog.testing import capture_logs
+
+    async with serve(store, tmp_path) as server, httpx.AsyncClient(base_url=server.base_url) as c:
+        link = server.link()
+        token = link.rsplit("/", 1)[1]
+        with capture_logs() as logs:
+            first = await c.get(link)
+            await c.get(link)  # used: refused and logged as such
+            await c.post(f"/items/{OWNER}/1/move", data={"table": "notes"})  # no CSRF
+        cookie = first.cookies[SESSION_COOKIE]
+        text = repr(logs)
+        assert {e["event"] for e in logs} >= {"web_login", "web_login_refused", "web_csrf_refused"}
+        assert token not in text and token.split(".")[1] not in text and cookie not in text
+        assert "s" * 40 not in repr(server.access)
