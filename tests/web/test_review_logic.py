@@ -187,3 +187,25 @@ async def test_an_unsure_verdict_is_a_question_answered_on_the_page(tmp_path: Pa
                 data={"csrf": token, "table": "tasks", "next": "//evil.example/"},
             )
             assert away.headers["Location"] == "/"
+
+
+async def test_a_secret_stays_masked_on_the_review_and_the_tables(tmp_path: Path) -> None:
+    from superbrain_core.analyzer.classify.rules import RulesClassifier
+
+    secret = "Kx9mP2qz7"
+    async with SqliteStore(tmp_path / "s.db") as store:
+        await Capturer(store).capture(
+            make_update(1, message_id=1, text=f"Пароль от вайфая: {secret}", date=T0)
+        )
+        await run_batch(store, RulesClassifier(), BatchOptions())
+        (item,) = (await review_last(store, 1)).items
+        assert item.sensitive and item.table == "notes"
+        async with (
+            serve(store, tmp_path) as server,
+            httpx.AsyncClient(base_url=server.base_url) as c,
+        ):
+            await logged_in(c, server)
+            for page in ("/", f"/items/{OWNER}/1", "/tables/notes"):
+                response = await c.get(page)
+                assert response.status_code == 200 and "🔒" in response.text, page
+                assert secret not in response.text, page

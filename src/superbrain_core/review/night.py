@@ -47,6 +47,11 @@ class ReviewItem:
         return self.explanation.versions[-1].message_text
 
     @property
+    def sensitive(self) -> bool:
+        """The classifier found a secret in it: the page shows only the masked row."""
+        return bool(self.entry.classification.get("sensitive"))
+
+    @property
     def by_owner(self) -> bool:
         return self.entry.classifier == OWNER_CLASSIFIER
 

@@ -79,6 +79,8 @@ async def item(request: web.Request) -> web.StreamResponse:
         "item.html",
         e=found,
         table=table,
+        # A secret's row holds the classifier's masked text; the raw text stays hidden.
+        sensitive=bool(found.current and found.current.classification.get("sensitive")),
         editable=EDITABLE.get(table, {}),
         names=TABLE_NAMES,
         targets=[*TABLES, NONE],
