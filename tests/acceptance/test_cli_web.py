@@ -53,3 +53,45 @@ def test_bad_settings_stop_before_anything_is_served(tmp_path: Path) -> None:
     assert listen.returncode == 2 and "HOST:PORT" in listen.stderr
     owners = run(tmp_path, "web", env={"SUPERBRAIN_OWNER_IDS": "-5"})
     assert owners.returncode == 2 and "SUPERBRAIN_OWNER_IDS" in owners.stderr
+
+
+def test_web_serves_until_sigterm_and_stops_cleanly(tmp_path: Path) -> None:
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SUPERBRAIN_", "TELEGRAM_"))}
+    env.update(
+        SUPERBRAIN_DB=f"sqlite:///{tmp_path / 'cli.db'}", SUPERBRAIN_DATA_DIR=str(tmp_path / "data")
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-m", "superbrain_core", "web", "--listen", f"127.0.0.1:{port}"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for _ in range(200):
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("superbrain web did not start")
+        assert health.text == "ok"
+        assert httpx.get(f"http://127.0.0.1:{port}/").status_code == 401
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _out, err = server.communicate(timeout=20)
+    assert server.returncode == 0, err
+    assert "Stopping." in err and f"127.0.0.1:{port}" in err

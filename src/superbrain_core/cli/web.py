@@ -9,6 +9,7 @@ the local owner (id 0), which only a server with no owners configured accepts.
 from __future__ import annotations
 
 import os
+import signal
 from typing import Annotated
 
 import anyio
@@ -73,7 +74,14 @@ def web(
                 f"Serving {escape(store.where)} on http://{escape(listen)}"
                 " — log in with a link from: superbrain web-login"
             )
-            await serve(store, access, files, settings.zone, listen)
+            async with anyio.create_task_group() as group:
+                group.start_soon(serve, store, access, files, settings.zone, listen)
+                # SIGTERM (a pod stopping) and Ctrl-C end the server cleanly.
+                with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                    async for _ in signals:
+                        err_console.print("Stopping.")
+                        group.cancel_scope.cancel()
+                        break
 
     try:
         anyio.run(run)
