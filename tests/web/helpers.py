@@ -69,6 +69,7 @@ async def serve(
     *,
     owners: frozenset[int] = frozenset({OWNER}),
     secure_cookies: bool = False,
+    files: FileBytes | None = None,
 ) -> AsyncIterator[Server]:
     ledger_path = tmp_path / "web" / "used-links.db"
     access = Access(
@@ -77,7 +78,7 @@ async def serve(
         ledger=login_links.NonceLedger(ledger_path),
         secure_cookies=secure_cookies,
     )
-    app = create_app(store, access, FileBytes.at(tmp_path / "files"), ZONE)
+    app = create_app(store, access, files or FileBytes.at(tmp_path / "files"), ZONE)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -45,8 +45,10 @@ def web(
     ] = "",
 ) -> None:
     """Serve the review page and the archive (log in with a link from web-login)."""
+    from superbrain_core.files import SupabaseBucketFileStore
     from superbrain_core.storage import open_store
     from superbrain_core.web.app import DEFAULT_LISTEN, file_roots, parse_listen, serve
+    from superbrain_core.web.context import FileBytes
     from superbrain_core.web.security import Access
 
     settings = _settings(ctx)
@@ -66,9 +68,31 @@ def web(
         ledger=login_links.NonceLedger(settings.data_dir / "web" / "used-links.db"),
         secure_cookies=base.startswith("https://"),
     )
-    files = file_roots(settings.files_dir, settings.db_url)
+    bucket_name = os.environ.get("SUPERBRAIN_FILES_BUCKET")
+    supabase_url = os.environ.get("SUPABASE_URL")
+    supabase_key = os.environ.get("SUPABASE_SERVICE_KEY") or os.environ.get("SUPABASE_KEY")
+    if bucket_name and not (supabase_url and supabase_key):
+        config_error(
+            ConfigError(
+                "SUPERBRAIN_FILES_BUCKET needs SUPABASE_URL and SUPABASE_SERVICE_KEY",
+                variable="SUPERBRAIN_FILES_BUCKET",
+            )
+        )
 
     async def run() -> None:
+        bucket = None
+        if bucket_name and supabase_url and supabase_key:
+            bucket = SupabaseBucketFileStore(
+                supabase_url, supabase_key, bucket_name, tmp_dir=settings.data_dir / "tmp"
+            )
+        files = file_roots(settings.files_dir, settings.db_url, bucket)
+        try:
+            await serve_store(files)
+        finally:
+            if bucket is not None:
+                await bucket.aclose()
+
+    async def serve_store(files: FileBytes) -> None:
         async with open_store(settings.db_url) as store:
             err_console.print(
                 f"Serving {escape(store.where)} on http://{escape(listen)}"

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import anyio
 from aiohttp import web
 
+from superbrain_core.files import FileStore
 from superbrain_core.logs import get_logger
 from superbrain_core.storage.base import Store
 from superbrain_core.web import archive_pages, pages, security
@@ -70,9 +71,10 @@ async def serve(
             await runner.cleanup()
 
 
-def file_roots(files_dir: Path, db_url: str) -> FileBytes:
-    """The data dir's ``files/``, and for a SQLite file the ``files/`` beside it."""
+def file_roots(files_dir: Path, db_url: str, bucket: FileStore | None = None) -> FileBytes:
+    """``bucket`` first, then the data dir's ``files/``, and for a SQLite file the
+    ``files/`` beside it."""
     roots = [files_dir]
     if db_url.startswith("sqlite:///") and ":memory:" not in db_url:
         roots.append(Path(db_url[len("sqlite:///") :].split("?", 1)[0]).parent / "files")
-    return FileBytes.at(*roots)
+    return FileBytes.at(*roots, first=bucket)

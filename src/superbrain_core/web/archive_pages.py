@@ -103,7 +103,10 @@ async def file_bytes(request: web.Request) -> web.StreamResponse:
     raw = await request.app[STORE].get_file(int_param(request, "file_id"))
     if raw is None or not raw.file_hash:
         raise web.HTTPNotFound(text="these bytes were never stored")
-    data = await request.app[FILES].read(raw.file_hash)
+    try:
+        data = await request.app[FILES].read(raw.file_hash)
+    except OSError as exc:  # the bucket refused or the disk failed: say so, keep serving
+        raise web.HTTPBadGateway(text=f"the file store did not answer: {exc}") from None
     if data is None:
         raise web.HTTPNotFound(text="the bytes are not in this server's file store")
     kind = raw.mime_type or ("image/jpeg" if raw.file_type == "photo" else None)
