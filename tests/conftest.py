@@ -21,7 +21,7 @@ from superbrain_core.storage.sqlite.store import SqliteStore
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DIR = Path(os.environ.get("SUPERBRAIN_SHARED_DIR", PROJECT_ROOT.parent / "shared"))
 SAMPLES_DIR = SHARED_DIR / "telegram_samples"
-ENFORCED_MARKERS = ("postgres", "samples")
+ENFORCED_MARKERS = ("postgres", "samples", "browser")
 
 # The store backends of the one conformance suite (used by the storage, analyzer,
 # history and explore tests alike) and the per-test Postgres databases.

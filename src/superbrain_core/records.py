@@ -35,3 +35,13 @@ INSERT_ONLY_COLUMNS = frozenset({"status"})
 
 #: Every structured table, in a fixed order.
 TABLES = tuple(TABLE_COLUMNS)
+
+#: What a task's ``status`` may be.
+TASK_STATUSES = ("open", "done")
+
+
+def check_task_status(status: str) -> str:
+    """``status`` if a task may have it; ``ValueError`` otherwise."""
+    if status not in TASK_STATUSES:
+        raise ValueError(f"a task's status is one of {', '.join(TASK_STATUSES)}, not {status!r}")
+    return status

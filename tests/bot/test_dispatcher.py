@@ -266,3 +266,55 @@ async def test_two_edits_within_one_second_are_two_versions(harness: BotHarness)
         )
     versions = await harness.store.message_versions(OWNER_ID, 7)
     assert [v.message_text for v in versions] == ["v1", "v2", "v3"]
+
+
+async def test_web_answers_an_owner_with_a_single_use_login_link(
+    harness: BotHarness, tmp_path: Path
+) -> None:
+    import time
+
+    from aiogram import Dispatcher
+
+    from superbrain_core import login_links
+    from superbrain_core.bot.server import BotSettings, build_router
+    from superbrain_core.settings import Settings
+    from superbrain_core.testing import BOT_TOKEN, FakeBotApiSession, fake_bot
+
+    command = {"entities": [{"type": "bot_command", "offset": 0, "length": 4}]}
+    await harness.deliver(make_update(1, message_id=1, text="/web", **command))
+    assert harness.sent()[-1] == "Веб-страница не настроена (SUPERBRAIN_WEB_URL)."
+
+    secret = "w" * 40
+    settings = BotSettings.from_env(
+        Settings(data_dir=tmp_path),
+        env={
+            "TELEGRAM_BOT_TOKEN": BOT_TOKEN,
+            "SUPERBRAIN_OWNER_IDS": str(OWNER_ID),
+            "SUPERBRAIN_WEB_URL": "https://brain.example/",
+            "SUPERBRAIN_WEB_SECRET": secret,
+        },
+    )
+    assert settings.web_secret == secret.encode() and secret not in repr(settings)
+    session = FakeBotApiSession()
+    bot = fake_bot(session)
+    dp = Dispatcher()
+    dp.include_router(build_router(harness.store, settings))
+    update = make_update(2, message_id=2, text="/web", **command)
+    await dp.feed_update(bot, Update.model_validate(update, context={"bot": bot}))
+    (request,) = session.requests_named("sendMessage")
+    link = request.text.splitlines()[-1]
+    assert link.startswith("https://brain.example/login/")
+    assert request.link_preview_options.is_disabled
+    claims = login_links.verify_login(secret.encode(), link.rsplit("/", 1)[1])
+    assert claims.owner_id == OWNER_ID
+    assert claims.expires_at <= time.time() + login_links.LINK_TTL_SECONDS + 1
+    # Someone else asking gets nothing: the router answers owners only.
+    stranger = make_update(
+        3,
+        message_id=3,
+        text="/web",
+        sender={"id": 77, "is_bot": False, "first_name": "X"},
+        **command,
+    )
+    await dp.feed_update(bot, Update.model_validate(stranger, context={"bot": bot}))
+    assert len(session.requests_named("sendMessage")) == 1

@@ -15,7 +15,7 @@ import attrs
 from superbrain_core.analyzer.classify.schema import Classification
 from superbrain_core.analyzer.digest import Question
 from superbrain_core.analyzer.report import BatchOptions, BatchReport, Clock, FailureNote, Proposal
-from superbrain_core.analyzer.routing import destination_of, placement_for
+from superbrain_core.analyzer.routing import destination_of, owner_verdict, placement_for
 from superbrain_core.errors import StorageError, TransientStorageError
 from superbrain_core.logs import get_logger
 from superbrain_core.models import (
@@ -69,6 +69,8 @@ class Filer:
     async def flush(self, batch: Sequence[Done]) -> None:
         report = self.report
         ready: list[tuple[Done, Placement]] = []
+        # The owner's correction stands: their verdict replaces the classifier's.
+        batch = [self._owners(d) for d in batch]
         failed = [d for d in batch if d.classification is None]
         for d in batch:
             if d.classification is None:
@@ -88,6 +90,11 @@ class Filer:
             await self._apply(ready)
         if failed:
             await self._fail(failed)
+
+    @staticmethod
+    def _owners(d: Done) -> Done:
+        owner = owner_verdict(d.job.context)
+        return d if owner is None else attrs.evolve(d, classification=owner, error=None)
 
     async def _apply(self, ready: Sequence[tuple[Done, Placement]]) -> None:
         """Apply a group in one transaction; if the store refuses it for a reason

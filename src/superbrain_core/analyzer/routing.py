@@ -31,6 +31,13 @@ DESTINATIONS: dict[ItemType, str] = {
 
 _TITLE_LIMIT = 200
 
+#: The ``classifier`` of a ``routing_log`` entry the owner made by hand (a move or an
+#: edit on the web page). Its ``classifier_version`` says where (``web``), its
+#: confidence is 1.0 and its ``run_id`` is empty. A later night never undoes it:
+#: :func:`owner_verdict` makes the analyzer re-file such a message with the owner's
+#: own verdict, whatever its classifier now thinks.
+OWNER_CLASSIFIER = "owner"
+
 
 def destination_of(classification: Classification) -> str:
     return DESTINATIONS.get(classification.type, NONE)
@@ -113,6 +120,23 @@ def _storable(value: Any) -> Any:
     if isinstance(value, list):
         return [_storable(v) for v in value]
     return value
+
+
+def owner_verdict(ctx: WorkContext) -> Classification | None:
+    """The owner's verdict when the message's current placement is the owner's.
+
+    The analyzer files such a message with this verdict instead of its own, so new
+    input (an edit, a clarification, ``--reclassify``) settles the raw rows but
+    leaves the owner's table and fields as they are. ``None`` for any other
+    placement, or an owner entry whose stored verdict no longer parses.
+    """
+    current = ctx.placement
+    if current is None or current.classifier != OWNER_CLASSIFIER:
+        return None
+    try:
+        return Classification.from_json(current.classification)
+    except ValueError:
+        return None
 
 
 def placement_for(c: Classification, ctx: WorkContext, processed_ids: Sequence[int]) -> Placement:

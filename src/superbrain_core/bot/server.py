@@ -30,10 +30,10 @@ from aiogram import Bot, Dispatcher, Router
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.filters import Command, Filter
-from aiogram.types import Message
+from aiogram.types import LinkPreviewOptions, Message
 from aiohttp import web
 
-from superbrain_core import jsonutil
+from superbrain_core import jsonutil, login_links
 from superbrain_core.bot.hooks import SuperbrainCapture, install
 from superbrain_core.bot.spool import CaptureUnavailableError, Spool
 from superbrain_core.botapi import (
@@ -73,6 +73,10 @@ class BotSettings:
     supabase_url: str | None = None
     supabase_key: str | None = None
     poll_timeout: int = 30
+    web_url: str | None = None
+    """Where ``superbrain web`` is served; ``/web`` answers with a login link to it."""
+    web_secret: bytes | None = None
+    """Signs those links (``SUPERBRAIN_WEB_SECRET``); never shown in ``repr``."""
 
     def __repr__(self) -> str:
         return (
@@ -131,7 +135,15 @@ class BotSettings:
                 variable="SUPABASE_SERVICE_KEY",
             )
         path = str(pick("SUPERBRAIN_WEBHOOK_PATH", "webhook_path") or "/telegram/webhook")
+        web_url = env.get("SUPERBRAIN_WEB_URL") or None
+        if web_url and not web_url.startswith(("https://", "http://")):
+            raise ConfigError(
+                "SUPERBRAIN_WEB_URL must be an http(s) URL", variable="SUPERBRAIN_WEB_URL"
+            )
+        web_secret = login_links.load_secret(base.data_dir, env) if web_url else None
         return cls(
+            web_url=web_url,
+            web_secret=web_secret,
             token=token,
             owner_ids=owners,
             ack=ack in {"on", "1", "true", "yes"},
@@ -186,6 +198,7 @@ HELP = (
     "Ночью разбираю новое по событиям, задачам, заметкам и расходам.\n\n"
     "/stats — сколько сохранено\n"
     "/last — итог последнего ночного разбора\n"
+    "/web — ссылка для входа на страницу разбора\n"
     "/help — эта подсказка\n\n"
     "Чтобы уточнить запись, ответьте на моё сообщение или на своё."
 )
@@ -236,6 +249,19 @@ def build_router(store: Store, settings: BotSettings) -> Router:
             f"Файлов: {s.tables.get('raw_files', 0)}\n"
             f"Цепочек уточнений: {s.tables.get('message_chains', 0)}\n"
             f"Всего обновлений: {s.tables.get('raw_updates', 0)}"
+        )
+
+    @router.message(Command("web"))
+    async def web(message: Message) -> None:
+        if settings.web_url is None or settings.web_secret is None or message.from_user is None:
+            await message.answer("Веб-страница не настроена (SUPERBRAIN_WEB_URL).")
+            return
+        token = login_links.mint_login(settings.web_secret, message.from_user.id)
+        # No preview: Telegram's preview fetcher would open, and so use up, the link.
+        await message.answer(
+            "Вход на страницу разбора, одноразовый, 10 минут:\n"
+            + login_links.login_url(settings.web_url, token),
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
         )
 
     @router.message(Command("last"))

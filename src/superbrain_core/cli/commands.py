@@ -36,6 +36,7 @@ from superbrain_core.cli.db import db_app
 from superbrain_core.cli.evaluate import evaluate as evaluate_command
 from superbrain_core.cli.importing import register as register_import_desktop
 from superbrain_core.cli.search import search as search_command
+from superbrain_core.cli.web import register as register_web
 from superbrain_core.errors import ConfigError, InputError, RunLockHeld, StorageError
 from superbrain_core.logs import configure_logging
 from superbrain_core.settings import Settings
@@ -50,6 +51,7 @@ app = typer.Typer(
 )
 app.add_typer(db_app)
 register_import_desktop(app)
+register_web(app)
 app.command("search")(search_command)
 app.command("eval")(evaluate_command)
 console = Console()

@@ -408,6 +408,19 @@ class Store(abc.ABC):
     ) -> list[JSONDict]:
         """Rows of a structured table by ascending id; page with ``after_id``."""
 
+    async def set_task_status(self, record_id: int, status: str) -> bool:
+        """Tick a task off (``done``) or open it again (``open``), as the owner does by hand.
+
+        ``status`` is insert-only for the analyzer (a re-filed task keeps it), so
+        this is the one way it changes. ``False`` when no task has that id;
+        ``ValueError`` for a status other than ``open``/``done``. Every bundled
+        store implements it; a backend that cannot raises
+        :class:`~superbrain_core.errors.StorageError` saying so.
+        """
+        from superbrain_core.errors import StorageError
+
+        raise StorageError(f"the {self.backend} store cannot change a task's status")
+
     # -- exploration (notebooks) ---------------------------------------------
     #
     # Pages by key, never by offset: rows inserted (or moved by the analyzer)

@@ -1553,3 +1553,22 @@ def test_a_supabase_url_with_an_address_is_refused_without_echoing_it() -> None:
     with pytest.raises(ConfigError) as caught:
         open_store(f"supabase://{SECRET_KEY}@proj.supabase.co", env=env)
     assert caught.value.variable == "SUPERBRAIN_DB" and SECRET_KEY not in str(caught.value)
+
+
+async def test_set_task_status_patches_one_task(api: respx.MockRouter) -> None:
+    route = api.patch("/tasks", name="tasks")
+    route.side_effect = [
+        httpx.Response(200, json=[{"id": 5, "status": "done"}]),
+        httpx.Response(200, json=[]),
+    ]
+    async with store_for() as store:
+        assert await store.set_task_status(5, "done")
+        assert not await store.set_task_status(6, "open")
+        with pytest.raises(ValueError, match="status"):
+            await store.set_task_status(5, "maybe")
+    first, second = (c.request for c in route.calls)
+    assert first.method == "PATCH" and params(first) == [("id", "eq.5")]
+    sent = body(first)
+    assert sent["status"] == "done" and datetime.fromisoformat(sent["updated_at"]).tzinfo
+    assert first.headers["prefer"] == "return=representation"
+    assert params(second) == [("id", "eq.6")] and body(second)["status"] == "open"

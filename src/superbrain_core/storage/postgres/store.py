@@ -47,6 +47,7 @@ from superbrain_core.models import (
     WorkProblem,
 )
 from superbrain_core.records import TABLES as ROUTING_TABLES
+from superbrain_core.records import check_task_status
 from superbrain_core.search import SearchHit
 from superbrain_core.storage.base import CaptureOptions, MessageFilter, Store, runs_of_one_kind
 from superbrain_core.storage.pgsql import codec as pgcodec
@@ -439,6 +440,18 @@ class PostgresStore(PostgresPool, Store):
         return await self._call(
             "list_records", lambda c: work.list_records(c, table, after_id, limit)
         )
+
+    async def set_task_status(self, record_id: int, status: str) -> bool:
+        check_task_status(status)
+
+        async def write(conn: Connection) -> bool:
+            cur = await conn.execute(
+                "UPDATE tasks SET status = %s, updated_at = %s WHERE id = %s",
+                (status, datetime.now(UTC), record_id),
+            )
+            return cur.rowcount > 0
+
+        return await self._call("set_task_status", write)
 
     # -- exploration (postgres_reads) -----------------------------------------
 

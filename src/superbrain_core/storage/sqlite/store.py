@@ -491,6 +491,11 @@ class SqliteStore(Store):
     ) -> list[JSONDict]:
         return await self._run(lambda c: work.list_records(c, table, after_id, limit), write=False)
 
+    async def set_task_status(self, record_id: int, status: str) -> bool:
+        return await self._run(
+            lambda c: work.set_task_status(c, record_id, status, _ts(_now()) or ""), write=True
+        )
+
     # -- exploration (sqlite_reads) -------------------------------------------
 
     async def list_messages(

@@ -36,6 +36,7 @@ from superbrain_core.records import (
     JSON_COLUMNS,
     NONE,
     TABLE_COLUMNS,
+    check_task_status,
 )
 from superbrain_core.storage.sqlite import rows
 
@@ -487,6 +488,14 @@ def list_records(conn: sqlite3.Connection, table: str, after_id: int, limit: int
     cur = conn.execute(f"SELECT * FROM {table} WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit))
     names = [d[0] for d in cur.description]
     return [{k: _read(k, v) for k, v in zip(names, r, strict=True)} for r in cur.fetchall()]
+
+
+def set_task_status(conn: sqlite3.Connection, record_id: int, status: str, now: str) -> bool:
+    check_task_status(status)
+    cur = conn.execute(
+        "UPDATE tasks SET status = ?, updated_at = ? WHERE id = ?", (status, now, record_id)
+    )
+    return cur.rowcount > 0
 
 
 def _read(column: str, value: Any) -> Any:

@@ -347,6 +347,16 @@ class RestClient:
             cursor = page[-1][key]
         return found
 
+    async def update(
+        self, what: str, table: str, values: JSONDict, where: Filter
+    ) -> list[JSONDict]:
+        """``PATCH`` the rows ``where`` picks; the changed rows come back."""
+        query = where(self.api.from_(table).update(values))
+        found = await self._json(what, query.request)
+        if not isinstance(found, list):
+            raise StorageError(f"Supabase {what}: expected a list of rows")
+        return found
+
     async def count(self, what: str, table: str, where: Filter | None = None) -> int:
         """``HEAD`` with ``Prefer: count=exact``: the count is in ``Content-Range``."""
         query = self.api.from_(table).select("*", count=CountMethod.exact, head=True)

@@ -335,6 +335,9 @@ class SupabaseStore(Store):
     async def routing_history(self, chat_id: int, message_id: int) -> list[RoutingEntry]:
         return await reads.routing_history(self._rest, chat_id, message_id)
 
+    async def set_task_status(self, record_id: int, status: str) -> bool:
+        return await writes.set_task_status(self._rest, record_id, status)
+
     async def list_records(
         self, table: str, *, after_id: int = 0, limit: int = 1000
     ) -> list[JSONDict]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from superbrain_core.errors import StorageError
 from superbrain_core.models import (
@@ -20,9 +21,10 @@ from superbrain_core.models import (
     ImportResult,
     NormalizedUpdate,
 )
+from superbrain_core.records import check_task_status
 from superbrain_core.storage.base import CaptureOptions
 from superbrain_core.storage.pgsql import codec as pgcodec
-from superbrain_core.storage.supabase.rest import RestClient
+from superbrain_core.storage.supabase.rest import RestClient, iso
 
 
 async def capture_many(
@@ -108,3 +110,15 @@ async def set_file_status(
             "p_reason": pgcodec.clean(reason),
         },
     )
+
+
+async def set_task_status(rest: RestClient, record_id: int, status: str) -> bool:
+    """The one row update that is not a SQL function: a task's status is the owner's
+    to change, and one row with two columns is atomic by itself."""
+    changed = await rest.update(
+        "set_task_status",
+        "tasks",
+        {"status": check_task_status(status), "updated_at": iso(datetime.now(UTC))},
+        lambda q: q.eq("id", record_id),
+    )
+    return bool(changed)
