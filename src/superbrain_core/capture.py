@@ -25,29 +25,38 @@ class CaptureTally:
     new: int = 0
     duplicate: int = 0
     edits: int = 0
+    conflicts: int = 0
     problems: list[str] = attrs.field(factory=list)
     by_update_type: Counter[str] = attrs.field(factory=Counter)
 
     @property
     def total(self) -> int:
-        return self.new + self.duplicate + self.edits
+        return self.new + self.duplicate + self.edits + self.conflicts
 
     def add(self, result: CaptureResult, update: NormalizedUpdate | None = None) -> None:
         if result.outcome is CaptureOutcome.NEW:
             self.new += 1
         elif result.outcome is CaptureOutcome.EDIT:
             self.edits += 1
+        elif result.outcome is CaptureOutcome.CONFLICT:
+            self.conflicts += 1
+            self.problems.append(
+                f"update {result.update_id}: a different update was already stored under this"
+                " update_id; both are kept (see update_conflicts)"
+            )
         else:
             self.duplicate += 1
         self.by_update_type[result.update_type] += 1
         if update is not None and update.problem:
-            self.problems.append(f"update {update.update_id}: {update.problem}")
+            kept = "kept raw only: " if update.message is None else ""
+            self.problems.append(f"{kept}update {update.update_id}: {update.problem}")
 
     def merge(self, other: CaptureTally) -> None:
         """Add another tally's counts to this one (several files into one report)."""
         self.new += other.new
         self.duplicate += other.duplicate
         self.edits += other.edits
+        self.conflicts += other.conflicts
         self.problems.extend(other.problems)
         self.by_update_type.update(other.by_update_type)
 

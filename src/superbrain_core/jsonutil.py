@@ -39,6 +39,14 @@ def dumps(value: Any) -> str:
     return text
 
 
+_SORTED = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), sort_keys=True)
+
+
+def dumps_sorted(value: Any) -> str:
+    """ASCII JSON with sorted keys: one text per value, whatever its key order (for hashes)."""
+    return _SORTED.encode(value)
+
+
 def dumps_update(payload: dict[str, Any], message_key: str, message_json: str | None) -> str:
     """``dumps(payload)``, reusing the already encoded message under ``message_key``.
 

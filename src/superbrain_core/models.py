@@ -35,6 +35,10 @@ class CaptureOutcome(enum.StrEnum):
     DUPLICATE = "duplicate"
     """Nothing new: the update was already stored, or it carries a message version that is
     (a redelivery through another route; the raw update itself is then still kept)."""
+    CONFLICT = "conflict"
+    """The ``update_id`` was already stored with *different* content (two bots sharing a
+    database under one ``bot_id``, a hand-edited file): the first content stays in
+    ``raw_updates``, the new one is kept in ``update_conflicts`` with it, and it is reported."""
 
 
 class FileStatus(enum.StrEnum):
@@ -110,6 +114,9 @@ class NormalizedMessage:
     media_group_id: str | None = None
     message_thread_id: int | None = None
     files: tuple[FileDescriptor, ...] = ()
+    business_connection_id: str | None = None
+    """Set on a message in a chat of a business account the bot serves: message ids
+    are numbered per business account, so the connection is part of its identity."""
 
 
 @attrs.frozen
@@ -183,6 +190,24 @@ class RawUpdate:
     bot_id: int
     update_id: int
     update_type: str
+    payload: JSONDict
+    received_at: datetime
+    source: str
+
+
+@attrs.frozen
+class UpdateConflict:
+    """A second, different content that arrived under an already stored ``update_id``.
+
+    Both payloads are kept verbatim: ``stored_payload`` is what ``raw_updates`` holds
+    (the first content), ``payload`` what arrived later. One row per distinct content.
+    """
+
+    id: int
+    bot_id: int
+    update_id: int
+    update_type: str
+    stored_payload: JSONDict
     payload: JSONDict
     received_at: datetime
     source: str

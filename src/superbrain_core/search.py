@@ -263,6 +263,9 @@ class SearchHit:
     file_names: tuple[str, ...] = ()
     destination: str | None = None
     record_id: int | None = None
+    from_bot: bool = False
+    """The bot's own message (``source`` is then ``bot_response`` and ``raw_message_id``
+    the newest ``bot_responses`` row of it); it is never filed by the analyzer."""
 
     def marked(self, before: str = "[", after: str = "]") -> str:
         """The snippet with each highlighted word wrapped, for plain-text output."""
@@ -290,6 +293,7 @@ class HitRow:
     file_names: tuple[str, ...]
     destination: str | None
     record_id: int | None
+    from_bot: bool = False
 
 
 def make_hit(row: HitRow, wanted: frozenset[str]) -> SearchHit:
@@ -316,4 +320,5 @@ def make_hit(row: HitRow, wanted: frozenset[str]) -> SearchHit:
         file_names=names,
         destination=row.destination,
         record_id=row.record_id,
+        from_bot=row.from_bot,
     )

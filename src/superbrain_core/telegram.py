@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import attrs
+
 from superbrain_core.errors import NotAnUpdateError
 from superbrain_core.jsonutil import clean_text
 from superbrain_core.models import (
@@ -439,36 +441,58 @@ def normalize_message(message: Mapping[str, Any]) -> NormalizedMessage:
         message_thread_id=_int(message.get("message_thread_id")),
         files=files_of(message),
         raw=dict(message),
+        business_connection_id=_label(message.get("business_connection_id")),
     )
 
 
-def _outside_int64(message: NormalizedMessage) -> str | None:
-    """The name of the first number of ``message`` that no database column can hold."""
-    numbers: list[tuple[str, int | None]] = [
-        ("chat.id", message.chat_id),
-        ("message_id", message.message_id),
-        ("the sender's id", message.user_id),
-        ("reply_to_message.message_id", message.reply_to_message_id),
-        ("message_thread_id", message.message_thread_id),
-    ]
+def _fits(value: int | None) -> bool:
+    return value is None or INT64_MIN <= value <= INT64_MAX
+
+
+def fit_int64(message: NormalizedMessage) -> tuple[NormalizedMessage | None, list[str]]:
+    """``message`` with every number no 64-bit column can hold left out of its columns.
+
+    The raw JSON keeps every number exactly (SQLite stores JSON as text, Postgres
+    ``jsonb`` holds any number), so nothing is lost: the column is empty and the
+    message is still stored and analyzed. Only a message whose identity does not
+    fit (``chat.id``, ``message_id``) cannot be keyed: ``None`` then, and it is
+    kept in the raw update only. Returns the names of the numbers left out.
+    """
+    for name, value in (("chat.id", message.chat_id), ("message_id", message.message_id)):
+        if not _fits(value):
+            return None, [name]
+    dropped: list[str] = []
+    changes: dict[str, Any] = {}
+    for name, field in (
+        ("the sender's id", "user_id"),
+        ("reply_to_message.message_id", "reply_to_message_id"),
+        ("message_thread_id", "message_thread_id"),
+    ):
+        if not _fits(getattr(message, field)):
+            dropped.append(name)
+            changes[field] = None
     origin = message.forward_origin
     if origin is not None:
-        numbers += [
-            ("forward_origin's user id", origin.user_id),
-            ("forward_origin's chat id", origin.chat_id),
-            ("forward_origin.message_id", origin.message_id),
-        ]
+        fixes: dict[str, Any] = {
+            field: None
+            for field in ("user_id", "chat_id", "message_id")
+            if not _fits(getattr(origin, field))
+        }
+        if fixes:
+            dropped += [f"forward_origin's {field}" for field in fixes]
+            changes["forward_origin"] = attrs.evolve(origin, **fixes)
+    files = []
     for file in message.files:
-        numbers += [
-            (f"{file.file_type}.file_size", file.file_size),
-            (f"{file.file_type}.width", file.width),
-            (f"{file.file_type}.height", file.height),
-            (f"{file.file_type}.duration", file.duration),
-        ]
-    for name, value in numbers:
-        if value is not None and not INT64_MIN <= value <= INT64_MAX:
-            return name
-    return None
+        fixes = {
+            field: None
+            for field in ("file_size", "width", "height", "duration")
+            if not _fits(getattr(file, field))
+        }
+        dropped += [f"{file.file_type}.{field}" for field in fixes]
+        files.append(attrs.evolve(file, **fixes) if fixes else file)
+    if any(f is not g for f, g in zip(files, message.files, strict=True)):
+        changes["files"] = tuple(files)
+    return (attrs.evolve(message, **changes) if changes else message), dropped
 
 
 def normalize_update(payload: Any) -> NormalizedUpdate:
@@ -508,11 +532,15 @@ def normalize_update(payload: Any) -> NormalizedUpdate:
             except NotAnUpdateError as exc:
                 problem = f"{update_type}: {exc.reason}"
             else:
-                too_big = _outside_int64(message)
-                if too_big is not None:
-                    # It could not be stored as a message: keep it raw, say why.
-                    message = None
-                    problem = f"{update_type}: {too_big} is outside the signed 64-bit range"
+                message, too_big = fit_int64(message)
+                if message is None:
+                    # It cannot be keyed as a message: keep it raw, say why.
+                    problem = f"{update_type}: {too_big[0]} is outside the signed 64-bit range"
+                elif too_big:
+                    problem = (
+                        f"{update_type}: {', '.join(too_big)} outside the signed 64-bit range:"
+                        " kept in the raw JSON only; the message is stored"
+                    )
     return NormalizedUpdate(
         update_id=update_id,
         update_type=update_type,

@@ -226,7 +226,10 @@ async def test_message_like_updates_keep_their_text(harness: BotHarness) -> None
         if "edited" in kind:
             body["edit_date"] = 1_800_000_000
         await harness.deliver({"update_id": n, kind: body})
-        stored = await harness.store.get_message(OWNER_ID, n)
+        chat = OWNER_ID
+        if "business" in kind:  # keyed in its connection's block of chat ids
+            chat = await harness.store.business_chat_id("bc1", OWNER_ID) or 0
+        stored = await harness.store.get_message(chat, n)
         assert stored is not None and stored.message_text == f"текст {kind}"
 
 

@@ -173,7 +173,8 @@ async def test_a_live_reply_to_an_old_message_joins_the_chain_the_import_complet
     await run_import(store, tmp_path / "files", FIXTURES / "supergroup_2021")
     chain = await store.chain_of(FAMILY, 8)
     assert chain is not None and chain.original_message_id == 8
-    assert [r.message_id for r in chain.replies] == [11, 9, 10]
+    # Replies are in Telegram's order (date, then id), not in arrival order.
+    assert [r.message_id for r in chain.replies] == [9, 10, 11]
     root = await store.get_message(FAMILY, 8)
     assert root is not None and root.chain_id == chain.chain_id
     assert root.source == "desktop_export"

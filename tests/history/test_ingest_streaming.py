@@ -347,17 +347,9 @@ async def test_the_edges_of_the_64_bit_range_are_stored(sqlite_store: SqliteStor
     [
         ("chat.id", make_update(5, message_id=5, text="x", chat={"id": 2**64, "type": "private"})),
         ("message_id", make_update(5, message_id=-(2**63) - 1, text="x")),
-        (
-            "document.file_size",
-            make_update(
-                5,
-                message_id=5,
-                document={"file_id": "F", "file_unique_id": "U", "file_size": 10**30},
-            ),
-        ),
     ],
 )
-async def test_an_id_or_size_past_64_bits_is_kept_raw_and_reported(
+async def test_a_message_whose_key_is_past_64_bits_is_kept_raw_and_reported(
     sqlite_store: SqliteStore, field: str, payload: dict[str, Any]
 ) -> None:
     text = "\n".join(json.dumps(u) for u in (UPDATES[0], payload, UPDATES[1]))
@@ -368,6 +360,49 @@ async def test_an_id_or_size_past_64_bits_is_kept_raw_and_reported(
     stored = await sqlite_store.get_update(5)
     assert stored is not None and stored.payload == payload, "the raw update is kept verbatim"
     assert normalize_update(payload).message is None
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("field", "payload", "column"),
+    [
+        (
+            "document.file_size",
+            make_update(
+                5,
+                message_id=5,
+                text="x",
+                document={"file_id": "F", "file_unique_id": "U", "file_size": 10**30},
+            ),
+            lambda m, files: files[0].file_size,
+        ),
+        (
+            "the sender's id",
+            make_update(5, message_id=5, text="x", sender={"id": 2**70, "is_bot": False}),
+            lambda m, files: m.user_id,
+        ),
+        (
+            "message_thread_id",
+            make_update(5, message_id=5, text="x", message_thread_id=-(2**64)),
+            lambda m, files: m.message_thread_id,
+        ),
+    ],
+)
+async def test_a_number_past_64_bits_is_kept_raw_and_the_message_still_stored(
+    sqlite_store: SqliteStore, field: str, payload: dict[str, Any], column: Any
+) -> None:
+    """Issue 15 point 8: the column stays empty, the raw JSON keeps the number exactly,
+    and the message is stored (and so analyzed, searched, explained)."""
+    text = "\n".join(json.dumps(u) for u in (UPDATES[0], payload, UPDATES[1]))
+    tally = await ingest_text(Capturer(sqlite_store), text, "ids.jsonl")
+    assert tally.new == 3
+    assert len(tally.problems) == 1 and field in tally.problems[0]
+    assert "kept in the raw JSON only; the message is stored" in tally.problems[0]
+    message = await sqlite_store.get_message(payload["message"]["chat"]["id"], 5)
+    assert message is not None and message.message_text == "x"
+    assert message.raw_telegram_json == payload["message"], "every number kept exactly"
+    files = await sqlite_store.files_of_message(message.chat_id, 5)
+    assert column(message, files) is None
 
 
 @pytest.mark.anyio
@@ -517,6 +552,20 @@ def test_cli_reports_an_id_past_64_bits_as_kept_raw(tmp_path: Path) -> None:
     )
     assert count(tmp_path / "cli.db", "raw_updates") == 2
     assert count(tmp_path / "cli.db", "raw_messages") == 1
+
+
+def test_cli_stores_a_message_with_a_file_size_past_64_bits(tmp_path: Path) -> None:
+    huge = make_update(
+        5, message_id=5, document={"file_id": "F", "file_unique_id": "U", "file_size": 2**64}
+    )
+    path = tmp_path / "huge.jsonl"
+    path.write_text("\n".join(json.dumps(u) for u in (UPDATES[0], huge)), encoding="utf-8")
+    result = cli(tmp_path, "ingest", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "document.file_size outside the signed 64-bit range" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert count(tmp_path / "cli.db", "raw_messages") == 2
+    assert count(tmp_path / "cli.db", "raw_files") == 1
 
 
 def test_cli_update_id_past_64_bits_is_located(tmp_path: Path) -> None:

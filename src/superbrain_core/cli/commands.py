@@ -161,9 +161,11 @@ def ingest(
                     keep_going=keep_going,
                 )
         t = report.tally
-        console.print(f"new: {t.new}  duplicate: {t.duplicate}  edits: {t.edits}")
+        console.print(
+            f"new: {t.new}  duplicate: {t.duplicate}  edits: {t.edits}  conflicts: {t.conflicts}"
+        )
         for problem in t.problems:
-            err_console.print(f"[yellow]kept raw only:[/] {plain(problem)}")
+            err_console.print(f"[yellow]note:[/] {plain(problem)}")
         failed.extend(report.errors)
         if failed:
             err_console.print(

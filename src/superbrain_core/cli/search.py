@@ -97,10 +97,14 @@ def _snippet(hit: SearchHit) -> Text:
         text.stylize("bold yellow", start, end)
     if hit.matched_in == "file":
         text = Text("file: ", style="dim") + text
+    if hit.from_bot:
+        text = Text("bot: ", style="dim") + text
     return text
 
 
 def _filed(hit: SearchHit) -> str:
+    if hit.from_bot:
+        return "the bot's message"
     if hit.destination is None:
         return "not analyzed yet"
     if hit.destination == "none":

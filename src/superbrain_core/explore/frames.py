@@ -171,6 +171,7 @@ SEARCH_HITS: Schema = {
     "version": INT,
     "raw_message_id": INT,
     "source": TEXT,
+    "from_bot": FLAG,
 }
 
 

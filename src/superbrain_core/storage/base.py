@@ -40,6 +40,7 @@ from superbrain_core.models import (
     RawUpdate,
     RoutingEntry,
     StoreStats,
+    UpdateConflict,
     WorkContext,
     WorkFailure,
     WorkItem,
@@ -104,6 +105,34 @@ def version_hash(msg: NormalizedMessage) -> str:
     """The ``content_hash`` column: only an edit needs its content told apart (an
     original has one content by definition), so originals store ``""``."""
     return content_hash(msg) if msg.edit_date is not None else ""
+
+
+def payload_fingerprint(payload: JSONDict) -> str:
+    """What tells two contents under one ``update_id`` apart in ``update_conflicts``:
+    a hash of the payload with sorted keys, so key order never makes a conflict."""
+    material = jsonutil.dumps_sorted(payload)
+    return hashlib.blake2b(material.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+#: Chat ids of business chats are scoped by their business connection (message ids
+#: are numbered per business account: two businesses' chats with one customer share
+#: the chat id and reuse message ids). The ``n``-th connection a database sees owns
+#: the block ``-(n * BUSINESS_CHAT_SPAN + chat_id)``, far past every Bot API chat id
+#: and every Desktop-import block, so each (connection, chat, message) is one key.
+BUSINESS_CHAT_SPAN = 2**52
+#: Connections one database can keep apart (the blocks must fit in 64 bits).
+MAX_BUSINESS_CONNECTIONS = 2047
+
+
+def business_chat_key(connection_number: int, chat_id: int) -> int | None:
+    """The stored ``chat_id`` of a business chat (``None`` when it has no block: a chat
+    id outside ``0 .. 2**52 - 1`` or a connection past the 2047th, which are then
+    stored under their own chat id, as before)."""
+    if not 1 <= connection_number <= MAX_BUSINESS_CONNECTIONS:
+        return None
+    if not 0 <= chat_id < BUSINESS_CHAT_SPAN:
+        return None
+    return -(connection_number * BUSINESS_CHAT_SPAN + chat_id)
 
 
 def initial_file_status(
@@ -242,6 +271,19 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def get_update(self, update_id: int, *, bot_id: int = 0) -> RawUpdate | None: ...
+
+    @abc.abstractmethod
+    async def update_conflicts(
+        self, *, after_id: int = 0, limit: int = 1000
+    ) -> list[UpdateConflict]:
+        """Contents that arrived under an already stored ``update_id`` and differ from it
+        (:attr:`CaptureOutcome.CONFLICT`), by ascending id; page with ``after_id``."""
+
+    @abc.abstractmethod
+    async def business_chat_id(self, business_connection_id: str, chat_id: int) -> int | None:
+        """The ``chat_id`` a business chat's messages are stored under (the block of its
+        connection, :func:`business_chat_key`), for every read that takes a chat id;
+        ``None`` when no message of that connection was stored."""
 
     @abc.abstractmethod
     async def message_versions(self, chat_id: int, message_id: int) -> list[RawMessage]:

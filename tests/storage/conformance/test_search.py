@@ -165,7 +165,8 @@ async def test_where_the_analyzer_filed_a_message_is_shown(store: Store) -> None
     report = await run_batch(store, classifier, BatchOptions(concurrency=2))
     assert report.ok
     hits = {h.message_id: h for h in await store.search("встреча")}
-    assert set(hits) == {1, 2, 4}
+    assert set(hits) == {1, 2, 3, 4}
+    assert [m for m, h in hits.items() if h.from_bot] == [3], "the bot's question is found too"
     events = await store.list_records("events")
     tasks = await store.list_records("tasks")
     event_of = {(r["chat_id"], r["message_id"]): r["id"] for r in events}

@@ -413,6 +413,7 @@ async def test_stats_counts_tables_and_types(store: Store) -> None:
     s = await store.stats()
     assert s.tables == {
         "raw_updates": 3,
+        "update_conflicts": 0,
         "raw_messages": 2,
         "raw_files": 1,
         "bot_responses": 0,

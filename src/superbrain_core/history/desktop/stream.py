@@ -48,6 +48,9 @@ def _ijson_backend() -> Any:
 
 
 _IJSON: Any = _ijson_backend()
+#: The pure-Python parser: ~10x slower, but it reads integers of any size, which
+#: yajl refuses ("integer overflow" past 64 bits). Used to re-read such a file.
+_IJSON_PYTHON: Any = importlib.import_module("ijson.backends.python")
 _IJSON_COMMON: Any = importlib.import_module("ijson.common")
 _IJSON_UTILS: Any = importlib.import_module("ijson.utils")
 #: Whether the parser's errors carry yajl's "(right here) ------^" snippet.
@@ -76,11 +79,17 @@ def _under(base: str, key: str) -> str:
     return f"{base}.{key}" if base else key
 
 
-def _builder(prefix: str) -> tuple[list[Any], Callable[[tuple[str, str, Any]], Any]]:
+def _builder(
+    prefix: str, backend: Any = _IJSON
+) -> tuple[list[Any], Callable[[tuple[str, str, Any]], Any]]:
     """ijson's object builder (C) for the objects at ``prefix``: the list each lands in
     when complete, and the function that takes one parser event."""
     found: list[Any] = _IJSON_UTILS.sendable_list()
-    return found, _IJSON.items_basecoro(found, prefix, None).send
+    return found, backend.items_basecoro(found, prefix, None).send
+
+
+class _IntegerOverflow(Exception):
+    """yajl met an integer past 64 bits: the file is read again with the Python parser."""
 
 
 @attrs.frozen
@@ -149,9 +158,14 @@ class ExportStream:
     """
 
     def __init__(self, raw: IO[bytes], source: str) -> None:
-        self.reader = TrackedReader(raw)
+        self._raw = raw
         self.source = source
-        self._position = StreamPosition(self.reader, source)
+        self._backend: Any = _IJSON
+        self._restart()
+
+    def _restart(self) -> None:
+        self.reader = TrackedReader(self._raw)
+        self._position = StreamPosition(self.reader, self.source)
         self._header = ChatHeader(self._position)
 
     @property
@@ -172,7 +186,32 @@ class ExportStream:
         return self._position.error(reason, offset, in_last=in_last)
 
     def __iter__(self) -> Iterator[RawExportMessage]:
-        events = iter(_IJSON.parse(self.reader, use_float=True))
+        """Every message in file order. A number past 64 bits (a ``duration_seconds`` of
+        2**64-1, a poll's 2**70 voters) stops the C parser; the file is then read again
+        from the start with the Python parser, which keeps such numbers exactly, and
+        the messages already handed out are skipped."""
+        handed_out = 0
+        try:
+            for message in self._read():
+                handed_out += 1
+                yield message
+            return
+        except _IntegerOverflow as exc:
+            if not self._raw.seekable():
+                raise self.error(
+                    "a number is too large for the fast JSON parser and the input cannot be"
+                    " read again; import it from a file",
+                    self.reader.offset,
+                ) from exc
+        self._raw.seek(0)
+        self._backend = _IJSON_PYTHON
+        self._restart()
+        for n, message in enumerate(self._read()):
+            if n >= handed_out:
+                yield message
+
+    def _read(self) -> Iterator[RawExportMessage]:
+        events = iter(self._backend.parse(self.reader, use_float=True))
         try:
             head, base = self._shape(events)
             yield from self._messages(itertools.chain(head, events), base)
@@ -190,8 +229,11 @@ class ExportStream:
                     raise self._not_utf8(exc) from exc
                 message = message.decode("utf-8", "surrogateescape")
             text = str(message)
+            if "integer overflow" in text and self._backend is _IJSON and _IJSON_IS_YAJL:
+                raise _IntegerOverflow(text) from exc
             if "premature EOF" in text or (
-                isinstance(exc, _IJSON_COMMON.IncompleteJSONError) and not _IJSON_IS_YAJL
+                isinstance(exc, _IJSON_COMMON.IncompleteJSONError)
+                and not (_IJSON_IS_YAJL and self._backend is _IJSON)
             ):
                 raise self.error(
                     "the file ends in the middle of the JSON: it looks truncated",
@@ -250,7 +292,7 @@ class ExportStream:
         keys = {_under(base, k): k for k in ("id", "type", "name")}
         left = _LEFT if base else None  # only a full export has left chats
         position, header = self._position, self._header
-        found, build = _builder(message)
+        found, build = _builder(message, self._backend)
         depth = 0  # containers open inside the current message
         outer = 0  # containers open outside messages
         skipping = False
@@ -287,7 +329,7 @@ class ExportStream:
             if skipping:  # the end of the message being skipped: start afresh
                 assert position.chat is not None
                 skipping, depth = False, 0
-                found, build = _builder(message)
+                found, build = _builder(message, self._backend)
                 position.last_id = position.current_id
                 problem = (
                     f"{position.chat.describe()}, message {position.current_id!r}: nested more"

@@ -34,6 +34,7 @@ psycopg, and the Supabase backend will send the same items through PostgREST's
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -60,6 +61,10 @@ from superbrain_core.telegram import EDIT_UPDATE_TYPES
 #: Prefix of an escaped string. A private-use character no keyboard produces,
 #: then a readable tag for whoever looks at the table with psql.
 ESCAPE_MARK = "\ue000esc:"
+#: Prefix of a number JSON cannot spell: ``NaN``, ``Infinity`` and ``-Infinity``
+#: (Python's JSON reader accepts them, ``jsonb`` refuses them), stored as this mark
+#: and the number's name, and read back as the float.
+NUMBER_MARK = "\ue000num:"
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # Inside an escaped string, backslash, NUL and each surrogate code point are
@@ -69,11 +74,16 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _BODY_ESCAPE = re.compile("[\\\\\x00\ud800-\udfff]")
 _BODY_UNESCAPE = re.compile(r"\\(\\|0|u[0-9a-f]{4})")
 _READABLE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_STRICT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 _ESCAPED_NUL = "\\u0000"  # how JSON spells NUL inside an encoded string
 
 
 def _needs_escape(value: str) -> bool:
-    return "\x00" in value or value.startswith(ESCAPE_MARK) or bool(_SURROGATE.search(value))
+    return (
+        "\x00" in value
+        or value.startswith((ESCAPE_MARK, NUMBER_MARK))
+        or bool(_SURROGATE.search(value))
+    )
 
 
 def _escape_char(match: re.Match[str]) -> str:
@@ -100,7 +110,16 @@ def _escape_str(value: str) -> str:
     return ESCAPE_MARK + _BODY_ESCAPE.sub(_escape_char, value)
 
 
-def _unescape_str(value: str) -> str:
+def _unescape_str(value: str) -> Any:
+    if value.startswith(NUMBER_MARK):
+        return float(value[len(NUMBER_MARK) :])
+    if not value.startswith(ESCAPE_MARK):
+        return value
+    return _BODY_UNESCAPE.sub(_unescape_char, value[len(ESCAPE_MARK) :])
+
+
+def _unescape_key(value: str) -> str:
+    """An object key: always a string (a key is never a number, whatever it spells)."""
     if not value.startswith(ESCAPE_MARK):
         return value
     return _BODY_UNESCAPE.sub(_unescape_char, value[len(ESCAPE_MARK) :])
@@ -114,6 +133,10 @@ def escape_json(value: Any) -> Any:
     """
     if isinstance(value, str):
         return _escape_str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return NUMBER_MARK + (
+            "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
+        )
     if isinstance(value, dict):
         return {
             (_escape_str(k) if isinstance(k, str) else k): escape_json(v) for k, v in value.items()
@@ -129,7 +152,7 @@ def unescape_json(value: Any) -> Any:
         return _unescape_str(value)
     if isinstance(value, dict):
         return {
-            (_unescape_str(k) if isinstance(k, str) else k): unescape_json(v)
+            (_unescape_key(k) if isinstance(k, str) else k): unescape_json(v)
             for k, v in value.items()
         }
     if isinstance(value, list):
@@ -143,8 +166,16 @@ def dumps_raw(value: Any) -> str:
     The common case costs one encode and three substring scans; only a value
     that holds NUL, a lone surrogate or the mark is walked and escaped.
     """
-    text = _READABLE.encode(value)
-    if _ESCAPED_NUL in text or ESCAPE_MARK in text or _SURROGATE.search(text):
+    try:
+        text = _STRICT.encode(value)
+    except ValueError:  # NaN or an infinity: JSON has no spelling jsonb accepts
+        return _READABLE.encode(escape_json(value))
+    if (
+        _ESCAPED_NUL in text
+        or ESCAPE_MARK in text
+        or NUMBER_MARK in text
+        or _SURROGATE.search(text)
+    ):
         text = _READABLE.encode(escape_json(value))
     return text
 
@@ -154,7 +185,7 @@ def loads_raw(text: str | None) -> Any:
     if text is None:
         return None
     value = json.loads(text)
-    return unescape_json(value) if ESCAPE_MARK in text else value
+    return unescape_json(value) if ESCAPE_MARK in text or NUMBER_MARK in text else value
 
 
 def clean(value: str | None) -> str | None:
@@ -227,6 +258,7 @@ def _message_item(
         "content_hash": version_hash(msg),
         "is_edit": update.update_type in EDIT_UPDATE_TYPES,
         "files": [_file_item(f, options) for f in msg.files],
+        "business_connection_id": clean(msg.business_connection_id),
     }
 
 

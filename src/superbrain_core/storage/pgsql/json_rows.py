@@ -149,7 +149,7 @@ def work_problem(row: Row) -> WorkProblem:
 
 def work_context(ctx: Row) -> WorkContext:
     """One element of ``superbrain_work_contexts``: ``{root, members, bot_messages,
-    files, placement}``, each row as ``to_jsonb(row)``, already in the Postgres
+    files, placement, input_version}``, each row as ``to_jsonb(row)``, already in the Postgres
     store's order (members by date then id, bot messages and files by id)."""
     root = raw_message(ctx["root"])
     members = tuple(raw_message(m) for m in _rows(ctx.get("members")))
@@ -162,7 +162,9 @@ def work_context(ctx: Row) -> WorkContext:
         ),
         files=tuple(raw_file(f) for f in _rows(ctx.get("files"))),
         placement=routing_entry(placement) if placement else None,
-        input_version=max([root.id, *(m.id for m in members)]),
+        # sql/0008 computes it over every version of the chain; the fallback is for
+        # a context built by hand from rows.
+        input_version=int(ctx.get("input_version") or max([root.id, *(m.id for m in members)])),
     )
 
 

@@ -1,4 +1,5 @@
-"""Search on Postgres and Supabase: one call of ``superbrain_search`` (``sql/0005``).
+"""Search on Postgres and Supabase: one call of ``superbrain_search_all`` (``sql/0008``;
+0005's ``superbrain_search`` without the bot's messages).
 
 The query goes to SQL as the user typed it: the database stems it with the same
 Snowball dictionaries its index was built with, so a match never depends on
@@ -16,13 +17,13 @@ from typing import Any
 
 from superbrain_core.search import HitRow, SearchHit, make_hit
 
-SEARCH_SQL = "SELECT * FROM superbrain_search(%s, %s, %s, %s, %s)"
+SEARCH_SQL = "SELECT * FROM superbrain_search_all(%s, %s, %s, %s, %s)"
 
 
 def hits(
     rows: Iterable[Mapping[str, Any]], wanted: tuple[str, ...], ts: Callable[[Any], datetime]
 ) -> list[SearchHit]:
-    """Rows of ``superbrain_search`` (driver rows or PostgREST JSON) as hits;
+    """Rows of ``superbrain_search_all`` (driver rows or PostgREST JSON) as hits;
     ``ts`` decodes a timestamp the way the backend delivers it."""
     terms = frozenset(wanted)
     return [
@@ -40,6 +41,7 @@ def hits(
                 file_names=tuple(r["file_names"] or ()),
                 destination=r["destination"],
                 record_id=r["record_id"],
+                from_bot=bool(r.get("from_bot")),
             ),
             terms,
         )

@@ -41,6 +41,7 @@ from superbrain_core.models import (
     RawUpdate,
     RoutingEntry,
     StoreStats,
+    UpdateConflict,
     WorkContext,
     WorkFailure,
     WorkItem,
@@ -49,7 +50,13 @@ from superbrain_core.models import (
 from superbrain_core.records import TABLES as ROUTING_TABLES
 from superbrain_core.records import check_task_status
 from superbrain_core.search import SearchHit
-from superbrain_core.storage.base import CaptureOptions, MessageFilter, Store, runs_of_one_kind
+from superbrain_core.storage.base import (
+    CaptureOptions,
+    MessageFilter,
+    Store,
+    business_chat_key,
+    runs_of_one_kind,
+)
 from superbrain_core.storage.pgsql import codec as pgcodec
 from superbrain_core.storage.pgsql import search as postgres_search
 from superbrain_core.storage.pgsql.rows import BOT_COLUMNS as _BOT_COLUMNS
@@ -68,6 +75,7 @@ from superbrain_core.storage.run_lock import DEFAULT_RUN_LOCK_TTL, RunLock
 #: The tables :meth:`PostgresStore.stats` counts.
 TABLES = (
     "raw_updates",
+    "update_conflicts",
     "raw_messages",
     "raw_files",
     "bot_responses",
@@ -192,6 +200,38 @@ class PostgresStore(PostgresPool, Store):
             received_at=_utc(row["received_at"]),
             source=row["source"],
         )
+
+    async def business_chat_id(self, business_connection_id: str, chat_id: int) -> int | None:
+        rows = await self._rows(
+            "business_chat_id",
+            "SELECT id FROM business_connections WHERE business_connection_id = %s",
+            (business_connection_id,),
+        )
+        return business_chat_key(int(rows[0]["id"]), chat_id) if rows else None
+
+    async def update_conflicts(
+        self, *, after_id: int = 0, limit: int = 1000
+    ) -> list[UpdateConflict]:
+        rows = await self._rows(
+            "update_conflicts",
+            "SELECT id, bot_id, update_id, update_type, stored_payload::text AS stored_payload,"
+            " payload::text AS payload, received_at, source FROM update_conflicts"
+            " WHERE id > %s ORDER BY id LIMIT %s",
+            (after_id, limit),
+        )
+        return [
+            UpdateConflict(
+                id=row["id"],
+                bot_id=row["bot_id"],
+                update_id=row["update_id"],
+                update_type=row["update_type"],
+                stored_payload=pgcodec.loads_raw(row["stored_payload"]),
+                payload=pgcodec.loads_raw(row["payload"]),
+                received_at=_utc(row["received_at"]),
+                source=row["source"],
+            )
+            for row in rows
+        ]
 
     async def message_versions(self, chat_id: int, message_id: int) -> list[RawMessage]:
         rows = await self._rows(

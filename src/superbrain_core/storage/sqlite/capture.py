@@ -7,9 +7,9 @@ Shared by live capture (:mod:`.store`) and bulk import (:mod:`.importing`).
 from __future__ import annotations
 
 import sqlite3
-import uuid
 from datetime import datetime
-from typing import Any
+
+import attrs
 
 from superbrain_core import jsonutil
 from superbrain_core.errors import StorageError
@@ -18,15 +18,23 @@ from superbrain_core.models import (
     BotResponseIn,
     CaptureOutcome,
     CaptureResult,
-    ChainReply,
     FileDescriptor,
     NormalizedMessage,
     NormalizedUpdate,
 )
 from superbrain_core.storage.base import (
     CaptureOptions,
+    business_chat_key,
     initial_file_status,
+    payload_fingerprint,
     version_hash,
+)
+from superbrain_core.storage.sqlite.chains import (
+    chain_id_of_message,
+    join_chain,
+    make_room,
+    update_chain_member,
+    version_slot,
 )
 from superbrain_core.storage.sqlite.rows import (
     FILE_INSERT_COLUMNS,
@@ -35,6 +43,7 @@ from superbrain_core.storage.sqlite.rows import (
     message_values,
 )
 from superbrain_core.storage.sqlite.rows import bot_response as _bot_response
+from superbrain_core.storage.sqlite.rows import dt as _dt
 from superbrain_core.storage.sqlite.rows import ts as _ts
 from superbrain_core.storage.sqlite.rows import utcnow as _now
 from superbrain_core.telegram import EDIT_UPDATE_TYPES
@@ -45,42 +54,31 @@ def capture_one(
 ) -> CaptureResult:
     msg = update.message
     message_json = jsonutil.dumps(msg.raw) if msg is not None else None
+    payload_json = jsonutil.dumps_update(update.payload, update.update_type, message_json)
     cur = conn.execute(
         "INSERT INTO raw_updates (bot_id, update_id, update_type, payload, received_at, source)"
         " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (bot_id, update_id) DO NOTHING",
-        (
-            opts.bot_id,
-            update.update_id,
-            update.update_type,
-            jsonutil.dumps_update(update.payload, update.update_type, message_json),
-            now,
-            opts.source,
-        ),
+        (opts.bot_id, update.update_id, update.update_type, payload_json, now, opts.source),
     )
     if cur.rowcount == 0:
-        return CaptureResult(update.update_id, update.update_type, CaptureOutcome.DUPLICATE)
+        return CaptureResult(
+            update.update_id, update.update_type, record_conflict(conn, update, opts, now)
+        )
     if msg is None or message_json is None:
         return CaptureResult(update.update_id, update.update_type, CaptureOutcome.NEW)
+    if msg.business_connection_id is not None:
+        msg = in_business_chat(conn, msg, now)
     is_edit = update.update_type in EDIT_UPDATE_TYPES
-    edit_key = _ts(msg.edit_date)
     content = version_hash(msg)
-    version = 1
-    chain_id: str | None = None
-    root_chain: str | None = None
-    # The message's stored versions and, in the same round trip, a chain it is
-    # already the root of (a reply to it arrived first: a replay, an import).
+    stored_edits: list[datetime | None] = []
+    known_chain: str | None = None
     for row in conn.execute(
-        "SELECT id, version, chain_id,"
+        "SELECT id, version, chain_id, edit_date,"
         " coalesce(edit_date, '') = coalesce(?3, '') AND content_hash = ?4 AS same"
-        " FROM raw_messages WHERE chat_id = ?1 AND message_id = ?2"
-        " UNION ALL SELECT NULL, 0, chain_id, 0 FROM message_chains"
-        " WHERE chat_id = ?1 AND original_message_id = ?2",
-        (msg.chat_id, msg.message_id, edit_key, content),
+        " FROM raw_messages WHERE chat_id = ?1 AND message_id = ?2 ORDER BY version",
+        (msg.chat_id, msg.message_id, _ts(msg.edit_date), content),
     ):
-        if row[0] is None:
-            root_chain = row[2]
-            continue
-        if row[3]:
+        if row[4]:
             # A new update carrying a version we already hold (for example the
             # same edit captured by two routes): the raw update is kept, nothing else.
             return CaptureResult(
@@ -91,12 +89,14 @@ def capture_one(
                 version=row[1],
                 chain_id=row[2],
             )
-        version = max(version, row[1] + 1)
-        chain_id = chain_id or row[2]
-    if chain_id is None and msg.is_clarification and msg.reply_to_message_id is not None:
-        chain_id = resolve_chain(conn, msg, now)
-    if chain_id is None:
-        chain_id = root_chain
+        stored_edits.append(_dt(row[3]))
+        known_chain = known_chain or row[2]
+    # Telegram's clock orders the versions, not arrival: a late older edit slots in.
+    version = version_slot(stored_edits, msg.edit_date)
+    newest = version > len(stored_edits)
+    if not newest:
+        make_room(conn, msg.chat_id, msg.message_id, version)
+    chain_id = join_chain(conn, msg, known_chain, now)
     cur = conn.execute(
         f"INSERT INTO raw_messages ({MESSAGE_INSERT_COLUMNS})"
         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -114,7 +114,7 @@ def capture_one(
         ),
     )
     raw_message_id = int(cur.lastrowid or 0)
-    if chain_id is not None:
+    if chain_id is not None and newest:
         update_chain_member(conn, chain_id, msg, now)
     file_ids = tuple(insert_file(conn, msg, f, opts, now) for f in msg.files)
     outcome = CaptureOutcome.EDIT if is_edit or version > 1 else CaptureOutcome.NEW
@@ -129,115 +129,52 @@ def capture_one(
     )
 
 
-def chain_id_of_message(conn: sqlite3.Connection, chat_id: int, message_id: int) -> str | None:
-    """The chain a message is in: as a stored member, as a root, or as a bot message."""
-    row = conn.execute(
-        "SELECT chain_id FROM raw_messages WHERE chat_id = ?1 AND message_id = ?2"
-        " AND chain_id IS NOT NULL"
-        " UNION ALL SELECT chain_id FROM message_chains"
-        " WHERE chat_id = ?1 AND original_message_id = ?2"
-        " UNION ALL SELECT chain_id FROM bot_responses WHERE chat_id = ?1 AND message_id = ?2"
-        " AND chain_id IS NOT NULL LIMIT 1",
-        (chat_id, message_id),
+def in_business_chat(
+    conn: sqlite3.Connection, msg: NormalizedMessage, now: str | None
+) -> NormalizedMessage:
+    """``msg`` keyed in its business connection's block of chat ids (the connection is
+    numbered the first time it is seen)."""
+    assert msg.business_connection_id is not None
+    conn.execute(
+        "INSERT INTO business_connections (business_connection_id, created_at) VALUES (?, ?)"
+        " ON CONFLICT (business_connection_id) DO NOTHING",
+        (msg.business_connection_id, now),
+    )
+    (number,) = conn.execute(
+        "SELECT id FROM business_connections WHERE business_connection_id = ?",
+        (msg.business_connection_id,),
     ).fetchone()
-    return str(row[0]) if row else None
+    key = business_chat_key(int(number), msg.chat_id)
+    return msg if key is None else attrs.evolve(msg, chat_id=key)
 
 
-def resolve_chain(conn: sqlite3.Connection, msg: NormalizedMessage, now: str | None) -> str:
-    """The chain a reply joins, creating it when the replied-to message starts one.
-
-    Resolution order: the replied message's own chain (reply to a reply); a bot
-    message resolves through ``bot_responses`` to the user message the bot was
-    answering; otherwise the replied message becomes the root.
-    """
-    assert msg.reply_to_message_id is not None
-    target = msg.reply_to_message_id
-    existing = chain_id_of_message(conn, msg.chat_id, target)
-    if existing:
-        return existing
-    bot = conn.execute(
-        "SELECT id, related_user_message_id, response_text FROM bot_responses"
-        " WHERE chat_id = ? AND message_id = ?"
-        " ORDER BY related_user_message_id IS NULL, id LIMIT 1",
-        (msg.chat_id, target),
+def record_conflict(
+    conn: sqlite3.Connection, update: NormalizedUpdate, opts: CaptureOptions, now: str | None
+) -> CaptureOutcome:
+    """An update whose ``update_id`` is stored: a duplicate when the content is the same,
+    else a conflict kept beside the first content (once per distinct content)."""
+    stored = conn.execute(
+        "SELECT payload FROM raw_updates WHERE bot_id = ? AND update_id = ?",
+        (opts.bot_id, update.update_id),
     ).fetchone()
-    root_id, root_text = target, msg.reply_to_text
-    if bot is not None and bot["related_user_message_id"] is not None:
-        root_id = int(bot["related_user_message_id"])
-        existing = chain_id_of_message(conn, msg.chat_id, root_id)
-        if existing:
-            conn.execute(
-                "UPDATE bot_responses SET chain_id = ? WHERE id = ?", (existing, bot["id"])
-            )
-            return existing
-        root_text = None
-    elif bot is not None:
-        root_text = bot["response_text"]
-    root_row = conn.execute(
-        "SELECT user_id, message_text FROM raw_messages WHERE chat_id = ? AND message_id = ?"
-        " ORDER BY version DESC LIMIT 1",
-        (msg.chat_id, root_id),
-    ).fetchone()
-    root_user = root_row["user_id"] if root_row else None
-    if root_row is not None:
-        root_text = root_row["message_text"]
-    chain_id = str(uuid.uuid4())
-    conn.execute(
-        "INSERT INTO message_chains (chain_id, user_id, original_message_id, original_text,"
-        " replies, created_at, updated_at, chat_id) VALUES (?, ?, ?, ?, '[]', ?, ?, ?)",
-        (chain_id, root_user, root_id, root_text, now, now, msg.chat_id),
+    if stored is None or jsonutil.loads(stored[0]) == update.payload:
+        return CaptureOutcome.DUPLICATE
+    cur = conn.execute(
+        "INSERT INTO update_conflicts (bot_id, update_id, update_type, stored_payload, payload,"
+        " payload_hash, received_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (bot_id, update_id, payload_hash) DO NOTHING",
+        (
+            opts.bot_id,
+            update.update_id,
+            update.update_type,
+            stored[0],
+            jsonutil.dumps(update.payload),
+            payload_fingerprint(update.payload),
+            now,
+            opts.source,
+        ),
     )
-    conn.execute(
-        "UPDATE raw_messages SET chain_id = ? WHERE chat_id = ? AND message_id = ?",
-        (chain_id, msg.chat_id, root_id),
-    )
-    # Two statements rather than one with OR, so that each uses its index.
-    conn.execute(
-        "UPDATE bot_responses SET chain_id = ? WHERE chat_id = ? AND message_id = ?",
-        (chain_id, msg.chat_id, target),
-    )
-    conn.execute(
-        "UPDATE bot_responses SET chain_id = ? WHERE chat_id = ? AND related_user_message_id = ?",
-        (chain_id, msg.chat_id, root_id),
-    )
-    return chain_id
-
-
-def update_chain_member(
-    conn: sqlite3.Connection, chain_id: str, msg: NormalizedMessage, now: str | None
-) -> None:
-    """Bring the chain up to date with a new message version: root text or a reply entry."""
-    row = conn.execute(
-        "SELECT original_message_id, replies FROM message_chains WHERE chain_id = ?", (chain_id,)
-    ).fetchone()
-    if row is None:
-        return
-    if row["original_message_id"] == msg.message_id:
-        conn.execute(
-            "UPDATE message_chains SET original_text = ?, user_id = coalesce(user_id, ?),"
-            " updated_at = ? WHERE chain_id = ?",
-            (jsonutil.clean_text(msg.text), msg.user_id, now, chain_id),
-        )
-        return
-    entry = ChainReply(
-        message_id=msg.message_id,
-        text=jsonutil.clean_text(msg.text),
-        date=msg.date,
-        user_id=msg.user_id,
-        reply_to_message_id=msg.reply_to_message_id,
-        reply_to_text=jsonutil.clean_text(msg.reply_to_text),
-    ).to_json()
-    replies: list[dict[str, Any]] = jsonutil.loads(row["replies"])
-    for i, existing in enumerate(replies):
-        if existing.get("message_id") == msg.message_id:
-            replies[i] = entry  # an edited reply: keep its place, show its newest text
-            break
-    else:
-        replies.append(entry)
-    conn.execute(
-        "UPDATE message_chains SET replies = ?, updated_at = ? WHERE chain_id = ?",
-        (jsonutil.dumps(replies), now, chain_id),
-    )
+    return CaptureOutcome.CONFLICT if cur.rowcount else CaptureOutcome.DUPLICATE
 
 
 def insert_file(

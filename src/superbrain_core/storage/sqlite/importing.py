@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from superbrain_core import jsonutil
 from superbrain_core.models import ImportedFile, ImportedMessage, NormalizedMessage
 from superbrain_core.storage.base import CaptureOptions, version_hash
-from superbrain_core.storage.sqlite.capture import resolve_chain, update_chain_member
+from superbrain_core.storage.sqlite.chains import join_chain, update_chain_member
 from superbrain_core.storage.sqlite.rows import (
     FILE_INSERT_COLUMNS,
     MESSAGE_INSERT_COLUMNS,
@@ -43,13 +43,8 @@ _INSERT_FILE = (
     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
     " ON CONFLICT (chat_id, message_id, file_key) DO NOTHING"
 )
-# Whether the key is stored (kind 0) and, in the same round trip, a chain the
-# message is already the root of (kind 1: a reply to it was stored first).
-_LOOKUP = (
-    "SELECT 0, NULL FROM raw_messages WHERE chat_id = ?1 AND message_id = ?2"
-    " UNION ALL SELECT 1, chain_id FROM message_chains"
-    " WHERE chat_id = ?1 AND original_message_id = ?2"
-)
+# Whether the key has a stored version.
+_LOOKUP = "SELECT 1 FROM raw_messages WHERE chat_id = ? AND message_id = ? LIMIT 1"
 
 
 def import_batch(
@@ -62,20 +57,11 @@ def import_batch(
     ids: list[int | None] = []
     for item in items:
         msg = item.message
-        root_chain: str | None = None
-        stored = False
-        for kind, chain in conn.execute(_LOOKUP, (msg.chat_id, msg.message_id)):
-            if kind == 0:
-                stored = True
-                break
-            root_chain = chain
-        if stored:
+        stored = conn.execute(_LOOKUP, (msg.chat_id, msg.message_id)).fetchone()
+        if stored is not None:
             ids.append(None)
             continue
-        chain_id: str | None = None
-        if msg.is_clarification and msg.reply_to_message_id is not None:
-            chain_id = resolve_chain(conn, msg, now)
-        chain_id = chain_id or root_chain
+        chain_id = join_chain(conn, msg, None, now)
         cur = conn.execute(_INSERT_MESSAGE, _message_row(msg, chain_id, opts, now))
         if not cur.rowcount:  # pragma: no cover - the lookup above runs under the write lock
             ids.append(None)

@@ -21,6 +21,7 @@ from superbrain_core.models import (
     RawMessage,
     RawUpdate,
     RoutingEntry,
+    UpdateConflict,
 )
 from superbrain_core.storage import rows
 
@@ -56,6 +57,19 @@ def raw_update(row: sqlite3.Row) -> RawUpdate:
         bot_id=row["bot_id"],
         update_id=row["update_id"],
         update_type=row["update_type"],
+        payload=jsonutil.loads(row["payload"]),
+        received_at=dt(row["received_at"]) or utcnow(),
+        source=row["source"],
+    )
+
+
+def update_conflict(row: sqlite3.Row) -> UpdateConflict:
+    return UpdateConflict(
+        id=row["id"],
+        bot_id=row["bot_id"],
+        update_id=row["update_id"],
+        update_type=row["update_type"],
+        stored_payload=jsonutil.loads(row["stored_payload"]),
         payload=jsonutil.loads(row["payload"]),
         received_at=dt(row["received_at"]) or utcnow(),
         source=row["source"],

@@ -69,26 +69,38 @@ def refresh(conn: sqlite3.Connection, limit: int = PER_CATCH_UP) -> int:
         return 0
     stale = [(r["doc_id"],) for r in rows if r["doc_id"] is not None]
     conn.executemany("DELETE FROM search_fts WHERE rowid = ?", stale)
-    gone = [(r["doc_id"],) for r in rows if r["doc_id"] is not None and r["raw_id"] is None]
-    conn.executemany("DELETE FROM search_docs WHERE id = ?", gone)
     entries: list[tuple[int, str, str]] = []
     for r in rows:
-        if r["raw_id"] is None:
-            continue  # every version deleted (or only files without a message so far)
+        raw_id, bot_id, body, date = r["raw_id"], None, r["message_text"], r["message_date"]
+        if raw_id is None:
+            # No captured message under this key: a message the bot sent, if any
+            # (its newest row: an edit is a row of its own; a failed send is none).
+            bot = conn.execute(
+                "SELECT id, response_text, created_at FROM bot_responses WHERE chat_id = ?"
+                " AND message_id = ? AND error IS NULL ORDER BY id DESC LIMIT 1",
+                (r["chat_id"], r["message_id"]),
+            ).fetchone()
+            if bot is None:
+                if r["doc_id"] is not None:  # every version deleted, or files only so far
+                    conn.execute("DELETE FROM search_docs WHERE id = ?", (r["doc_id"],))
+                continue
+            raw_id, bot_id, body, date = 0, bot["id"], bot["response_text"], bot["created_at"]
         doc_id = r["doc_id"]
         if doc_id is None:
             cur = conn.execute(
-                "INSERT INTO search_docs (chat_id, message_id, raw_message_id, message_date)"
-                " VALUES (?, ?, ?, ?)",
-                (r["chat_id"], r["message_id"], r["raw_id"], r["message_date"]),
+                "INSERT INTO search_docs (chat_id, message_id, raw_message_id, message_date,"
+                " bot_response_id) VALUES (?, ?, ?, ?, ?)",
+                (r["chat_id"], r["message_id"], raw_id, date, bot_id),
             )
             doc_id = int(cur.lastrowid or 0)
         else:
             conn.execute(
-                "UPDATE search_docs SET raw_message_id = ?, message_date = ? WHERE id = ?",
-                (r["raw_id"], r["message_date"], doc_id),
+                "UPDATE search_docs SET raw_message_id = ?, message_date = ?, bot_response_id = ?"
+                " WHERE id = ?",
+                (raw_id, date, bot_id, doc_id),
             )
-        entries.append((doc_id, text.index_text(r["message_text"]), text.index_text(r["files"])))
+        files = r["files"] if bot_id is None else None
+        entries.append((doc_id, text.index_text(body), text.index_text(files)))
     conn.executemany("INSERT INTO search_fts (rowid, body, files) VALUES (?, ?, ?)", entries)
     conn.executemany(
         "DELETE FROM search_pending WHERE chat_id = ? AND message_id = ?",
@@ -148,7 +160,8 @@ def search(
     # instead re-runs the match per message).
     page = (
         "SELECT d.id, d.chat_id, d.message_id, d.raw_message_id,"
-        " d.message_date FROM search_fts s CROSS JOIN search_docs d ON d.id = s.rowid"
+        " d.message_date, d.bot_response_id"
+        " FROM search_fts s CROSS JOIN search_docs d ON d.id = s.rowid"
         f" WHERE {' AND '.join(where)}"
         " ORDER BY d.message_date DESC, d.chat_id, d.message_id DESC LIMIT ?"
     )
@@ -170,7 +183,8 @@ def search(
             "SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS chat_id,"
             " json_extract(value, '$[2]') AS message_id,"
             " json_extract(value, '$[3]') AS raw_message_id,"
-            " json_extract(value, '$[4]') AS message_date FROM json_each(?)"
+            " json_extract(value, '$[4]') AS message_date,"
+            " json_extract(value, '$[5]') AS bot_response_id FROM json_each(?)"
         )
         params = [json.dumps(merged)]
     # Each step materialized so SQLite cannot reorder them: the page; then the
@@ -179,12 +193,18 @@ def search(
     rows = conn.execute(
         f"WITH page AS MATERIALIZED ({page}),"
         " keyed AS MATERIALIZED (SELECT p.chat_id, p.message_id, p.message_date,"
-        "   m.id AS raw_id, m.version, m.message_type, m.source, m.message_text,"
+        "   coalesce(m.id, b.id) AS raw_id, coalesce(m.version, 1) AS version,"
+        "   coalesce(m.message_type, b.response_type) AS message_type,"
+        "   CASE WHEN m.id IS NULL THEN 'bot_response' ELSE m.source END AS source,"
+        "   CASE WHEN m.id IS NULL THEN b.response_text ELSE m.message_text END"
+        "   AS message_text, m.id IS NULL AS from_bot,"
         "   (SELECT f.body FROM search_fts f WHERE f.rowid = p.id) AS body,"
         # "+c.chat_id": find chain members by the chain index, not by scanning the chat.
         "   CASE WHEN m.chain_id IS NOT NULL THEN (SELECT min(c.message_id) FROM raw_messages c"
         "    WHERE c.chain_id = m.chain_id AND +c.chat_id = p.chat_id) END AS root_id"
-        "   FROM page p JOIN raw_messages m ON m.id = p.raw_message_id)"
+        "   FROM page p LEFT JOIN raw_messages m ON m.id = p.raw_message_id"
+        "   LEFT JOIN bot_responses b ON b.id = p.bot_response_id"
+        "   WHERE m.id IS NOT NULL OR b.id IS NOT NULL)"
         " SELECT k.*, coalesce(own.destination, root.destination) AS destination,"
         " CASE WHEN own.id IS NOT NULL THEN own.record_id ELSE root.record_id END AS record_id"
         " FROM keyed k"
@@ -219,6 +239,7 @@ def search(
             file_names=names,
             destination=r["destination"],
             record_id=r["record_id"],
+            from_bot=bool(r["from_bot"]),
         )
         hits.append(make_hit(row, wanted))
     return hits
@@ -230,7 +251,7 @@ def _unindexed_page(
     chat_id: int | None,
     since: datetime | None,
     until: datetime | None,
-) -> tuple[list[tuple[None, int, int, int, str]], int]:
+) -> tuple[list[tuple[None, int, int, int, str, None]], int]:
     """Pending messages whose newest text and file names hold every wanted term,
     as page rows without an index id; and how many pending messages were read."""
     where: list[str] = []
@@ -259,5 +280,7 @@ def _unindexed_page(
     for r in cursor:
         scanned += 1
         if wanted <= set(text.terms(r["message_text"])) | set(text.terms(r["files"])):
-            found.append((None, r["chat_id"], r["message_id"], r["raw_id"], r["message_date"]))
+            found.append(
+                (None, r["chat_id"], r["message_id"], r["raw_id"], r["message_date"], None)
+            )
     return found, scanned

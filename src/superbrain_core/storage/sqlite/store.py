@@ -43,6 +43,7 @@ from superbrain_core.models import (
     RawUpdate,
     RoutingEntry,
     StoreStats,
+    UpdateConflict,
     WorkContext,
     WorkFailure,
     WorkItem,
@@ -54,15 +55,13 @@ from superbrain_core.storage.base import (
     CaptureOptions,
     MessageFilter,
     Store,
+    business_chat_key,
 )
 from superbrain_core.storage.run_lock import DEFAULT_RUN_LOCK_TTL, RunLock, file_lock
 from superbrain_core.storage.sqlite import reads, work
 from superbrain_core.storage.sqlite import search as sqlite_search
-from superbrain_core.storage.sqlite.capture import (
-    capture_one,
-    chain_id_of_message,
-    insert_bot_response,
-)
+from superbrain_core.storage.sqlite.capture import capture_one, insert_bot_response
+from superbrain_core.storage.sqlite.chains import chain_id_of_message
 from superbrain_core.storage.sqlite.connection import (
     Checkpointer,
     connect,
@@ -76,12 +75,14 @@ from superbrain_core.storage.sqlite.rows import raw_file as _raw_file
 from superbrain_core.storage.sqlite.rows import raw_message as _raw_message
 from superbrain_core.storage.sqlite.rows import raw_update as _raw_update
 from superbrain_core.storage.sqlite.rows import ts as _ts
+from superbrain_core.storage.sqlite.rows import update_conflict as _update_conflict
 from superbrain_core.storage.sqlite.rows import utcnow as _now
 
 T = TypeVar("T")
 
 TABLES = (
     "raw_updates",
+    "update_conflicts",
     "raw_messages",
     "raw_files",
     "bot_responses",
@@ -255,6 +256,28 @@ class SqliteStore(Store):
                 (bot_id, update_id),
             ).fetchone()
             return _raw_update(row) if row else None
+
+        return await self._run(read, write=False)
+
+    async def update_conflicts(
+        self, *, after_id: int = 0, limit: int = 1000
+    ) -> list[UpdateConflict]:
+        def read(conn: sqlite3.Connection) -> list[UpdateConflict]:
+            rows = conn.execute(
+                "SELECT * FROM update_conflicts WHERE id > ? ORDER BY id LIMIT ?",
+                (after_id, limit),
+            ).fetchall()
+            return [_update_conflict(r) for r in rows]
+
+        return await self._run(read, write=False)
+
+    async def business_chat_id(self, business_connection_id: str, chat_id: int) -> int | None:
+        def read(conn: sqlite3.Connection) -> int | None:
+            row = conn.execute(
+                "SELECT id FROM business_connections WHERE business_connection_id = ?",
+                (business_connection_id,),
+            ).fetchone()
+            return business_chat_key(int(row[0]), chat_id) if row is not None else None
 
         return await self._run(read, write=False)
 

@@ -147,9 +147,12 @@ def load_contexts(
         if root.chain_id is not None:
             members = tuple(
                 rows.raw_message(r)
+                # A member is a message with any version in the chain (its newest
+                # may lack the chain id: written while a reply created the chain).
                 for r in conn.execute(
-                    "SELECT * FROM raw_messages m WHERE chain_id = ?1 AND chat_id = ?2"
-                    " AND message_id != ?3 AND version = (SELECT max(version) FROM raw_messages"
+                    "SELECT * FROM raw_messages m WHERE chat_id = ?2 AND message_id IN"
+                    " (SELECT message_id FROM raw_messages WHERE chain_id = ?1 AND chat_id = ?2"
+                    " AND message_id != ?3) AND version = (SELECT max(version) FROM raw_messages"
                     " WHERE chat_id = m.chat_id AND message_id = m.message_id)"
                     " ORDER BY message_date, message_id",
                     (root.chain_id, chat_id, message_id),
@@ -161,6 +164,7 @@ def load_contexts(
                     "SELECT * FROM bot_responses WHERE chain_id = ? ORDER BY id", (root.chain_id,)
                 )
             )
+        member_ids = tuple(m.message_id for m in members)
         files: tuple[RawFile, ...] = tuple(
             rows.raw_file(r)
             for r in conn.execute(
@@ -179,9 +183,23 @@ def load_contexts(
             bot_messages=bot,
             files=files,
             placement=rows.routing_entry(current) if current is not None else None,
-            input_version=max([root.id, *(m.id for m in members)]),
+            input_version=_input_version(conn, chat_id, (message_id, *member_ids)),
         )
     return contexts
+
+
+def _input_version(conn: sqlite3.Connection, chat_id: int, message_ids: Sequence[int]) -> int:
+    """The highest raw row id of every version of the message and of its chain's members.
+
+    Not just the newest versions' ids: an older edit that arrived late has a higher
+    id than the newest version, and settling rows "up to input_version" must cover
+    it. Monotonic, so a later run never computes less than an earlier one saw."""
+    marks = ",".join("?" * len(message_ids))
+    row = conn.execute(
+        f"SELECT max(id) FROM raw_messages WHERE chat_id = ? AND message_id IN ({marks})",
+        (chat_id, *message_ids),
+    ).fetchone()
+    return int(row[0] or 0)
 
 
 def _stored_values(conn: sqlite3.Connection, table: str, record_id: int) -> JSONDict | None:

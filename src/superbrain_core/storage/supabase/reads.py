@@ -23,6 +23,7 @@ from superbrain_core.models import (
     RawUpdate,
     RoutingEntry,
     StoreStats,
+    UpdateConflict,
 )
 from superbrain_core.records import TABLE_COLUMNS
 from superbrain_core.records import TABLES as ROUTING_TABLES
@@ -36,6 +37,7 @@ from superbrain_core.storage.supabase.rest import Query, RestClient, iso
 #: The tables :meth:`SupabaseStore.stats` counts: the Postgres store's ``TABLES``.
 STATS_TABLES = (
     "raw_updates",
+    "update_conflicts",
     "raw_messages",
     "raw_files",
     "bot_responses",
@@ -57,6 +59,29 @@ async def get_update(rest: RestClient, update_id: int, *, bot_id: int) -> RawUpd
         limit=1,
     )
     return rows.raw_update(found[0]) if found else None
+
+
+async def update_conflicts(rest: RestClient, *, after_id: int, limit: int) -> list[UpdateConflict]:
+    found = await rest.select(
+        "update_conflicts",
+        "update_conflicts",
+        "id,bot_id,update_id,update_type,stored_payload,payload,received_at,source",
+        after=after_id,
+        limit=limit,
+    )
+    return [
+        UpdateConflict(
+            id=r["id"],
+            bot_id=r["bot_id"],
+            update_id=r["update_id"],
+            update_type=r["update_type"],
+            stored_payload=pgcodec.unescape_json(r["stored_payload"]),
+            payload=pgcodec.unescape_json(r["payload"]),
+            received_at=pgcodec.parse_timestamp(r["received_at"]),
+            source=r["source"],
+        )
+        for r in found
+    ]
 
 
 async def message_versions(rest: RestClient, chat_id: int, message_id: int) -> list[RawMessage]:
@@ -286,7 +311,7 @@ async def search(
     wanted = search_text.prepare(query, limit, since, until)
     found = await rest.rpc(
         "search",
-        "superbrain_search",
+        "superbrain_search_all",
         {
             "p_query": pgcodec.clean(query),
             "p_limit": limit,

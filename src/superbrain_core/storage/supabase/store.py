@@ -49,13 +49,14 @@ from superbrain_core.models import (
     RawUpdate,
     RoutingEntry,
     StoreStats,
+    UpdateConflict,
     WorkContext,
     WorkFailure,
     WorkItem,
     WorkProblem,
 )
 from superbrain_core.search import SearchHit
-from superbrain_core.storage.base import CaptureOptions, MessageFilter, Store
+from superbrain_core.storage.base import CaptureOptions, MessageFilter, Store, business_chat_key
 from superbrain_core.storage.pgsql import migration_files as migrations
 from superbrain_core.storage.run_lock import DEFAULT_RUN_LOCK_TTL, RunLock
 from superbrain_core.storage.supabase import claims, reads, writes
@@ -212,6 +213,21 @@ class SupabaseStore(Store):
 
     async def get_update(self, update_id: int, *, bot_id: int = 0) -> RawUpdate | None:
         return await reads.get_update(self._rest, update_id, bot_id=bot_id)
+
+    async def business_chat_id(self, business_connection_id: str, chat_id: int) -> int | None:
+        found = await self._rest.select(
+            "business_chat_id",
+            "business_connections",
+            "id",
+            lambda q: q.eq("business_connection_id", business_connection_id),
+            limit=1,
+        )
+        return business_chat_key(int(found[0]["id"]), chat_id) if found else None
+
+    async def update_conflicts(
+        self, *, after_id: int = 0, limit: int = 1000
+    ) -> list[UpdateConflict]:
+        return await reads.update_conflicts(self._rest, after_id=after_id, limit=limit)
 
     async def message_versions(self, chat_id: int, message_id: int) -> list[RawMessage]:
         return await reads.message_versions(self._rest, chat_id, message_id)
