@@ -196,6 +196,7 @@ async def run_nightly(
         max_attempts=nightly.max_attempts,
         timezone=settings.timezone,
         worker=worker,
+        exclusive=True,  # only ever run under the run lock below
     )
     try:
         if own_store:

@@ -348,7 +348,8 @@ def batch(
                 settled = report.processed + report.failed + report.quarantined
                 progress.update(task, completed=settled if not dry_run else report.claimed)
 
-            run_options = attrs.evolve(options, worker=worker)
+            # Under the run lock (a real run): any other run still marked running is dead.
+            run_options = attrs.evolve(options, worker=worker, exclusive=not dry_run)
             outcome.append(await run_batch(store, chosen, run_options, on_progress=advance))
 
     _run(run)

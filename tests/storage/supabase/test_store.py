@@ -1203,9 +1203,9 @@ RPC_CASES: list[
         None,
     ),
     (
-        "superbrain_extend_claims",
-        lambda s: s.extend_claims("w1", lease_until=T0),
-        {"p_worker": "w1", "p_lease_until": T0.isoformat()},
+        "superbrain_renew_claims",
+        lambda s: s.extend_claims("w1", lease_until=T0 + timedelta(seconds=60), now=T0),
+        {"p_worker": "w1", "p_lease_seconds": 60.0},
         httpx.Response(200, json=3),
         3,
     ),

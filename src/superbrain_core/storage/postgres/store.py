@@ -61,6 +61,7 @@ from superbrain_core.storage.pgsql.rows import raw_file as _raw_file
 from superbrain_core.storage.pgsql.rows import raw_message as _raw_message
 from superbrain_core.storage.pgsql.rows import utc as _utc
 from superbrain_core.storage.postgres import reads, work
+from superbrain_core.storage.postgres.outbox import OutboxMethods
 from superbrain_core.storage.postgres.pool import Connection, PostgresPool
 from superbrain_core.storage.run_lock import DEFAULT_RUN_LOCK_TTL, RunLock
 
@@ -77,7 +78,7 @@ TABLES = (
 )
 
 
-class PostgresStore(PostgresPool, Store):
+class PostgresStore(PostgresPool, OutboxMethods, Store):
     """:class:`Store` on a Postgres database migrated with ``superbrain db migrate``."""
 
     backend = "postgres"
@@ -377,10 +378,14 @@ class PostgresStore(PostgresPool, Store):
                 lambda c: work.record_failures(c, failures, datetime.now(UTC)),
             )
 
-    async def extend_claims(self, worker: str, *, lease_until: datetime) -> int:
+    async def extend_claims(
+        self, worker: str, *, lease_until: datetime, now: datetime | None = None
+    ) -> int:
+        # Only the lease's length crosses over: the server's clock places it.
+        seconds = (lease_until - (now or datetime.now(UTC))).total_seconds()
         return await self._call(
             "extend_claims",
-            lambda c: work.count_of(c, "superbrain_extend_claims", worker, lease_until),
+            lambda c: work.count_of(c, "superbrain_renew_claims", worker, seconds),
         )
 
     async def release_claims(self, worker: str) -> int:

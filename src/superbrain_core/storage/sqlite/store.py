@@ -56,7 +56,7 @@ from superbrain_core.storage.base import (
     Store,
 )
 from superbrain_core.storage.run_lock import DEFAULT_RUN_LOCK_TTL, RunLock, file_lock
-from superbrain_core.storage.sqlite import reads, work
+from superbrain_core.storage.sqlite import outbox, reads, work
 from superbrain_core.storage.sqlite import search as sqlite_search
 from superbrain_core.storage.sqlite.capture import (
     capture_one,
@@ -69,6 +69,7 @@ from superbrain_core.storage.sqlite.connection import (
     is_in_memory,
     sqlite_path_from_url,
 )
+from superbrain_core.storage.sqlite.outbox import OutboxMethods
 from superbrain_core.storage.sqlite.rows import bot_response as _bot_response
 from superbrain_core.storage.sqlite.rows import chain as _chain
 from superbrain_core.storage.sqlite.rows import dt as _dt
@@ -92,7 +93,7 @@ TABLES = (
 )
 
 
-class SqliteStore(Store):
+class SqliteStore(OutboxMethods, Store):
     """:class:`Store` on a SQLite file (or ``:memory:``)."""
 
     backend = "sqlite"
@@ -435,10 +436,14 @@ class SqliteStore(Store):
                 lambda c: work.record_failures(c, failures, _ts(_now()) or ""), write=True
             )
 
-    async def extend_claims(self, worker: str, *, lease_until: datetime) -> int:
-        return await self._run(
-            lambda c: work.extend_claims(c, worker, _ts(lease_until) or ""), write=True
-        )
+    async def extend_claims(
+        self, worker: str, *, lease_until: datetime, now: datetime | None = None
+    ) -> int:
+        def beat(c: sqlite3.Connection) -> int:
+            outbox.heartbeat(c, worker, _ts(now or _now()) or "")
+            return work.extend_claims(c, worker, _ts(lease_until) or "")
+
+        return await self._run(beat, write=True)
 
     async def release_claims(self, worker: str) -> int:
         return await self._run(lambda c: work.release_claims(c, worker), write=True)

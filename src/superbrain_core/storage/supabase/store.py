@@ -65,6 +65,7 @@ from superbrain_core.storage.supabase.config import (
     rest_url,
     settings_from_env,
 )
+from superbrain_core.storage.supabase.outbox import OutboxMethods
 from superbrain_core.storage.supabase.reads import STATS_TABLES
 from superbrain_core.storage.supabase.rest import (
     DEFAULT_PAGE_SIZE,
@@ -91,7 +92,7 @@ SCHEMA_BEHIND = (
 )
 
 
-class SupabaseStore(Store):
+class SupabaseStore(OutboxMethods, Store):
     """:class:`Store` on a Supabase project migrated with ``superbrain db migrate``.
 
     ``url`` is the project URL and ``key`` its service key (either kind);
@@ -301,8 +302,10 @@ class SupabaseStore(Store):
     async def record_work_failures(self, failures: Sequence[WorkFailure]) -> None:
         await claims.record_work_failures(self._rest, failures)
 
-    async def extend_claims(self, worker: str, *, lease_until: datetime) -> int:
-        return await claims.extend_claims(self._rest, worker, lease_until=lease_until)
+    async def extend_claims(
+        self, worker: str, *, lease_until: datetime, now: datetime | None = None
+    ) -> int:
+        return await claims.extend_claims(self._rest, worker, lease_until=lease_until, now=now)
 
     async def release_claims(self, worker: str) -> int:
         return await claims.release_claims(self._rest, worker)
