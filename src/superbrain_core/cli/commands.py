@@ -21,6 +21,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from superbrain_core.capture import Capturer
+from superbrain_core.cli.batch_output import batch_progress as _batch_progress
+from superbrain_core.cli.batch_output import print_report as _print_report
 from superbrain_core.cli.boundary import (
     EXIT_CONFIG_ERROR,
     EXIT_INPUT_ERROR,
@@ -366,8 +368,26 @@ def nightly(
         bool,
         typer.Option("--retry-quarantined", help="Give quarantined messages fresh attempts first."),
     ] = False,
+    resend: Annotated[
+        bool,
+        typer.Option(
+            "--resend",
+            help="Send tonight's digests and questions again, as first sent (analyzes nothing).",
+        ),
+    ] = False,
+    night: Annotated[
+        datetime | None,
+        typer.Option(
+            "--night",
+            formats=["%Y-%m-%d"],
+            help="The night the digest belongs to (default: today in SUPERBRAIN_TIMEZONE).",
+        ),
+    ] = None,
 ) -> None:
     """One night of the analyzer, as the CronJob runs it: lock, file, tell the owners.
+
+    Each digest and question is sent at most once per owner and night, however
+    often the Job is retried; --resend sends them again on purpose.
 
     Settings come from the environment (docs/configuration.md): the classifier
     (SUPERBRAIN_CLASSIFIER), and TELEGRAM_BOT_TOKEN with SUPERBRAIN_OWNER_IDS
@@ -384,7 +404,11 @@ def nightly(
     )
 
     try:
-        nightly_settings = NightlySettings.from_env(retry_quarantined=retry_quarantined or None)
+        nightly_settings = NightlySettings.from_env(
+            retry_quarantined=retry_quarantined or None,
+            resend=resend or None,
+            night=night.date() if night else None,
+        )
     except ConfigError as exc:
         config_error(exc)
     outcome: list[NightlyResult] = []
@@ -418,7 +442,9 @@ def nightly(
         target = f"{d.chat_id}" + (
             f" (reply to {d.reply_to_message_id})" if d.reply_to_message_id else ""
         )
-        if d.ok:
+        if d.skipped:
+            console.print(f"already sent tonight: {d.kind} to {target}", highlight=False)
+        elif d.ok:
             console.print(f"sent {d.kind} to {target}", highlight=False)
         else:
             err_console.print(f"[red]not sent[/] {d.kind} to {target}: {d.error}", highlight=False)
@@ -426,48 +452,6 @@ def nightly(
         err_console.print("TELEGRAM_BOT_TOKEN is not set: the digest was only printed.")
     if result.exit_code:
         raise typer.Exit(result.exit_code)
-
-
-def _batch_progress() -> Progress:
-    return Progress(
-        TextColumn("[bold]batch"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-    )
-
-
-def _print_report(report: Any) -> None:
-    table = Table("", "count", title=f"Batch run {report.run_id or '(dry run)'}")
-    for name, value in report.counts().items():
-        if name != "routed":
-            table.add_row(name, str(value))
-    for dest, count in sorted(report.routed.items()):
-        table.add_row(f"→ {dest}", str(count))
-    console.print(table)
-    if report.dry_run and report.proposals:
-        changes = Table("message", "now", "would go to", "confidence", title="Dry run")
-        for p in report.proposals:
-            changes.add_row(
-                f"{p.chat_id}:{p.message_id}",
-                p.current or "—",
-                p.proposed,
-                f"{p.confidence:.2f}",
-            )
-        console.print(changes)
-        if report.changes > len(report.proposals):
-            console.print(f"…and {report.changes - len(report.proposals)} more changes")
-    for f in report.failures:
-        state = "quarantined" if f.quarantined else f"attempt {f.attempts}, will retry"
-        err_console.print(
-            f"[yellow]failed[/] {f.chat_id}:{f.message_id} ({state}): {f.error}", highlight=False
-        )
-    unlisted = report.failed + report.quarantined - len(report.failures)
-    if unlisted > 0:
-        err_console.print(f"[yellow]…and {unlisted} more failed messages[/]")
-    console.print(report.digest, highlight=False)
 
 
 @app.command()
