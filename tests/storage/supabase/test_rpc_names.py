@@ -51,6 +51,10 @@ from superbrain_core.storage.postgres.store import PostgresStore
 from superbrain_core.storage.supabase.store import SupabaseStore
 from superbrain_core.telegram import normalize_update
 from tests.analyzer.test_batch_backends import *  # noqa: F403  (the suite, run on this module's store)
+from tests.bot.test_poison_spool import (  # noqa: F401  (run on this module's store)
+    test_a_live_batch_with_a_poison_update_loses_none_of_the_others,
+    test_a_poison_update_is_set_aside_and_the_rest_replays,
+)
 from tests.history.test_desktop_import_backends import *  # noqa: F403
 from tests.storage.conformance.test_crash_rescue import *  # noqa: F403
 from tests.storage.conformance.test_run_lock import (  # noqa: F401  (run on this module's store)

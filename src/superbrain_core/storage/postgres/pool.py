@@ -25,7 +25,7 @@ import psycopg
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from superbrain_core.errors import StorageError, TransientStorageError
+from superbrain_core.errors import PermanentStorageError, StorageError, TransientStorageError
 from superbrain_core.logs import get_logger
 from superbrain_core.storage.postgres import migrations
 from superbrain_core.storage.postgres.connect import (
@@ -173,5 +173,10 @@ class PostgresPool:
                     sqlstate=getattr(exc, "sqlstate", None),
                 )
                 await anyio.sleep(delay)
+            except (psycopg.DataError, psycopg.IntegrityError) as exc:
+                # SQLSTATE classes 22 and 23: this data, refused every time.
+                raise PermanentStorageError(
+                    f"Postgres {what} refused the data: {_describe(exc)}"
+                ) from exc
             except psycopg.Error as exc:
                 raise StorageError(f"Postgres {what} failed: {_describe(exc)}") from exc

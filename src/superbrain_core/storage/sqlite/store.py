@@ -23,7 +23,12 @@ import anyio.to_thread
 
 from superbrain_core import jsonutil
 from superbrain_core import search as search_text
-from superbrain_core.errors import ConfigError, StorageError, TransientStorageError
+from superbrain_core.errors import (
+    ConfigError,
+    PermanentStorageError,
+    StorageError,
+    TransientStorageError,
+)
 from superbrain_core.logs import get_logger
 from superbrain_core.models import (
     BatchRun,
@@ -185,6 +190,8 @@ class SqliteStore(OutboxMethods, Store):
                 if "locked" in str(exc) or "busy" in str(exc):
                     raise TransientStorageError(f"SQLite busy: {exc}") from exc
                 raise StorageError(f"SQLite error: {exc}") from exc
+            except (sqlite3.IntegrityError, sqlite3.DataError) as exc:
+                raise PermanentStorageError(f"SQLite refused the data: {exc}") from exc
             except sqlite3.DatabaseError as exc:
                 raise StorageError(f"SQLite error: {exc}") from exc
 
