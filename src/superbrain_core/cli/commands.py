@@ -36,6 +36,7 @@ from superbrain_core.cli.boundary import (
 )
 from superbrain_core.cli.db import db_app
 from superbrain_core.cli.evaluate import evaluate as evaluate_command
+from superbrain_core.cli.files import files_app
 from superbrain_core.cli.importing import register as register_import_desktop
 from superbrain_core.cli.search import search as search_command
 from superbrain_core.errors import ConfigError, InputError, RunLockHeld, StorageError
@@ -51,6 +52,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(db_app)
+app.add_typer(files_app)
 register_import_desktop(app)
 app.command("search")(search_command)
 app.command("eval")(evaluate_command)
