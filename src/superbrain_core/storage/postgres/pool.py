@@ -32,6 +32,7 @@ from superbrain_core.storage.postgres.connect import (
     connect_error,
     connection_kwargs,
     describe_dsn,
+    transaction_pooler,
 )
 from superbrain_core.storage.postgres.connect import describe_error as _describe
 
@@ -60,6 +61,10 @@ class PostgresPool:
         self._kwargs = connection_kwargs(
             self._dsn, application_name=application_name, connect_timeout=connect_timeout
         )
+        if transaction_pooler(self._dsn) is not None:
+            # A transaction pooler may run the next statement on another server
+            # connection, where a statement prepared on this one does not exist.
+            self._kwargs["prepare_threshold"] = None
         self._migrate = migrate
         self._min = min_connections
         self._max = max(min_connections, max_connections)

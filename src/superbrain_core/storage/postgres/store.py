@@ -61,6 +61,7 @@ from superbrain_core.storage.pgsql.rows import raw_file as _raw_file
 from superbrain_core.storage.pgsql.rows import raw_message as _raw_message
 from superbrain_core.storage.pgsql.rows import utc as _utc
 from superbrain_core.storage.postgres import reads, work
+from superbrain_core.storage.postgres.connect import transaction_pooler
 from superbrain_core.storage.postgres.outbox import OutboxMethods
 from superbrain_core.storage.postgres.pool import Connection, PostgresPool
 from superbrain_core.storage.run_lock import DEFAULT_RUN_LOCK_TTL, RunLock
@@ -410,8 +411,13 @@ class PostgresStore(PostgresPool, OutboxMethods, Store):
     def run_lock(
         self, name: str, holder: str, *, ttl: float = DEFAULT_RUN_LOCK_TTL
     ) -> AbstractAsyncContextManager[RunLock]:
-        from superbrain_core.storage.postgres.lock import advisory_run_lock
+        from superbrain_core.storage.postgres.lock import advisory_run_lock, pooled_run_lock
 
+        pooler = transaction_pooler(self._dsn)
+        if pooler is not None:
+            # A session advisory lock means nothing through a transaction pooler:
+            # the lease row, taken and renewed one transaction at a time, does.
+            return pooled_run_lock(self._call, pooler, name, holder, ttl)
         return advisory_run_lock(self._kwargs, self.where, name, holder, ttl)
 
     async def start_batch_run(self, classifier: str, version: str, worker: str) -> int:
