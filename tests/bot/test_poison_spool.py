@@ -23,9 +23,10 @@ import pytest
 from superbrain_core.bot.spool import DurableCapture, Spool
 from superbrain_core.capture import Capturer
 from superbrain_core.demo.samples import OWNER_ID, make_update
-from superbrain_core.errors import TransientStorageError
+from superbrain_core.errors import PermanentStorageError, TransientStorageError
 from superbrain_core.models import BotResponseIn, NormalizedUpdate
 from superbrain_core.storage.base import CaptureOptions, Store
+from superbrain_core.telegram import normalize_update
 from tests.bot.conftest import BotHarness, webhook_server
 
 pytestmark = pytest.mark.anyio
@@ -177,3 +178,21 @@ async def test_readyz_reports_a_spool_that_is_not_draining(harness: BotHarness) 
         assert await harness.capture.durable.replay() >= 1
         healthy = await client.get("/readyz")
         assert healthy.status_code == 200 and healthy.json()["spool_pending"] is False
+
+
+async def test_a_mixed_batch_is_stored_whole_or_not_at_all(
+    store: Store, request: pytest.FixtureRequest
+) -> None:
+    """Group commit's batch (updates and the bot's replies interleaved) is one unit on
+    every backend: on Supabase one rpc, where several calls would each commit."""
+    batch: list[NormalizedUpdate | BotResponseIn] = [
+        normalize_update(make_update(21, message_id=21, text="первое")),
+        BotResponseIn(chat_id=OWNER_ID, message_id=921, response_text="✓ Сохранил"),
+        normalize_update(make_update(POISON, message_id=22, text="яд")),
+    ]
+    with refusing_one_update(store, request), pytest.raises(PermanentStorageError):
+        await store.write_batch(batch)
+    assert await store.get_update(21) is None
+    assert await store.bot_responses(OWNER_ID) == []
+    results = await store.write_batch(batch[:2])
+    assert len(results) == 2 and await store.get_update(21) is not None

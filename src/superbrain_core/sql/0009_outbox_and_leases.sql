@@ -174,6 +174,38 @@ BEGIN
 END;
 $$;
 
+-- == one batch, one transaction ===================================================
+
+-- The bot's group commit interleaves updates and its own replies. Through
+-- PostgREST each rpc is its own transaction, so a batch sent as several calls
+-- could be half stored; this takes the whole batch in one call: p_runs is
+-- [{"kind": "updates"|"bot_responses", "items": [...]}, ...] (the items the two
+-- functions below take), and the answer holds each run's answer, in order.
+CREATE OR REPLACE FUNCTION superbrain_write_batch(p_runs jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql
+VOLATILE
+SECURITY INVOKER
+SET search_path = public, pg_temp
+AS $$
+DECLARE
+    v_run jsonb;
+    v_out jsonb := '[]'::jsonb;
+BEGIN
+    FOR v_run IN SELECT value FROM jsonb_array_elements(p_runs) LOOP
+        IF v_run->>'kind' = 'bot_responses' THEN
+            v_out := v_out || jsonb_build_array(superbrain_record_bot_responses(v_run->'items'));
+        ELSIF v_run->>'kind' = 'updates' THEN
+            v_out := v_out || jsonb_build_array(superbrain_capture_many(v_run->'items'));
+        ELSE
+            RAISE EXCEPTION 'superbrain_write_batch: unknown run kind %', v_run->>'kind'
+                USING ERRCODE = '22023';
+        END IF;
+    END LOOP;
+    RETURN v_out;
+END;
+$$;
+
 -- == the notification outbox ======================================================
 
 CREATE TABLE IF NOT EXISTS notification_outbox (

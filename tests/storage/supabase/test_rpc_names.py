@@ -53,6 +53,7 @@ from superbrain_core.telegram import normalize_update
 from tests.analyzer.test_batch_backends import *  # noqa: F403  (the suite, run on this module's store)
 from tests.bot.test_poison_spool import (  # noqa: F401  (run on this module's store)
     test_a_live_batch_with_a_poison_update_loses_none_of_the_others,
+    test_a_mixed_batch_is_stored_whole_or_not_at_all,
     test_a_poison_update_is_set_aside_and_the_rest_replays,
 )
 from tests.history.test_desktop_import_backends import *  # noqa: F403
@@ -148,6 +149,12 @@ async def _every_rpc_call() -> dict[str, set[str]]:
             [ImportedMessage(normalize_update(make_update(2, message_id=2, text="x")).message)]
         ),
         lambda s: s.stored_message_keys([(1, 1), (1, 2)]),
+        lambda s: s.write_batch(
+            [
+                normalize_update(make_update(3, message_id=3, text="x")),
+                BotResponseIn(chat_id=1, message_id=4, response_text="y"),
+            ]
+        ),
         lambda s: s.rescue_crashed_runs(
             "w", stale_after=timedelta(seconds=60), exclusive=False, now=T0
         ),

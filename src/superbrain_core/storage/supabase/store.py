@@ -14,9 +14,9 @@ schema itself is applied with ``superbrain db migrate`` against the project's
 Postgres DSN; opening refuses a project that is behind.
 
 What PostgREST cannot do is run several calls in one transaction: each function
-call is atomic on its own, and :meth:`write_batch` is the base class's (one call
-per run of updates or of bot responses), not one transaction for a whole mixed
-batch as on Postgres.
+call is atomic on its own, so :meth:`write_batch` sends a whole mixed batch of
+updates and bot responses as one call (``superbrain_write_batch``), one
+transaction as on Postgres.
 """
 
 from __future__ import annotations
@@ -196,6 +196,13 @@ class SupabaseStore(OutboxMethods, Store):
 
     async def record_bot_responses(self, responses: Sequence[BotResponseIn]) -> list[BotResponse]:
         return await writes.record_bot_responses(self._rest, responses)
+
+    async def write_batch(
+        self,
+        items: Sequence[NormalizedUpdate | BotResponseIn],
+        options: CaptureOptions | None = None,
+    ) -> list[CaptureResult | BotResponse]:
+        return await writes.write_batch(self._rest, items, options)
 
     async def import_messages(
         self, messages: Sequence[ImportedMessage], options: CaptureOptions | None = None
