@@ -36,12 +36,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_bot(tmp_path: Path, port: int, api: str) -> subprocess.Popen[bytes]:
+def start_bot(
+    tmp_path: Path, port: int, api: str, db_url: str | None = None
+) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SUPERBRAIN_", "TELEGRAM_"))}
     env.update(
         {
             "TELEGRAM_BOT_TOKEN": BOT_TOKEN,
-            "SUPERBRAIN_DB": f"sqlite:///{tmp_path / 'bot.db'}",
+            "SUPERBRAIN_DB": db_url or f"sqlite:///{tmp_path / 'bot.db'}",
             "SUPERBRAIN_DATA_DIR": str(tmp_path / "data"),
             "SUPERBRAIN_LOG_FORMAT": "json",
             "SUPERBRAIN_LOG_LEVEL": "WARNING",

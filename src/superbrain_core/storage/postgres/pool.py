@@ -89,7 +89,9 @@ class PostgresPool:
             open=False,
             configure=self._configure,
             name="superbrain",
-            timeout=max(30.0, self._connect_timeout),
+            # How long a call waits for a connection: the bot's webhook waits on
+            # it before falling back to the spool, so it stays short.
+            timeout=max(10.0, self._connect_timeout),
         )
         try:
             await pool.open(wait=True, timeout=self._connect_timeout)
@@ -163,6 +165,13 @@ class PostgresPool:
                 async with pool.connection() as conn:
                     return await work(conn)
             except (psycopg.OperationalError, PoolTimeout) as exc:
+                if isinstance(exc, PoolTimeout):
+                    # No connection for the pool's whole wait, while it kept
+                    # reconnecting: waiting again would only keep the caller (a
+                    # webhook) from its spool that much longer.
+                    raise TransientStorageError(
+                        f"Postgres {what} failed: the database is unreachable ({_describe(exc)})"
+                    ) from exc
                 if attempt >= self._max_attempts:
                     raise TransientStorageError(
                         f"Postgres {what} failed after {attempt} attempts: {_describe(exc)}"
