@@ -58,7 +58,9 @@ fuzz: $(DEV)
 ## mid-ingest and mid-import, Postgres taken away, racing runs with faults); make test
 ## runs it bounded. Each test prints a CHAOS line with lost/duplicated counts and timings.
 chaos: $(DEV)
-	SUPERBRAIN_CHAOS=long $(BIN)/python -m pytest tests/chaos -q -s -p no:randomly | grep -E '^CHAOS|passed|failed|error'
+	SUPERBRAIN_CHAOS=long CI=true $(BIN)/python -m pytest tests/chaos -q -s -p no:randomly \
+		> $(VENV)/chaos.log 2>&1; status=$$?; \
+		grep -E '^CHAOS|passed|failed in|error in' $(VENV)/chaos.log; exit $$status
 
 ## Benchmarks (print figures; no pass/fail).
 bench: $(DEV)
