@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 CORE   := $(VENV)/.installed-core
 DEV    := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck evaluate pytest fuzz bench clean
+.PHONY: demo test lint typecheck evaluate pytest fuzz chaos bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,14 @@ pytest: $(DEV)
 ## bounded profile as part of pytest). Prints how many examples each property ran.
 fuzz: $(DEV)
 	SUPERBRAIN_FUZZ=long $(BIN)/python -m pytest tests/fuzz -q --hypothesis-show-statistics
+
+## The chaos suite at full size (kill -9 mid-burst of 2,000 webhook updates, mid-batch,
+## mid-ingest and mid-import, Postgres taken away, racing runs with faults); make test
+## runs it bounded. Each test prints a CHAOS line with lost/duplicated counts and timings.
+chaos: $(DEV)
+	SUPERBRAIN_CHAOS=long CI=true $(BIN)/python -m pytest tests/chaos -q -s -p no:randomly \
+		> $(VENV)/chaos.log 2>&1; status=$$?; \
+		grep -E '^CHAOS|passed|failed in|error in' $(VENV)/chaos.log; exit $$status
 
 ## Benchmarks (print figures; no pass/fail).
 bench: $(DEV)

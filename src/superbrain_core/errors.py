@@ -80,6 +80,15 @@ class StorageError(SuperbrainError):
     """The storage backend failed; the original driver error is ``__cause__``."""
 
 
+class PermanentStorageError(StorageError):
+    """The store refused *this data* and will refuse it every time (a value out of
+    range, a broken constraint), while it answers everything else.
+
+    Retrying cannot help, so a queue must set the record aside (the spool's
+    ``.rejected`` file) instead of waiting behind it as for an outage.
+    """
+
+
 class TransientStorageError(StorageError):
     """A storage failure that is expected to go away (disconnect, busy, 5xx).
 

@@ -12,7 +12,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -210,3 +210,35 @@ class SupabaseBucketFileStore:
         if response.status_code in (400, 404):
             return False
         raise OSError(f"Supabase Storage lookup failed: HTTP {response.status_code}")
+
+
+def file_store_from_env(
+    files_dir: str | Path, tmp_dir: str | Path, env: Mapping[str, str] | None = None
+) -> FileStore:
+    """Where file bytes go outside the bot: the Storage bucket the bot uses when
+    ``SUPERBRAIN_FILES_BUCKET`` is set (with ``SUPABASE_URL`` and the service key),
+    else ``files_dir``. ``import-desktop`` and ``files retry`` call this, so an
+    import puts media where the bot puts its downloads."""
+    from superbrain_core.errors import ConfigError
+
+    env = os.environ if env is None else env
+    bucket = (env.get("SUPERBRAIN_FILES_BUCKET") or "").strip()
+    if not bucket:
+        return LocalFileStore(files_dir)
+    url = env.get("SUPABASE_URL")
+    key = env.get("SUPABASE_SERVICE_KEY") or env.get("SUPABASE_KEY")
+    if not url:
+        raise ConfigError("SUPERBRAIN_FILES_BUCKET needs SUPABASE_URL", variable="SUPABASE_URL")
+    if not key:
+        raise ConfigError(
+            "SUPERBRAIN_FILES_BUCKET needs SUPABASE_SERVICE_KEY (or SUPABASE_KEY)",
+            variable="SUPABASE_SERVICE_KEY",
+        )
+    return SupabaseBucketFileStore(url, key, bucket, tmp_dir=tmp_dir)
+
+
+async def close_file_store(files: FileStore) -> None:
+    """Close a FileStore that holds a client (the bucket's); a folder needs nothing."""
+    aclose = getattr(files, "aclose", None)
+    if aclose is not None:
+        await aclose()

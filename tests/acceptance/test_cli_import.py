@@ -141,3 +141,51 @@ def test_an_export_that_is_not_utf8_is_a_clear_error_with_the_byte_offset(
     assert "Traceback" not in result.stderr and "UnicodeDecodeError" not in result.stderr
     assert "not valid UTF-8" in result.stderr and f"(offset {spot})" in result.stderr
     assert "in message 101" in result.stderr
+
+
+def test_attachments_that_failed_to_save_are_listed_exit_5_and_are_saved_later(
+    tmp_path: Path,
+) -> None:
+    """A write failure (here: a wrong data dir, a file where the files folder should
+    be) is not the export's fault: recorded as such, listed, exit 5, and the next
+    import, or `superbrain files retry`, saves the files once the cause is fixed."""
+    export = FIXTURES / "supergroup_2021"
+    files = tmp_path / "data" / "files"
+    files.parent.mkdir(parents=True)
+    files.write_text("not a folder")
+    first = run(tmp_path, "import-desktop", str(export))
+    assert first.returncode == 5, first.stderr
+    assert "2 not saved" in first.stdout and "0 failed" in first.stdout
+    assert first.stderr.count("not saved:") == 2
+    assert "files retry" in first.stderr
+    with sqlite3.connect(tmp_path / "cli.db") as conn:
+        rows = conn.execute("SELECT status, download_reason FROM raw_files").fetchall()
+    assert len(rows) == 2
+    assert all(s == "failed" and r.startswith("saving it failed: ") for s, r in rows)
+    # Still broken: the re-import tries again, and still says so.
+    still = run(tmp_path, "import-desktop", str(export))
+    assert still.returncode == 5 and "2 not saved" in still.stdout, still.stdout
+    # Fixed: the next import saves them (its messages are already stored).
+    files.unlink()
+    again = run(tmp_path, "import-desktop", str(export))
+    assert again.returncode == 0, again.stderr
+    assert "0 not saved, 2 saved now" in again.stdout and "4 already stored" in again.stdout
+    with sqlite3.connect(tmp_path / "cli.db") as conn:
+        statuses = conn.execute("SELECT DISTINCT status FROM raw_files").fetchall()
+    assert statuses == [("stored",)]
+    assert len(list(files.glob("*/*/*"))) == 2
+
+
+def test_files_retry_saves_what_an_import_could_not(tmp_path: Path) -> None:
+    files = tmp_path / "data" / "files"
+    files.parent.mkdir(parents=True)
+    files.write_text("not a folder")
+    assert run(tmp_path, "import-desktop", str(FIXTURES / "supergroup_2021")).returncode == 5
+    broken = run(tmp_path, "files", "retry")
+    assert broken.returncode == 5 and broken.stderr.count("not saved:") == 2, broken.stderr
+    files.unlink()
+    fixed = run(tmp_path, "files", "retry")
+    assert fixed.returncode == 0, fixed.stderr
+    assert "files saved now: 2, still not saved: 0" in fixed.stdout
+    assert run(tmp_path, "files", "retry").stdout.startswith("files saved now: 0")
+    assert len(list(files.glob("*/*/*"))) == 2

@@ -17,8 +17,10 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -157,10 +159,18 @@ def test_a_night_files_tells_the_owner_asks_and_the_answer_moves_the_item(
     assert recorded["question"]["related_user_message_id"] == 2
     assert recorded["question"]["error"] is None
 
+    # The same night again: everything was sent once already, nothing goes twice.
+    again = superbrain(db_url, tmp_path, "nightly", env=env)
+    assert again.returncode == 0, again.stderr
+    assert len(telegram.messages("digest")) == 1 and len(telegram.messages("question")) == 1
+    assert "already sent tonight: digest" in again.stdout
+
     # The owner answers the question by replying to the bot's message.
     answer = make_update(3, message_id=3, text="это задача", reply_to=question)
     ingest(db_url, tmp_path, [answer])
-    second = superbrain(db_url, tmp_path, "nightly", env=env)
+    # The next night.
+    tomorrow = (datetime.now(ZoneInfo("Europe/Moscow")) + timedelta(days=1)).date().isoformat()
+    second = superbrain(db_url, tmp_path, "nightly", "--night", tomorrow, env=env)
     assert second.returncode == 0, second.stderr
     latest = telegram.messages("digest")[-1]
     assert "Переложено после уточнений: 1." in latest["text"], latest["text"]

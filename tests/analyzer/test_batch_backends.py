@@ -343,13 +343,16 @@ async def test_a_run_killed_midway_is_finished_by_the_next(store_factory: StoreF
         assert run is not None and run.status == "interrupted"  # cancelled from outside
         done_before = sum((await placements(store)).values())
         assert 0 < done_before < 50
-    # Simulate a hard kill too: claims left behind expire after the lease.
+    # Simulate a hard kill too: claims left behind by a dead worker come back to
+    # a run holding the run lock at once, without waiting for their lease.
     async with store_factory() as store:
         await store.claim_work(
             "ghost", limit=5, lease_until=clock.now + options.lease, now=clock.now
         )
-        clock.now += options.lease + timedelta(seconds=1)
-        report = await run_batch(store, classifier(), options, clock=clock)
+        clock.now += timedelta(seconds=1)
+        exclusive = attrs.evolve(options, exclusive=True)
+        report = await run_batch(store, classifier(), exclusive, clock=clock)
+        assert report.rescued == 5
         assert report.ok and report.claimed == 50 - done_before
         seen = await placements(store)
         assert len(seen) == 50 and set(seen.values()) == {1}

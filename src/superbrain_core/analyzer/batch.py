@@ -12,8 +12,11 @@ flat however large the backlog and the classifier is never idle between pages:
   transaction that also marks its raw rows processed, and records failures
   with exponential back-off and quarantine (:mod:`.filing` holds that side).
 
-A run that dies mid-way leaves its claims to expire; the next run takes them
-again, and because placements are idempotent every message ends up filed once.
+A run that dies mid-way (``kill -9``) leaves its claims behind with a short
+lease (a minute) that only its heartbeat renews; the next run closes the dead
+run's ``batch_runs`` row as ``crashed`` and takes the claims back, at once when
+it holds the run lock, otherwise once the dead run's heartbeat is a lease old.
+Because placements are idempotent every message ends up filed once.
 """
 
 from __future__ import annotations
@@ -152,6 +155,8 @@ class BatchRunner:
             dry_run=opts.dry_run,
         )
         try:
+            if not opts.dry_run:
+                await self._rescue()
             if opts.reclassify and not opts.dry_run:
                 report.requeued = await self.store.requeue_for_reclassify(
                     self.classifier.name, self.classifier.version
@@ -176,6 +181,22 @@ class BatchRunner:
                 "batch_finished", run_id=report.run_id, status=report.status, **report.counts()
             )
         return report
+
+    async def _rescue(self) -> None:
+        """Close runs that died and take their messages back (see ``BatchOptions.exclusive``)."""
+        rescued = await self.store.rescue_crashed_runs(
+            self.worker,
+            stale_after=self.options.lease,
+            exclusive=self.options.exclusive,
+            now=self.clock(),
+        )
+        self.report.rescued = rescued.released
+        if rescued.run_ids:
+            log.warning(
+                "batch_rescued_crashed_runs",
+                runs=list(rescued.run_ids),
+                released=rescued.released,
+            )
 
     async def _close_run(self) -> None:
         report = self.report
@@ -222,8 +243,9 @@ class BatchRunner:
         interval = max(0.05, self.options.lease.total_seconds() / 3)
         while True:
             await anyio.sleep(interval)
+            now = self.clock()
             await self.store.extend_claims(
-                self.worker, lease_until=self.clock() + self.options.lease
+                self.worker, lease_until=now + self.options.lease, now=now
             )
 
     async def _next_page(self, after_id: int) -> list[WorkItem]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Mapping
+from datetime import date, datetime
 from typing import Any
 
 import anyio
@@ -36,7 +37,7 @@ from superbrain_core.analyzer.batch import (
 )
 from superbrain_core.analyzer.classify.factory import make_classifier
 from superbrain_core.analyzer.classify.schema import Classifier
-from superbrain_core.analyzer.notify import Delivery, DigestSender, failed
+from superbrain_core.analyzer.notify import DEFAULT_MAX_ASKS, Delivery, DigestSender, failed
 from superbrain_core.botapi import DEFAULT_API_SERVER, BotApiClient
 from superbrain_core.errors import ConfigError, RunLockHeld
 from superbrain_core.logs import get_logger
@@ -76,6 +77,12 @@ class NightlySettings:
     owner_ids: frozenset[int] = frozenset()
     api_server: str = DEFAULT_API_SERVER
     lock_ttl: float = DEFAULT_RUN_LOCK_TTL
+    max_asks: int = DEFAULT_MAX_ASKS
+    """On how many nights one question is asked at most (``SUPERBRAIN_QUESTION_MAX_ASKS``)."""
+    resend: bool = False
+    """Send tonight's digests and questions again on purpose, as first sent; analyze nothing."""
+    night: date | None = None
+    """Which night the notifications belong to (default: today in the owner's time zone)."""
     lock_holder: str | None = None
     """Who holds the run lock (``SUPERBRAIN_RUN_HOLDER``); default: this process.
 
@@ -115,6 +122,7 @@ class NightlySettings:
             ),
             "api_server": (env.get("TELEGRAM_API_SERVER") or DEFAULT_API_SERVER).rstrip("/"),
             "lock_holder": (env.get("SUPERBRAIN_RUN_HOLDER") or "").strip() or None,
+            "max_asks": _positive_int(env, "SUPERBRAIN_QUESTION_MAX_ASKS", DEFAULT_MAX_ASKS),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         token = env.get("TELEGRAM_BOT_TOKEN") or None
@@ -127,6 +135,11 @@ class NightlySettings:
                     " nobody to send the digest to",
                     variable="SUPERBRAIN_OWNER_IDS",
                 )
+        elif values.get("resend"):
+            raise ConfigError(
+                "--resend needs TELEGRAM_BOT_TOKEN: there is nothing to send with",
+                variable="TELEGRAM_BOT_TOKEN",
+            )
         elif owners:
             raise ConfigError(
                 "SUPERBRAIN_OWNER_IDS is set but TELEGRAM_BOT_TOKEN is not:"
@@ -196,6 +209,7 @@ async def run_nightly(
         max_attempts=nightly.max_attempts,
         timezone=settings.timezone,
         worker=worker,
+        exclusive=True,  # only ever run under the run lock below
     )
     try:
         if own_store:
@@ -204,14 +218,18 @@ async def run_nightly(
             holder = nightly.lock_holder or worker
             async with target.run_lock(RUN_LOCK, holder, ttl=nightly.lock_ttl):
                 log.info("nightly_start", worker=worker, classifier=chosen.name)
+                if nightly.resend:
+                    return await _resend(bot_api, target, nightly, settings)
                 if nightly.retry_quarantined:
                     requeued = await target.requeue_quarantined()
                     log.info("nightly_requeued_quarantined", count=requeued)
                 report = await run_batch(target, chosen, options, on_progress=on_progress)
                 deliveries: list[Delivery] = []
                 if bot_api is not None:
-                    sender = DigestSender(bot_api, target)
-                    deliveries = await sender.send(report, nightly.owner_ids, settings.zone)
+                    sender = DigestSender(bot_api, target, max_asks=nightly.max_asks, holder=worker)
+                    deliveries = await sender.send(
+                        report, nightly.owner_ids, settings.zone, night=nightly.night
+                    )
         except RunLockHeld as held:
             log.warning("nightly_locked", holder=held.holder, error=str(held))
             return NightlyResult(exit_code=EXIT_LOCKED, locked_by=held)
@@ -238,6 +256,22 @@ async def run_nightly(
                 await target.close()
             if classifier is None:
                 await chosen.aclose()
+
+
+async def _resend(
+    api: BotApiClient | None, store: Store, nightly: NightlySettings, settings: Settings
+) -> NightlyResult:
+    """``nightly --resend``: tonight's outbox sent again, nothing analyzed."""
+    if api is None:
+        raise ConfigError(
+            "--resend needs TELEGRAM_BOT_TOKEN: there is nothing to send with",
+            variable="TELEGRAM_BOT_TOKEN",
+        )
+    night = nightly.night or datetime.now(settings.zone).date()
+    deliveries = await DigestSender(api, store, max_asks=nightly.max_asks).resend(night)
+    log.info("nightly_resent", night=night.isoformat(), sent=sum(1 for d in deliveries if d.ok))
+    code = EXIT_NOT_DELIVERED if failed(deliveries) else EXIT_OK
+    return NightlyResult(exit_code=code, deliveries=deliveries)
 
 
 async def run_nightly_until_stopped(

@@ -9,12 +9,22 @@ and the next run re-files the item with the answer in view.
 
 Every send, failed or not, is recorded, so ``bot_responses`` shows what the
 owner was told. A failed send never undoes the run: the items stay filed.
+
+At most once: each digest and question goes through the store's outbox, keyed
+by night, owner, kind and item. It is claimed before the Bot API is called and
+marked sent when Telegram answers, so a retried Job or a second run racing this
+one skips what was sent (or is being sent). A failed send stays ``failed`` and
+is tried again by the same night's retry; a question that failed, or was sent
+and never answered, is asked again on later nights, on at most ``max_asks``
+nights in all. :meth:`DigestSender.resend` sends a night's outbox again on
+purpose (``superbrain nightly --resend``).
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from datetime import tzinfo
+from datetime import date, tzinfo
 from typing import Any
 
 import anyio
@@ -26,11 +36,14 @@ from superbrain_core.botapi import BotApiClient, BotApiError
 from superbrain_core.logs import get_logger
 from superbrain_core.models import BotResponseIn, JSONDict
 from superbrain_core.storage.base import Store
+from superbrain_core.storage.outbox import Notification
 
 log = get_logger(__name__)
 
 #: Telegram refuses longer texts in one message.
 MAX_MESSAGE_LENGTH = 4096
+#: On how many nights one question is asked at most (failed or unanswered).
+DEFAULT_MAX_ASKS = 3
 
 
 @attrs.frozen
@@ -44,6 +57,8 @@ class Delivery:
     message_id: int | None
     """The sent message's id; ``None`` when sending failed."""
     error: str | None = None
+    skipped: bool = False
+    """Not sent by this run: the outbox says it was sent, or is being sent, already."""
 
     @property
     def ok(self) -> bool:
@@ -81,7 +96,8 @@ Sleep = Callable[[float], Awaitable[None]]
 class DigestSender:
     """Sends a run's digest and questions through the Bot API and records each send.
 
-    Everything is sent first and recorded together at the end, so a storage
+    Each send is claimed in the outbox first and marked after Telegram answers;
+    the ``bot_responses`` records are written together at the end, so a storage
     failure while recording cannot stop the owners from hearing; it still
     raises afterwards (what was sent must not go unrecorded silently). Sends
     are silent (03:00 is no time to buzz a phone) and spaced by ``pause``
@@ -97,6 +113,8 @@ class DigestSender:
         retry_delay: float = 1.0,
         pause: float = 1.0,
         sleep: Sleep = anyio.sleep,
+        max_asks: int = DEFAULT_MAX_ASKS,
+        holder: str | None = None,
     ) -> None:
         self.api = api
         self.store = store
@@ -104,44 +122,107 @@ class DigestSender:
         self.retry_delay = retry_delay
         self.pause = pause
         self._sleep = sleep
+        self.max_asks = max(1, max_asks)
+        #: Who claims outbox rows: unique per sender, so a racing run's claim is not ours.
+        self.holder = holder or f"notify:{uuid.uuid4().hex}"
 
     async def send(
-        self, report: BatchReport, owner_ids: Collection[int], timezone: tzinfo
+        self,
+        report: BatchReport,
+        owner_ids: Collection[int],
+        timezone: tzinfo,
+        *,
+        night: date | None = None,
     ) -> list[Delivery]:
-        """To each owner (sorted, so the order is stable): the digest, then its questions."""
+        """To each owner (sorted, so the order is stable): the digest, then its questions,
+        then the questions of earlier nights still open. ``night`` defaults to the
+        run's start date in ``timezone``."""
         run = report.run_id if report.run_id is not None else "dry"
-        deliveries: list[Delivery] = []
-        records: list[BotResponseIn] = []
+        night = night or report.started_at.astimezone(timezone).date()
+        planned: list[tuple[Notification, str, JSONDict | None]] = []
         for owner in sorted(owner_ids):
             questions = questions_to_ask(report, owner)
             text = report.render_digest(timezone, asked_separately=questions)
             if len(text) > MAX_MESSAGE_LENGTH:
                 text = text[: MAX_MESSAGE_LENGTH - 1] + "…"
-            sends: list[tuple[str, str, int | None, str, JSONDict | None]] = [
-                ("digest", text, None, f"nightly:{run}:digest:{owner}", None)
-            ]
-            sends += [
+            planned.append(
                 (
-                    "question",
-                    _question_text(q),
-                    q.message_id,
-                    f"nightly:{run}:question:{q.chat_id}:{q.message_id}",
-                    {"question": q.question, "title": q.title, "confidence": q.confidence},
+                    Notification(night, owner, "digest", "", text),
+                    f"nightly:{run}:digest:{owner}",
+                    None,
                 )
-                for q in questions
-            ]
-            for n, (kind, body, reply_to, key, analysis) in enumerate(sends):
-                if n:
+            )
+            keys: set[str] = set()
+            for q in questions:
+                key = f"{q.chat_id}:{q.message_id}"
+                keys.add(key)
+                analysis = {"question": q.question, "title": q.title, "confidence": q.confidence}
+                planned.append(
+                    (
+                        Notification(
+                            night, owner, "question", key, _question_text(q), q.message_id
+                        ),
+                        f"nightly:{run}:question:{key}",
+                        analysis,
+                    )
+                )
+            for entry in await self.store.open_questions(
+                owner, before=night, max_asks=self.max_asks
+            ):
+                n = entry.notification
+                if n.item_key not in keys:
+                    again = attrs.evolve(n, night=night)
+                    planned.append((again, f"nightly:{run}:question:{n.item_key}", None))
+        return await self._deliver(planned, force=False)
+
+    async def resend(self, night: date) -> list[Delivery]:
+        """Send ``night``'s digests and questions again, as first sent, on purpose."""
+        planned = [
+            (
+                e.notification,
+                f"resend:{night.isoformat()}:{e.notification.kind}:"
+                f"{e.notification.owner_id}:{e.notification.item_key}",
+                None,
+            )
+            for e in await self.store.notifications(night)
+        ]
+        return await self._deliver(planned, force=True)
+
+    async def _deliver(
+        self, planned: Sequence[tuple[Notification, str, JSONDict | None]], *, force: bool
+    ) -> list[Delivery]:
+        deliveries: list[Delivery] = []
+        records: list[BotResponseIn] = []
+        try:
+            previous: int | None = None
+            for n, key, analysis in planned:
+                if not await self.store.claim_notification(n, self.holder, force=force):
+                    log.info("notification_already_sent", kind=n.kind, chat_id=n.owner_id)
+                    deliveries.append(
+                        Delivery(n.kind, n.owner_id, n.reply_to_message_id, None, skipped=True)
+                    )
+                    continue
+                if previous == n.owner_id:
                     await self._sleep(self.pause)
+                previous = n.owner_id
                 delivery, record = await self._send(
-                    kind=kind, chat_id=owner, text=body, reply_to=reply_to, key=key
+                    kind=n.kind,
+                    chat_id=n.owner_id,
+                    text=n.body,
+                    reply_to=n.reply_to_message_id,
+                    key=key,
+                )
+                await self.store.finish_notification(
+                    n, self.holder, message_id=delivery.message_id, error=delivery.error
                 )
                 if analysis is not None:
                     record = attrs.evolve(record, ai_analysis=analysis)
                 deliveries.append(delivery)
                 records.append(record)
-        if records:
-            await self.store.record_bot_responses(records)
+        finally:
+            if records:
+                with anyio.CancelScope(shield=True):
+                    await self.store.record_bot_responses(records)
         return deliveries
 
     async def _send(
@@ -210,6 +291,7 @@ def failed(deliveries: Sequence[Delivery]) -> list[Delivery]:
 
 
 __all__ = [
+    "DEFAULT_MAX_ASKS",
     "IMPORTED_SOURCES",
     "MAX_MESSAGE_LENGTH",
     "Delivery",

@@ -63,7 +63,13 @@ class BatchOptions:
     """Classify and report what would change; write nothing, claim nothing."""
     reclassify: bool = False
     """Also re-file messages placed by another classifier version."""
-    lease: timedelta = timedelta(minutes=15)
+    lease: timedelta = timedelta(seconds=60)
+    """How long a claim outlives its last heartbeat (renewed every third of it):
+    short, so a run that died (``kill -9``) holds its messages for a minute at most."""
+    exclusive: bool = False
+    """The caller holds the run lock (``superbrain batch``, ``nightly``): every
+    other run still marked ``running`` is dead, so it is closed as ``crashed``
+    and its claims are taken back at once instead of after their lease."""
     max_attempts: int = attrs.field(default=5, validator=attrs.validators.ge(1))
     retry_base: timedelta = timedelta(minutes=30)
     retry_cap: timedelta = timedelta(hours=24)
@@ -94,6 +100,8 @@ class BatchReport:
     finished_at: datetime | None = None
     status: str = "running"
     requeued: int = 0
+    rescued: int = 0
+    """Claims taken back from runs that died."""
     claimed: int = 0
     processed: int = 0
     classified: int = 0
@@ -159,5 +167,6 @@ class BatchReport:
             "failed": self.failed,
             "quarantined": self.quarantined,
             "requeued": self.requeued,
+            "rescued": self.rescued,
             "questions": self.asked,
         }

@@ -313,6 +313,9 @@ class BotServer:
     stopping: anyio.Event = attrs.field(factory=anyio.Event)
     #: Pause after an update could not be persisted, before asking for it again.
     unpersisted_delay: float = 5.0
+    #: A spool that holds entries this long while storage answers is not draining:
+    #: ``/readyz`` turns red so someone looks (``docs/operations.md``).
+    spool_stall_after: float = 60.0
 
     def web_app(self) -> web.Application:
         app = web.Application()
@@ -338,11 +341,20 @@ class BotServer:
             if spool_dir.exists()
             else os.access(spool_dir.parent, os.W_OK)
         )
-        ready = not self.stopping.is_set() and (storage == "ok" or spool_ok)
+        durable = self.capture.durable
+        backlog = durable.spool_backlog_age()
+        # Storage answers yet the spool keeps its entries: nothing reaches the
+        # database, which an outage-only view would call healthy.
+        stalled = storage == "ok" and backlog is not None and backlog > self.spool_stall_after
+        ready = not self.stopping.is_set() and (storage == "ok" or spool_ok) and not stalled
         body = {
             "ready": ready,
             "storage": storage,
             "spool_writable": spool_ok,
+            "spool_pending": backlog is not None,
+            "spool_draining": not stalled,
+            "spool_backlog_seconds": round(backlog, 1) if backlog is not None else None,
+            "spool_last_error": durable.last_replay_error if backlog is not None else None,
             "stopping": self.stopping.is_set(),
         }
         return web.json_response(body, status=200 if ready else 503)

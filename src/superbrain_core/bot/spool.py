@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ import attrs
 
 from superbrain_core import jsonutil
 from superbrain_core.capture import Capturer
-from superbrain_core.errors import StorageError, SuperbrainError
+from superbrain_core.errors import PermanentStorageError, StorageError, SuperbrainError
 from superbrain_core.logs import get_logger
 from superbrain_core.models import (
     BotResponse,
@@ -240,6 +241,16 @@ class DurableCapture:
         self._lock = anyio.Lock()
         self._queue: list[_Pending] = []
         self._spool_has_entries: bool | None = None
+        #: When the spool last went from empty to holding entries (monotonic), and
+        #: why its last replay stopped: what ``/readyz`` reports as a stuck spool.
+        self._spooled_at: float | None = None
+        self.last_replay_error: str | None = None
+
+    def spool_backlog_age(self) -> float | None:
+        """Seconds the spool has held entries without draining; ``None`` when empty."""
+        if not self._spool_has_entries or self._spooled_at is None:
+            return None
+        return time.monotonic() - self._spooled_at
 
     async def capture(self, payload: dict[str, Any]) -> CaptureReceipt:
         # Validate first: something that is not an update is refused before it
@@ -284,6 +295,8 @@ class DurableCapture:
         try:
             if self._spool_has_entries is None and self.spool is not None:
                 self._spool_has_entries = await self.spool.pending()
+                if self._spool_has_entries:
+                    self._spooled_at = time.monotonic()
             stored = False
             if not self._spool_has_entries:
                 try:
@@ -320,6 +333,8 @@ class DurableCapture:
             raise CaptureUnavailableError(
                 f"storage failed and the spool is not writable: {exc.strerror or exc}"
             ) from exc
+        if not self._spool_has_entries or self._spooled_at is None:
+            self._spooled_at = time.monotonic()
         self._spool_has_entries = True
 
     async def replay(self) -> int:
@@ -346,7 +361,11 @@ class DurableCapture:
         entries = await spool.read()
         if not entries:
             self._spool_has_entries = False
+            self._spooled_at = None
             return 0
+        if self._spooled_at is None:
+            self._spooled_at = time.monotonic()
+            self._spool_has_entries = True
         store = self.capturer.store
         for entry in entries:
             try:
@@ -357,21 +376,31 @@ class DurableCapture:
                     results = [await store.record_bot_response(record)]
                 else:
                     raise ValueError("not a spool entry")
+            except PermanentStorageError as exc:
+                # Refused for what it holds, on any backend: it would block the
+                # spool forever, so it is set aside like any other poison entry.
+                await self._set_aside(spool, entry, f"refused by storage: {exc}")
+                continue
             except (StorageError, OSError) as exc:
+                self.last_replay_error = str(exc)
                 log.info("spool_replay_deferred", pending=len(entries), error=str(exc))
                 return 0
             except Exception as exc:  # a poison entry: set it aside, keep going
-                reason = f"{type(exc).__name__}: {exc}"
-                raw = entry.decode("utf-8", "replace") if isinstance(entry, bytes) else entry
-                await spool.reject(raw, reason)
-                log.error("spool_entry_rejected", reason=reason, rejected=str(spool.rejected_path))
+                await self._set_aside(spool, entry, f"{type(exc).__name__}: {exc}")
                 continue
             if self.on_stored is not None:
                 self.on_stored(results)
         await spool.clear()
         self._spool_has_entries = False
+        self._spooled_at = None
+        self.last_replay_error = None
         log.info("spool_replayed", entries=len(entries))
         return len(entries)
+
+    async def _set_aside(self, spool: Spool, entry: Any, reason: str) -> None:
+        raw = entry.decode("utf-8", "replace") if isinstance(entry, bytes) else entry
+        await spool.reject(raw, reason)
+        log.error("spool_entry_rejected", reason=reason, rejected=str(spool.rejected_path))
 
     async def replay_forever(self, interval: float = 5.0) -> None:
         """Background loop: retry the spool every ``interval`` seconds while it has entries."""

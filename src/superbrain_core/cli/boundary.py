@@ -33,6 +33,9 @@ EXIT_OK = 0
 EXIT_INPUT_ERROR = 1
 EXIT_CONFIG_ERROR = 2
 EXIT_SOME_FAILED = 3
+#: Files were read but could not be saved (disk full, a wrong --data-dir, the
+#: bucket refused): listed on stderr; `superbrain files retry` saves them.
+EXIT_FILES_UNSAVED = 5
 #: EX_SOFTWARE: a bug in superbrain, not the user's doing.
 EXIT_INTERNAL = 70
 #: EX_TEMPFAIL: another run holds the run lock; nothing was done, try later.

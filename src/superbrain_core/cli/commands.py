@@ -21,6 +21,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from superbrain_core.capture import Capturer
+from superbrain_core.cli.batch_output import batch_progress as _batch_progress
+from superbrain_core.cli.batch_output import print_report as _print_report
 from superbrain_core.cli.boundary import (
     EXIT_CONFIG_ERROR,
     EXIT_INPUT_ERROR,
@@ -34,6 +36,7 @@ from superbrain_core.cli.boundary import (
 )
 from superbrain_core.cli.db import db_app
 from superbrain_core.cli.evaluate import evaluate as evaluate_command
+from superbrain_core.cli.files import files_app
 from superbrain_core.cli.importing import register as register_import_desktop
 from superbrain_core.cli.search import search as search_command
 from superbrain_core.cli.web import register as register_web
@@ -50,6 +53,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(db_app)
+app.add_typer(files_app)
 register_import_desktop(app)
 register_web(app)
 app.command("search")(search_command)
@@ -352,7 +356,8 @@ def batch(
                 settled = report.processed + report.failed + report.quarantined
                 progress.update(task, completed=settled if not dry_run else report.claimed)
 
-            run_options = attrs.evolve(options, worker=worker)
+            # Under the run lock (a real run): any other run still marked running is dead.
+            run_options = attrs.evolve(options, worker=worker, exclusive=not dry_run)
             outcome.append(await run_batch(store, chosen, run_options, on_progress=advance))
 
     _run(run)
@@ -369,8 +374,26 @@ def nightly(
         bool,
         typer.Option("--retry-quarantined", help="Give quarantined messages fresh attempts first."),
     ] = False,
+    resend: Annotated[
+        bool,
+        typer.Option(
+            "--resend",
+            help="Send tonight's digests and questions again, as first sent (analyzes nothing).",
+        ),
+    ] = False,
+    night: Annotated[
+        datetime | None,
+        typer.Option(
+            "--night",
+            formats=["%Y-%m-%d"],
+            help="The night the digest belongs to (default: today in SUPERBRAIN_TIMEZONE).",
+        ),
+    ] = None,
 ) -> None:
     """One night of the analyzer, as the CronJob runs it: lock, file, tell the owners.
+
+    Each digest and question is sent at most once per owner and night, however
+    often the Job is retried; --resend sends them again on purpose.
 
     Settings come from the environment (docs/configuration.md): the classifier
     (SUPERBRAIN_CLASSIFIER), and TELEGRAM_BOT_TOKEN with SUPERBRAIN_OWNER_IDS
@@ -387,7 +410,11 @@ def nightly(
     )
 
     try:
-        nightly_settings = NightlySettings.from_env(retry_quarantined=retry_quarantined or None)
+        nightly_settings = NightlySettings.from_env(
+            retry_quarantined=retry_quarantined or None,
+            resend=resend or None,
+            night=night.date() if night else None,
+        )
     except ConfigError as exc:
         config_error(exc)
     outcome: list[NightlyResult] = []
@@ -421,7 +448,9 @@ def nightly(
         target = f"{d.chat_id}" + (
             f" (reply to {d.reply_to_message_id})" if d.reply_to_message_id else ""
         )
-        if d.ok:
+        if d.skipped:
+            console.print(f"already sent tonight: {d.kind} to {target}", highlight=False)
+        elif d.ok:
             console.print(f"sent {d.kind} to {target}", highlight=False)
         else:
             err_console.print(f"[red]not sent[/] {d.kind} to {target}: {d.error}", highlight=False)
@@ -429,48 +458,6 @@ def nightly(
         err_console.print("TELEGRAM_BOT_TOKEN is not set: the digest was only printed.")
     if result.exit_code:
         raise typer.Exit(result.exit_code)
-
-
-def _batch_progress() -> Progress:
-    return Progress(
-        TextColumn("[bold]batch"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-    )
-
-
-def _print_report(report: Any) -> None:
-    table = Table("", "count", title=f"Batch run {report.run_id or '(dry run)'}")
-    for name, value in report.counts().items():
-        if name != "routed":
-            table.add_row(name, str(value))
-    for dest, count in sorted(report.routed.items()):
-        table.add_row(f"→ {dest}", str(count))
-    console.print(table)
-    if report.dry_run and report.proposals:
-        changes = Table("message", "now", "would go to", "confidence", title="Dry run")
-        for p in report.proposals:
-            changes.add_row(
-                f"{p.chat_id}:{p.message_id}",
-                p.current or "—",
-                p.proposed,
-                f"{p.confidence:.2f}",
-            )
-        console.print(changes)
-        if report.changes > len(report.proposals):
-            console.print(f"…and {report.changes - len(report.proposals)} more changes")
-    for f in report.failures:
-        state = "quarantined" if f.quarantined else f"attempt {f.attempts}, will retry"
-        err_console.print(
-            f"[yellow]failed[/] {f.chat_id}:{f.message_id} ({state}): {f.error}", highlight=False
-        )
-    unlisted = report.failed + report.quarantined - len(report.failures)
-    if unlisted > 0:
-        err_console.print(f"[yellow]…and {unlisted} more failed messages[/]")
-    console.print(report.digest, highlight=False)
 
 
 @app.command()

@@ -33,6 +33,7 @@ from rich.progress import (
 
 from superbrain_core.cli.boundary import (
     EXIT_CONFIG_ERROR,
+    EXIT_FILES_UNSAVED,
     EXIT_INPUT_ERROR,
     EXIT_SOME_FAILED,
     config_error,
@@ -42,6 +43,7 @@ from superbrain_core.logs import redact_text
 from superbrain_core.settings import Settings
 
 if TYPE_CHECKING:  # the importer (and ijson) load only when the command runs
+    from superbrain_core.files import FileStore
     from superbrain_core.history.importer import ImportReport
 
 T = TypeVar("T")
@@ -87,7 +89,17 @@ def import_desktop(
     stored: list[ImportReport] = []
 
     async def run() -> ImportReport:
-        from superbrain_core.files import LocalFileStore
+        from superbrain_core.files import close_file_store, file_store_from_env
+
+        # Media go where the bot puts its downloads: the Storage bucket when one
+        # is configured (SUPERBRAIN_FILES_BUCKET), else <data-dir>/files.
+        files = file_store_from_env(settings.files_dir, settings.data_dir / "tmp")
+        try:
+            return await store_export(files)
+        finally:
+            await close_file_store(files)
+
+    async def store_export(files: FileStore) -> ImportReport:
         from superbrain_core.history.importer import SOURCE, import_desktop_export
         from superbrain_core.storage import CaptureOptions, open_store
 
@@ -116,7 +128,7 @@ def import_desktop(
 
                 return await import_desktop_export(
                     store,
-                    LocalFileStore(settings.files_dir),
+                    files,
                     path,
                     timezone=zone,
                     options=options,
@@ -126,6 +138,8 @@ def import_desktop(
 
     report = _run(run, lambda: stored[0] if stored else None)
     _print_summary(report)
+    if report.files_unsaved:
+        raise typer.Exit(EXIT_FILES_UNSAVED)
     if report.files_refused or report.files_failed:
         raise typer.Exit(EXIT_SOME_FAILED)
 
@@ -150,8 +164,19 @@ def _print_summary(report: ImportReport) -> None:
     console.print(
         f"files: {report.files_stored} stored, {report.files_deduplicated} deduplicated,"
         f" {report.files_missing} missing, {report.files_refused} refused,"
-        f" {report.files_failed} failed"
+        f" {report.files_failed} failed, {report.files_unsaved} not saved"
+        + (f", {report.files_recovered} saved now" if report.files_recovered else "")
     )
+    for line in report.unsaved:
+        err_console.print(f"[red]not saved:[/] {escape(line)}", highlight=False)
+    if report.files_unsaved:
+        more = report.files_unsaved - len(report.unsaved)
+        if more > 0:
+            err_console.print(f"…and {more} more files not saved")
+        err_console.print(
+            "Those files were read but could not be written (disk full? --data-dir?)."
+            " Fix that, then run `superbrain files retry` or this import again."
+        )
     for line in report.refusals:
         err_console.print(f"[yellow]refused (not read):[/] {line}")
     for line in report.problems:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path, PureWindowsPath
 from typing import IO, Any
 from zoneinfo import ZoneInfo
@@ -46,7 +46,14 @@ from superbrain_core.history.desktop import (
     RawExportMessage,
     UnusableMessage,
 )
-from superbrain_core.models import FileStatus, ImportedFile, ImportedMessage
+from superbrain_core.history.file_retry import (
+    SourceReadError,
+    save_again,
+    save_failed_reason,
+    source_chunks,
+    unsaved_files,
+)
+from superbrain_core.models import FileStatus, ImportedFile, ImportedMessage, RawFile
 from superbrain_core.storage.base import CaptureOptions, Store
 from superbrain_core.taskgroups import single_errors
 
@@ -55,7 +62,6 @@ SOURCE = "desktop_export"
 DEFAULT_BATCH = 5000
 #: At most this many problems and refusals are listed; the rest are counted.
 MAX_LISTED = 200
-_READ_CHUNK = 1024 * 1024
 
 
 @attrs.define
@@ -73,6 +79,13 @@ class ImportReport:
     files_missing: int = 0
     files_failed: int = 0
     files_refused: int = 0
+    files_unsaved: int = 0
+    """Read from the export but not saved (the FileStore failed): retried by the next
+    import of this export or ``superbrain files retry``."""
+    files_recovered: int = 0
+    """Files an earlier import could not save, saved by this one."""
+    unsaved: list[str] = attrs.field(factory=list)
+    """``path: why`` of the files not saved (listed on stderr), at most ``MAX_LISTED``."""
     refusals: list[str] = attrs.field(factory=list)
     problems: list[str] = attrs.field(factory=list)
     unlisted: int = 0
@@ -185,11 +198,6 @@ def _same_file(opened: os.stat_result, resolved: str) -> None:
         raise RefusedPath("it changed while being opened (not the file that was checked)")
 
 
-async def _chunks(handle: IO[bytes]) -> AsyncIterator[bytes]:
-    while chunk := await anyio.to_thread.run_sync(handle.read, _READ_CHUNK):
-        yield chunk
-
-
 @attrs.frozen
 class _Batch:
     """Messages to store and the problems met while reading them, handed over together
@@ -261,6 +269,9 @@ async def import_desktop_export(
     opts = options or CaptureOptions(source=SOURCE)
     report = ImportReport(source=str(result_json), bytes_total=size)
     mapper = MessageMapper(ZoneInfo(timezone))
+    # Files an earlier import read but could not save: saved again as their
+    # (already stored) messages come by.
+    unsaved = await unsaved_files(store)
     with result_json.open("rb") as raw:
         stream = ExportStream(raw, str(result_json))
         batches = _Batches(stream, mapper, batch_size)
@@ -277,7 +288,9 @@ async def import_desktop_export(
             async with receive:
                 async for batch in receive:
                     if batch.messages:
-                        await _store_batch(store, files, root, batch.messages, opts, report)
+                        await _store_batch(
+                            store, files, root, batch.messages, opts, report, unsaved
+                        )
                     report.chats = stream.chats
                     report.bytes_read = stream.offset
                     for problem in batch.problems:
@@ -327,6 +340,7 @@ async def _store_batch(
     batch: list[ExportMessage],
     opts: CaptureOptions,
     report: ImportReport,
+    unsaved: dict[tuple[int, int], list[RawFile]],
 ) -> None:
     with_paths = [
         (m.message.chat_id, m.message.message_id)
@@ -334,6 +348,15 @@ async def _store_batch(
         if any(ref.path is not None for ref in m.files)
     ]
     known = await store.stored_message_keys(with_paths) if with_paths else set()
+    for key in known & unsaved.keys():
+        for f in unsaved.pop(key):
+            problem = await save_again(store, files, f, open_inside, root=root)
+            if problem is None:
+                report.files_recovered += 1
+            else:
+                report.files_unsaved += 1
+                if len(report.unsaved) < MAX_LISTED:
+                    report.unsaved.append(f"{key[0]}:{key[1]}: {problem}")
     items: list[ImportedMessage] = []
     outcomes: list[list[str]] = []
     for exported in batch:
@@ -348,6 +371,8 @@ async def _store_batch(
                 if kind == "refused":
                     where = f"{exported.chat.describe()}, message {key[1]}"
                     report.note(report.refusals, f"{ref.path}: {file.reason} ({where})")
+                elif kind == "unsaved" and len(report.unsaved) < MAX_LISTED:
+                    report.unsaved.append(f"{key[0]}:{key[1]}: {ref.path}: {file.reason}")
         items.append(ImportedMessage(exported.message, tuple(imported)))
         outcomes.append(kinds)
     result = await store.import_messages(items, opts)
@@ -365,13 +390,15 @@ async def _store_batch(
                 report.files_refused += 1
             elif kind == "failed":
                 report.files_failed += 1
+            elif kind == "unsaved":
+                report.files_unsaved += 1
             else:
                 report.files_missing += 1
 
 
 async def _import_file(files: FileStore, root: str, ref: ExportFileRef) -> tuple[ImportedFile, str]:
     """The file row for one reference, and what happened: stored, deduplicated,
-    missing, failed or refused."""
+    missing, failed (reading), unsaved (writing) or refused."""
     desc = ref.descriptor
     if ref.path is None:
         return ImportedFile(desc, FileStatus.MISSING, f"not in the export: {ref.note}"), "missing"
@@ -387,10 +414,13 @@ async def _import_file(files: FileStore, root: str, ref: ExportFileRef) -> tuple
         return ImportedFile(desc, FileStatus.FAILED, reason), "failed"
     try:
         size = os.fstat(handle.fileno()).st_size
-        blob = await files.put(_chunks(handle), expected_size=size)
-    except (FileSizeMismatchError, OSError) as exc:
+        blob = await files.put(source_chunks(handle), expected_size=size)
+    except (FileSizeMismatchError, SourceReadError) as exc:
         reason = f"reading it failed: {exc}"
         return ImportedFile(desc, FileStatus.FAILED, reason), "failed"
+    except OSError as exc:  # the FileStore could not write: not the export's fault
+        reason = save_failed_reason(exc, ref.path, root)
+        return ImportedFile(desc, FileStatus.FAILED, reason), "unsaved"
     finally:
         handle.close()
     described = attrs.evolve(desc, file_size=blob.size)

@@ -13,7 +13,7 @@ import abc
 import hashlib
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Self
 
@@ -47,6 +47,7 @@ from superbrain_core.models import (
     WorkProblem,
 )
 from superbrain_core.search import SearchHit
+from superbrain_core.storage.outbox import Notification, OutboxEntry, RescuedRuns
 from superbrain_core.storage.run_lock import DEFAULT_RUN_LOCK_TTL, RunLock
 
 #: The public Bot API's ``getFile`` limit; files above it can only be described.
@@ -399,9 +400,60 @@ class Store(abc.ABC):
         """Count a failed attempt, keep the error, schedule the retry or quarantine."""
 
     @abc.abstractmethod
-    async def extend_claims(self, worker: str, *, lease_until: datetime) -> int:
+    async def extend_claims(
+        self, worker: str, *, lease_until: datetime, now: datetime | None = None
+    ) -> int:
         """Renew the lease on ``worker``'s unfinished claims (a heartbeat while rows
-        wait in the run's queue or in a slow classifier)."""
+        wait in the run's queue or in a slow classifier) and mark its run alive.
+
+        On Postgres and Supabase only the lease's length (``lease_until - now``,
+        ``now`` defaulting to this machine's clock) is used: the lease then ends
+        that long after the *database's* now, so workers with skewed clocks agree.
+        ``claim_work`` treats its ``now``/``lease_until`` the same way there.
+        """
+
+    @abc.abstractmethod
+    async def rescue_crashed_runs(
+        self, worker: str, *, stale_after: timedelta, exclusive: bool, now: datetime
+    ) -> RescuedRuns:
+        """Close runs that died as ``crashed`` and hand their claims back.
+
+        With ``exclusive`` the caller holds the run lock, so every other
+        ``running`` run is dead and every claim not ``worker``'s is released at
+        once. Otherwise only runs whose heartbeat is older than ``stale_after``
+        (by the database's clock where it has one) count as dead.
+        """
+
+    # -- notifications -----------------------------------------------------------
+
+    @abc.abstractmethod
+    async def claim_notification(
+        self, notification: Notification, holder: str, *, force: bool = False
+    ) -> bool:
+        """Take the outbox row of ``notification`` for sending; ``False`` when it was
+        already sent or is being sent (at most once), unless ``force``."""
+
+    @abc.abstractmethod
+    async def finish_notification(
+        self,
+        notification: Notification,
+        holder: str,
+        *,
+        message_id: int | None,
+        error: str | None,
+    ) -> None:
+        """Record Telegram's answer for a claimed notification: sent, or failed."""
+
+    @abc.abstractmethod
+    async def open_questions(
+        self, owner_id: int, *, before: date, max_asks: int
+    ) -> list[OutboxEntry]:
+        """Questions from nights before ``before`` to ask again: the newest ask failed
+        or got no reply, and fewer than ``max_asks`` nights asked it."""
+
+    @abc.abstractmethod
+    async def notifications(self, night: date) -> list[OutboxEntry]:
+        """Every outbox row of one night, in the order they were first claimed."""
 
     @abc.abstractmethod
     async def release_claims(self, worker: str) -> int:

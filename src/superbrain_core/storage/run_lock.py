@@ -31,8 +31,9 @@ log = get_logger(__name__)
 
 #: A lease outlives its holder by at most this long when the process dies
 #: without releasing it (only leases need it; file and session locks die with
-#: their process).
-DEFAULT_RUN_LOCK_TTL = 600.0
+#: their process). Renewed every third of it, so a run that was ``kill -9``'d
+#: keeps the next one out for a minute at most.
+DEFAULT_RUN_LOCK_TTL = 60.0
 
 
 @attrs.frozen

@@ -53,13 +53,18 @@ async def place(store: Store, message_id: int, c: Classification, ids: list[int]
 
 async def test_claim_takes_oldest_first_and_a_live_lease_blocks_others(store: Store) -> None:
     await capture_texts(store, ["a", "b", "c"])
-    first = await store.claim_work("w1", limit=2, lease_until=T0 + LEASE, now=T0)
+    # A short lease on the real clock: Postgres judges leases by its own clock,
+    # so expiry is waited for, not simulated.
+    short = timedelta(seconds=1)
+    now = datetime.now(UTC)
+    first = await store.claim_work("w1", limit=2, lease_until=now + short, now=now)
     assert [i.message_id for i in first] == [1, 2]
-    second = await store.claim_work("w2", limit=10, lease_until=T0 + LEASE, now=T0)
+    second = await store.claim_work("w2", limit=10, lease_until=now + short, now=now)
     assert [i.message_id for i in second] == [3]
-    assert await store.claim_work("w3", limit=10, lease_until=T0 + LEASE, now=T0) == []
-    # w1 crashed: once its lease has expired, its rows are claimable again.
-    later = T0 + LEASE + timedelta(seconds=1)
+    assert await store.claim_work("w3", limit=10, lease_until=now + LEASE, now=now) == []
+    # w1 and w2 crashed: once their leases have expired, their rows are claimable again.
+    await anyio.sleep(1.3)
+    later = datetime.now(UTC)
     again = await store.claim_work("w3", limit=10, lease_until=later + LEASE, now=later)
     assert sorted(i.message_id for i in again) == [1, 2, 3]
 

@@ -94,3 +94,49 @@ async def test_a_lease_expires_when_its_holder_stops_renewing_and_lives_while_it
         await anyio.sleep(1.2)
         async with other.run_lock("batch", "contender", ttl=1) as held:
             assert held.holder == "contender"
+
+
+def test_a_transaction_pooler_is_recognised_in_the_url() -> None:
+    from superbrain_core.storage.postgres.connect import connection_kwargs, transaction_pooler
+
+    pooled = "postgresql://postgres.ref:pw@aws-0-eu.pooler.supabase.com:6543/postgres"
+    assert "6543" in (transaction_pooler(pooled) or "")
+    assert transaction_pooler(pooled.replace(":6543", ":5432")) is None  # session mode
+    flagged = "postgresql://u@db.example:5432/app?sslmode=require&pgbouncer=true"
+    assert "pgbouncer=true" in (transaction_pooler(flagged) or "")
+    # libpq never sees the flag (it refuses unknown parameters).
+    params = connection_kwargs(flagged)
+    assert "pgbouncer" not in params and params["sslmode"] == "require"
+    assert transaction_pooler("postgresql://u@h/app?pgbouncer=false") is None
+
+
+async def test_through_a_transaction_pooler_the_run_lock_is_a_lease_row(
+    supabase_dsn: str,  # noqa: F811
+) -> None:
+    """A session advisory lock cannot keep runs apart through a transaction pooler,
+    so the store holds the lease row instead, one transaction per step; it still
+    excludes a direct holder, another pooled holder and a PostgREST holder."""
+    pgutil.truncate_all(supabase_dsn)
+    sep = "&" if "?" in supabase_dsn else "?"
+    pooled_dsn = f"{supabase_dsn}{sep}pgbouncer=true"
+    async with (
+        PostgresStore(pooled_dsn) as pooled,
+        PostgresStore(pooled_dsn) as other_pooled,
+        PostgresStore(supabase_dsn) as direct,
+    ):
+        async with pooled.run_lock("batch", "through-the-pooler", ttl=30) as held:
+            assert held.mechanism == "lease"
+            with pytest.raises(RunLockHeld, match="through-the-pooler"):
+                async with other_pooled.run_lock("batch", "second-pooled"):
+                    pytest.fail("two runs through the pooler")
+            with pytest.raises(RunLockHeld, match="through-the-pooler"):
+                async with direct.run_lock("batch", "direct"):
+                    pytest.fail("a direct run beside a pooled one")
+            with psycopg.connect(supabase_dsn) as conn:
+                (held_by,) = conn.execute("SELECT holder FROM run_locks").fetchone() or ("",)
+            assert held_by == "through-the-pooler"
+        # Released: the next run (either kind) goes.
+        async with direct.run_lock("batch", "direct") as again:
+            assert again.mechanism == "advisory"
+        async with other_pooled.run_lock("batch", "second-pooled"):
+            pass

@@ -44,18 +44,25 @@ from superbrain_core.models import (
 )
 from superbrain_core.records import TABLES as ROUTING_TABLES
 from superbrain_core.storage.base import CaptureOptions, Store
+from superbrain_core.storage.outbox import Notification
 from superbrain_core.storage.pgsql import json_rows as sbrows
 from superbrain_core.storage.postgres import migrations
 from superbrain_core.storage.postgres.store import PostgresStore
 from superbrain_core.storage.supabase.store import SupabaseStore
 from superbrain_core.telegram import normalize_update
 from tests.analyzer.test_batch_backends import *  # noqa: F403  (the suite, run on this module's store)
+from tests.bot.test_poison_spool import (  # noqa: F401  (run on this module's store)
+    test_a_live_batch_with_a_poison_update_loses_none_of_the_others,
+    test_a_mixed_batch_is_stored_whole_or_not_at_all,
+    test_a_poison_update_is_set_aside_and_the_rest_replays,
+)
 from tests.fuzz.test_arrival_order_fuzz import *  # noqa: F403
 from tests.history.test_desktop_import_backends import *  # noqa: F403
 from tests.history.test_huge_numbers_backends import *  # noqa: F403
 from tests.storage.conformance.test_arrival_order import *  # noqa: F403
 from tests.storage.conformance.test_business import *  # noqa: F403
 from tests.storage.conformance.test_conflicts import *  # noqa: F403
+from tests.storage.conformance.test_crash_rescue import *  # noqa: F403
 from tests.storage.conformance.test_run_lock import (  # noqa: F401  (run on this module's store)
     test_a_second_holder_is_refused_and_told_who_holds_it,
     test_the_lock_is_released_when_the_body_raises,
@@ -152,6 +159,19 @@ async def _every_rpc_call() -> dict[str, set[str]]:
             [ImportedMessage(normalize_update(make_update(2, message_id=2, text="x")).message)]
         ),
         lambda s: s.stored_message_keys([(1, 1), (1, 2)]),
+        lambda s: s.write_batch(
+            [
+                normalize_update(make_update(3, message_id=3, text="x")),
+                BotResponseIn(chat_id=1, message_id=4, response_text="y"),
+            ]
+        ),
+        lambda s: s.rescue_crashed_runs(
+            "w", stale_after=timedelta(seconds=60), exclusive=False, now=T0
+        ),
+        lambda s: s.claim_notification(NOTE, "h"),
+        lambda s: s.finish_notification(NOTE, "h", message_id=1, error=None),
+        lambda s: s.open_questions(1, before=T0.date(), max_asks=3),
+        lambda s: s.notifications(T0.date()),
     ]
     with respx.mock(base_url=f"{PROJECT}/rest/v1", assert_all_called=False) as api:
         api.get("/schema_migrations").mock(
@@ -166,6 +186,9 @@ async def _every_rpc_call() -> dict[str, set[str]]:
                 with contextlib.suppress(StorageError, ValueError):
                     await call(store)
     return sent
+
+
+NOTE = Notification(night=datetime(2026, 11, 25, tzinfo=UTC).date(), owner_id=1, kind="digest")
 
 
 def test_the_functions_and_argument_names_the_store_sends_exist(supabase_dsn: str) -> None:

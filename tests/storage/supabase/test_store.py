@@ -472,11 +472,8 @@ async def test_bot_responses_round_trip_and_write_batch_keeps_the_order(
         created_at="2026-11-24T23:59:30+03:00",
         idempotency_key="k1",
     )
-    capture = api.post("/rpc/superbrain_capture_many").mock(
-        return_value=httpx.Response(200, json=[{"outcome": "new", "raw_message_id": 1}])
-    )
-    record = api.post("/rpc/superbrain_record_bot_responses").mock(
-        return_value=httpx.Response(200, json=[stored])
+    batch = api.post("/rpc/superbrain_write_batch").mock(
+        return_value=httpx.Response(200, json=[[{"outcome": "new", "raw_message_id": 1}], [stored]])
     )
     (update,) = sample_updates()[1:]
     async with store_for() as store:
@@ -500,14 +497,18 @@ async def test_bot_responses_round_trip_and_write_batch_keeps_the_order(
     )
     assert results == [CaptureResult(42, "message", CaptureOutcome.NEW, 1), expected]
     assert results[1].created_at.tzinfo is UTC  # type: ignore[union-attr]
-    assert body(record.calls[0].request) == {
-        "p_items": json.loads(pgcodec.bot_response_items([response]))
+    assert body(batch.calls[0].request) == {
+        "p_runs": [
+            {
+                "kind": "updates",
+                "items": json.loads(pgcodec.capture_items([update], CaptureOptions())),
+            },
+            {"kind": "bot_responses", "items": json.loads(pgcodec.bot_response_items([response]))},
+        ]
     }
-    assert capture.call_count == 1 and record.call_count == 1
-    assert [c.request.url.path for c in api.calls][1:] == [
-        "/rest/v1/rpc/superbrain_capture_many",
-        "/rest/v1/rpc/superbrain_record_bot_responses",
-    ], "one call per run of one kind, in the batch's order"
+    assert [c.request.url.path for c in api.calls][1:] == ["/rest/v1/rpc/superbrain_write_batch"], (
+        "the whole batch in one call: one transaction"
+    )
 
 
 # -- reads: requests, conversions, paging ----------------------------------------------------------
@@ -1203,9 +1204,9 @@ RPC_CASES: list[
         None,
     ),
     (
-        "superbrain_extend_claims",
-        lambda s: s.extend_claims("w1", lease_until=T0),
-        {"p_worker": "w1", "p_lease_until": T0.isoformat()},
+        "superbrain_renew_claims",
+        lambda s: s.extend_claims("w1", lease_until=T0 + timedelta(seconds=60), now=T0),
+        {"p_worker": "w1", "p_lease_seconds": 60.0},
         httpx.Response(200, json=3),
         3,
     ),

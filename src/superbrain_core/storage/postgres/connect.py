@@ -28,7 +28,7 @@ def connection_kwargs(
     the DSN, which may hold a password.
     """
     try:
-        params: dict[str, Any] = conninfo_to_dict(dsn.strip())
+        params: dict[str, Any] = conninfo_to_dict(_without_pooler_flag(dsn.strip())[0])
     except psycopg.Error:
         params = {}
     # libpq parses a bad port happily and only fails when connecting; a list is
@@ -42,10 +42,49 @@ def connection_kwargs(
     return params
 
 
+#: Supabase's transaction-mode pooler (Supavisor) listens on this port; its
+#: session mode, like a direct connection, is on 5432.
+TRANSACTION_POOLER_PORT = "6543"
+_POOLER_FLAG = re.compile(r"(?:(?<=[?&])|(?<=^)|(?<=\s))pgbouncer=(\w+)&?", re.IGNORECASE)
+
+
+def _without_pooler_flag(dsn: str) -> tuple[str, bool]:
+    """``dsn`` without a ``pgbouncer=true`` parameter (libpq refuses unknown ones),
+    and whether it said true. Tools that know they sit behind PgBouncer (Prisma and
+    others) write it into the URL; it is read here, never sent to the server."""
+    found = _POOLER_FLAG.search(dsn)
+    if found is None:
+        return dsn, False
+    cleaned = (dsn[: found.start()] + dsn[found.end() :]).rstrip("?&").strip()
+    return cleaned, found.group(1).lower() in {"true", "1", "on", "yes"}
+
+
+def transaction_pooler(dsn: str) -> str | None:
+    """Why ``dsn`` goes through a transaction-mode pooler, or ``None``.
+
+    Such a pooler hands each transaction to any server connection: a session
+    advisory lock taken on one is held by a connection the next transaction
+    may not use, so it cannot keep two analyzer runs apart (nor survive the
+    run's own next statement). Detected: Supabase's pooler port 6543 and a
+    ``pgbouncer=true`` URL parameter.
+    """
+    cleaned, flagged = _without_pooler_flag(dsn.strip())
+    if flagged:
+        return "SUPERBRAIN_DB says pgbouncer=true (a transaction-mode pooler)"
+    try:
+        params = conninfo_to_dict(cleaned)
+    except psycopg.Error:
+        return None
+    ports = str(params.get("port") or "").split(",")
+    if TRANSACTION_POOLER_PORT in ports:
+        return f"SUPERBRAIN_DB uses port {TRANSACTION_POOLER_PORT} (Supabase's transaction pooler)"
+    return None
+
+
 def describe_dsn(dsn: str) -> str:
     """``user@host:port/dbname`` for messages and logs: never the password."""
     try:
-        params = conninfo_to_dict(dsn.strip())
+        params = conninfo_to_dict(_without_pooler_flag(dsn.strip())[0])
     except psycopg.Error:
         return "<malformed URL>"
     host = params.get("host") or "localhost"

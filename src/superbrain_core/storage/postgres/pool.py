@@ -25,13 +25,14 @@ import psycopg
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from superbrain_core.errors import StorageError, TransientStorageError
+from superbrain_core.errors import PermanentStorageError, StorageError, TransientStorageError
 from superbrain_core.logs import get_logger
 from superbrain_core.storage.postgres import migrations
 from superbrain_core.storage.postgres.connect import (
     connect_error,
     connection_kwargs,
     describe_dsn,
+    transaction_pooler,
 )
 from superbrain_core.storage.postgres.connect import describe_error as _describe
 
@@ -60,6 +61,10 @@ class PostgresPool:
         self._kwargs = connection_kwargs(
             self._dsn, application_name=application_name, connect_timeout=connect_timeout
         )
+        if transaction_pooler(self._dsn) is not None:
+            # A transaction pooler may run the next statement on another server
+            # connection, where a statement prepared on this one does not exist.
+            self._kwargs["prepare_threshold"] = None
         self._migrate = migrate
         self._min = min_connections
         self._max = max(min_connections, max_connections)
@@ -84,7 +89,9 @@ class PostgresPool:
             open=False,
             configure=self._configure,
             name="superbrain",
-            timeout=max(30.0, self._connect_timeout),
+            # How long a call waits for a connection: the bot's webhook waits on
+            # it before falling back to the spool, so it stays short.
+            timeout=max(10.0, self._connect_timeout),
         )
         try:
             await pool.open(wait=True, timeout=self._connect_timeout)
@@ -158,6 +165,13 @@ class PostgresPool:
                 async with pool.connection() as conn:
                     return await work(conn)
             except (psycopg.OperationalError, PoolTimeout) as exc:
+                if isinstance(exc, PoolTimeout):
+                    # No connection for the pool's whole wait, while it kept
+                    # reconnecting: waiting again would only keep the caller (a
+                    # webhook) from its spool that much longer.
+                    raise TransientStorageError(
+                        f"Postgres {what} failed: the database is unreachable ({_describe(exc)})"
+                    ) from exc
                 if attempt >= self._max_attempts:
                     raise TransientStorageError(
                         f"Postgres {what} failed after {attempt} attempts: {_describe(exc)}"
@@ -173,5 +187,10 @@ class PostgresPool:
                     sqlstate=getattr(exc, "sqlstate", None),
                 )
                 await anyio.sleep(delay)
+            except (psycopg.DataError, psycopg.IntegrityError) as exc:
+                # SQLSTATE classes 22 and 23: this data, refused every time.
+                raise PermanentStorageError(
+                    f"Postgres {what} refused the data: {_describe(exc)}"
+                ) from exc
             except psycopg.Error as exc:
                 raise StorageError(f"Postgres {what} failed: {_describe(exc)}") from exc

@@ -69,6 +69,8 @@ from superbrain_core.storage.pgsql.rows import raw_file as _raw_file
 from superbrain_core.storage.pgsql.rows import raw_message as _raw_message
 from superbrain_core.storage.pgsql.rows import utc as _utc
 from superbrain_core.storage.postgres import reads, work
+from superbrain_core.storage.postgres.connect import transaction_pooler
+from superbrain_core.storage.postgres.outbox import OutboxMethods
 from superbrain_core.storage.postgres.pool import Connection, PostgresPool
 from superbrain_core.storage.run_lock import DEFAULT_RUN_LOCK_TTL, RunLock
 
@@ -86,7 +88,7 @@ TABLES = (
 )
 
 
-class PostgresStore(PostgresPool, Store):
+class PostgresStore(PostgresPool, OutboxMethods, Store):
     """:class:`Store` on a Postgres database migrated with ``superbrain db migrate``."""
 
     backend = "postgres"
@@ -418,10 +420,14 @@ class PostgresStore(PostgresPool, Store):
                 lambda c: work.record_failures(c, failures, datetime.now(UTC)),
             )
 
-    async def extend_claims(self, worker: str, *, lease_until: datetime) -> int:
+    async def extend_claims(
+        self, worker: str, *, lease_until: datetime, now: datetime | None = None
+    ) -> int:
+        # Only the lease's length crosses over: the server's clock places it.
+        seconds = (lease_until - (now or datetime.now(UTC))).total_seconds()
         return await self._call(
             "extend_claims",
-            lambda c: work.count_of(c, "superbrain_extend_claims", worker, lease_until),
+            lambda c: work.count_of(c, "superbrain_renew_claims", worker, seconds),
         )
 
     async def release_claims(self, worker: str) -> int:
@@ -446,8 +452,13 @@ class PostgresStore(PostgresPool, Store):
     def run_lock(
         self, name: str, holder: str, *, ttl: float = DEFAULT_RUN_LOCK_TTL
     ) -> AbstractAsyncContextManager[RunLock]:
-        from superbrain_core.storage.postgres.lock import advisory_run_lock
+        from superbrain_core.storage.postgres.lock import advisory_run_lock, pooled_run_lock
 
+        pooler = transaction_pooler(self._dsn)
+        if pooler is not None:
+            # A session advisory lock means nothing through a transaction pooler:
+            # the lease row, taken and renewed one transaction at a time, does.
+            return pooled_run_lock(self._call, pooler, name, holder, ttl)
         return advisory_run_lock(self._kwargs, self.where, name, holder, ttl)
 
     async def start_batch_run(self, classifier: str, version: str, worker: str) -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 from superbrain_core.errors import ConfigError, StorageError, TransientStorageError
 from superbrain_core.logs import get_logger
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 #: Script (in ``schema/``) that brings the schema from version N-1 to N, applied in order.
 _SCHEMA_SCRIPTS = {
     1: "0001_capture.sql",
@@ -19,6 +19,7 @@ _SCHEMA_SCRIPTS = {
     3: "0003_search.sql",
     4: "0004_event_periods.sql",
     5: "0005_arrival_order.sql",
+    6: "0006_outbox_and_leases.sql",
 }
 
 

@@ -23,7 +23,12 @@ import anyio.to_thread
 
 from superbrain_core import jsonutil
 from superbrain_core import search as search_text
-from superbrain_core.errors import ConfigError, StorageError, TransientStorageError
+from superbrain_core.errors import (
+    ConfigError,
+    PermanentStorageError,
+    StorageError,
+    TransientStorageError,
+)
 from superbrain_core.logs import get_logger
 from superbrain_core.models import (
     BatchRun,
@@ -58,7 +63,7 @@ from superbrain_core.storage.base import (
     business_chat_key,
 )
 from superbrain_core.storage.run_lock import DEFAULT_RUN_LOCK_TTL, RunLock, file_lock
-from superbrain_core.storage.sqlite import reads, work
+from superbrain_core.storage.sqlite import outbox, reads, work
 from superbrain_core.storage.sqlite import search as sqlite_search
 from superbrain_core.storage.sqlite.capture import capture_one, insert_bot_response
 from superbrain_core.storage.sqlite.chains import chain_id_of_message
@@ -68,6 +73,7 @@ from superbrain_core.storage.sqlite.connection import (
     is_in_memory,
     sqlite_path_from_url,
 )
+from superbrain_core.storage.sqlite.outbox import OutboxMethods
 from superbrain_core.storage.sqlite.rows import bot_response as _bot_response
 from superbrain_core.storage.sqlite.rows import chain as _chain
 from superbrain_core.storage.sqlite.rows import dt as _dt
@@ -93,7 +99,7 @@ TABLES = (
 )
 
 
-class SqliteStore(Store):
+class SqliteStore(OutboxMethods, Store):
     """:class:`Store` on a SQLite file (or ``:memory:``)."""
 
     backend = "sqlite"
@@ -185,6 +191,8 @@ class SqliteStore(Store):
                 if "locked" in str(exc) or "busy" in str(exc):
                     raise TransientStorageError(f"SQLite busy: {exc}") from exc
                 raise StorageError(f"SQLite error: {exc}") from exc
+            except (sqlite3.IntegrityError, sqlite3.DataError) as exc:
+                raise PermanentStorageError(f"SQLite refused the data: {exc}") from exc
             except sqlite3.DatabaseError as exc:
                 raise StorageError(f"SQLite error: {exc}") from exc
 
@@ -458,10 +466,14 @@ class SqliteStore(Store):
                 lambda c: work.record_failures(c, failures, _ts(_now()) or ""), write=True
             )
 
-    async def extend_claims(self, worker: str, *, lease_until: datetime) -> int:
-        return await self._run(
-            lambda c: work.extend_claims(c, worker, _ts(lease_until) or ""), write=True
-        )
+    async def extend_claims(
+        self, worker: str, *, lease_until: datetime, now: datetime | None = None
+    ) -> int:
+        def beat(c: sqlite3.Connection) -> int:
+            outbox.heartbeat(c, worker, _ts(now or _now()) or "")
+            return work.extend_claims(c, worker, _ts(lease_until) or "")
+
+        return await self._run(beat, write=True)
 
     async def release_claims(self, worker: str) -> int:
         return await self._run(lambda c: work.release_claims(c, worker), write=True)

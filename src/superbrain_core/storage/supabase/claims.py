@@ -147,12 +147,16 @@ async def count_of(rest: RestClient, what: str, function: str, params: JSONDict)
     return int(await rest.rpc(what, function, params) or 0)
 
 
-async def extend_claims(rest: RestClient, worker: str, *, lease_until: datetime) -> int:
+async def extend_claims(
+    rest: RestClient, worker: str, *, lease_until: datetime, now: datetime | None = None
+) -> int:
+    # Only the lease's length crosses over: the database's clock places it.
+    seconds = (lease_until - (now or datetime.now(UTC))).total_seconds()
     return await count_of(
         rest,
         "extend_claims",
-        "superbrain_extend_claims",
-        {"p_worker": worker, "p_lease_until": iso(lease_until)},
+        "superbrain_renew_claims",
+        {"p_worker": worker, "p_lease_seconds": seconds},
     )
 
 

@@ -64,7 +64,7 @@ from postgrest import (
 )
 from postgrest.base_request_builder import RequestConfig
 
-from superbrain_core.errors import StorageError, TransientStorageError
+from superbrain_core.errors import PermanentStorageError, StorageError, TransientStorageError
 from superbrain_core.logs import get_logger, redact_text
 from superbrain_core.models import JSONDict
 from superbrain_core.storage.supabase.config import KEY_VARIABLE
@@ -102,6 +102,14 @@ class PostgrestError(StorageError):
         super().__init__(message)
         self.status = status
         self.code = code
+
+
+class RefusedDataError(PostgrestError, PermanentStorageError):
+    """A 4xx answer whose SQLSTATE says the data itself was refused (class 22 or 23)."""
+
+
+#: SQLSTATE classes of a refusal that depends on the data, not on the moment.
+_DATA_SQLSTATE_CLASSES = frozenset({"22", "23"})
 
 
 def _error_fields(response: httpx.Response) -> dict[str, Any]:
@@ -243,7 +251,9 @@ class RestClient:
                     f"Supabase {what} failed: {self._redact(f'{type(exc).__name__}: {exc}')}"
                 ) from exc
             except (TypeError, ValueError) as exc:  # a value JSON cannot carry (NaN...)
-                raise StorageError(f"Supabase {what}: cannot encode the request: {exc}") from exc
+                raise PermanentStorageError(
+                    f"Supabase {what}: cannot encode the request: {exc}"
+                ) from exc
             else:
                 if response.is_success:
                     return response
@@ -259,6 +269,10 @@ class RestClient:
                         " service_role or sb_secret_… key",
                         status=status,
                         code=code,
+                    )
+                if status < 500 and code and code[:2] in _DATA_SQLSTATE_CLASSES:
+                    raise RefusedDataError(
+                        f"Supabase {what} refused the data: {problem}", status=status, code=code
                     )
                 if not _is_transient(status, code):
                     raise PostgrestError(

@@ -14,9 +14,9 @@ schema itself is applied with ``superbrain db migrate`` against the project's
 Postgres DSN; opening refuses a project that is behind.
 
 What PostgREST cannot do is run several calls in one transaction: each function
-call is atomic on its own, and :meth:`write_batch` is the base class's (one call
-per run of updates or of bot responses), not one transaction for a whole mixed
-batch as on Postgres.
+call is atomic on its own, so :meth:`write_batch` sends a whole mixed batch of
+updates and bot responses as one call (``superbrain_write_batch``), one
+transaction as on Postgres.
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ from superbrain_core.storage.supabase.config import (
     rest_url,
     settings_from_env,
 )
+from superbrain_core.storage.supabase.outbox import OutboxMethods
 from superbrain_core.storage.supabase.reads import STATS_TABLES
 from superbrain_core.storage.supabase.rest import (
     DEFAULT_PAGE_SIZE,
@@ -92,7 +93,7 @@ SCHEMA_BEHIND = (
 )
 
 
-class SupabaseStore(Store):
+class SupabaseStore(OutboxMethods, Store):
     """:class:`Store` on a Supabase project migrated with ``superbrain db migrate``.
 
     ``url`` is the project URL and ``key`` its service key (either kind);
@@ -196,6 +197,13 @@ class SupabaseStore(Store):
 
     async def record_bot_responses(self, responses: Sequence[BotResponseIn]) -> list[BotResponse]:
         return await writes.record_bot_responses(self._rest, responses)
+
+    async def write_batch(
+        self,
+        items: Sequence[NormalizedUpdate | BotResponseIn],
+        options: CaptureOptions | None = None,
+    ) -> list[CaptureResult | BotResponse]:
+        return await writes.write_batch(self._rest, items, options)
 
     async def import_messages(
         self, messages: Sequence[ImportedMessage], options: CaptureOptions | None = None
@@ -317,8 +325,10 @@ class SupabaseStore(Store):
     async def record_work_failures(self, failures: Sequence[WorkFailure]) -> None:
         await claims.record_work_failures(self._rest, failures)
 
-    async def extend_claims(self, worker: str, *, lease_until: datetime) -> int:
-        return await claims.extend_claims(self._rest, worker, lease_until=lease_until)
+    async def extend_claims(
+        self, worker: str, *, lease_until: datetime, now: datetime | None = None
+    ) -> int:
+        return await claims.extend_claims(self._rest, worker, lease_until=lease_until, now=now)
 
     async def release_claims(self, worker: str) -> int:
         return await claims.release_claims(self._rest, worker)

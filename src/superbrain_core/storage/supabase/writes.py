@@ -22,7 +22,7 @@ from superbrain_core.models import (
     NormalizedUpdate,
 )
 from superbrain_core.records import check_task_status
-from superbrain_core.storage.base import CaptureOptions
+from superbrain_core.storage.base import CaptureOptions, runs_of_one_kind
 from superbrain_core.storage.pgsql import codec as pgcodec
 from superbrain_core.storage.supabase.rest import RestClient, iso
 
@@ -47,6 +47,43 @@ async def record_bot_responses(
         "record_bot_responses", "superbrain_record_bot_responses", {"p_items": items}
     )
     return [pgcodec.bot_response_from_row(r) for r in found or []]
+
+
+async def write_batch(
+    rest: RestClient,
+    items: Sequence[NormalizedUpdate | BotResponseIn],
+    options: CaptureOptions | None,
+) -> list[CaptureResult | BotResponse]:
+    """Updates and bot responses, interleaved, in one call of ``superbrain_write_batch``:
+    one transaction, so a batch is stored whole or not at all (several calls
+    would each commit on their own)."""
+    runs = runs_of_one_kind(items)
+    if not runs:
+        return []
+    opts = options or CaptureOptions()
+    payload = [
+        {
+            "kind": "bot_responses",
+            "items": json.loads(pgcodec.bot_response_items(run)),  # type: ignore[arg-type]
+        }
+        if isinstance(run[0], BotResponseIn)
+        else {
+            "kind": "updates",
+            "items": json.loads(pgcodec.capture_items(run, opts)),  # type: ignore[arg-type]
+        }
+        for run in runs
+    ]
+    found = await rest.rpc("write", "superbrain_write_batch", {"p_runs": payload})
+    answers = found if isinstance(found, list) else []
+    if len(answers) != len(runs):
+        raise StorageError(f"Supabase write: {len(answers)} answers for {len(runs)} runs")
+    results: list[CaptureResult | BotResponse] = []
+    for run, answer in zip(runs, answers, strict=True):
+        if isinstance(run[0], BotResponseIn):
+            results.extend(pgcodec.bot_response_from_row(r) for r in answer or [])
+        else:
+            results.extend(pgcodec.capture_results(run, answer or []))  # type: ignore[arg-type]
+    return results
 
 
 async def import_messages(
