@@ -40,9 +40,14 @@ SENT = datetime(2026, 3, 11, 7, 0, tzinfo=UTC)  # Wednesday 10:00 in Moscow
 CLASSIFIER = RulesClassifier()
 
 
-def msk(month: int, day: int, hour: int = 9, minute: int = 0, year: int = 2026) -> datetime:
-    """A moment on the owner's wall clock; 09:00 is the default time of a date-only phrase."""
+def msk(month: int, day: int, hour: int = 0, minute: int = 0, year: int = 2026) -> datetime:
+    """A moment on the owner's wall clock; an event on a day without a time starts at 00:00."""
     return datetime(year, month, day, hour, minute, tzinfo=MSK)
+
+
+def eod(month: int, day: int, year: int = 2026) -> datetime:
+    """23:59 of a day: when a task named with a day and no time is due."""
+    return datetime(year, month, day, 23, 59, tzinfo=MSK)
 
 
 def utc(month: int, day: int, hour: int, minute: int = 0) -> datetime:
@@ -172,37 +177,45 @@ MEETING, REMINDER, DEADLINE, OTHER = (
 )
 
 DATES_RU = [
-    Case("завтра купить молоко", T, msk(3, 12), title="Купить молоко"),
-    Case("послезавтра позвонить в банк", T, msk(3, 13)),
+    Case("завтра купить молоко", T, eod(3, 12), title="Купить молоко"),
+    Case("послезавтра позвонить в банк", T, eod(3, 13)),
     # names come out in the nominative, however they were declined
     Case("в пятницу встреча с Петей", E, msk(3, 13), MEETING, people=("Петя",)),
     Case("через 2 часа позвонить врачу", T, msk(3, 11, 12), title="Позвонить врачу"),
     Case("через полчаса созвон", E, msk(3, 11, 10, 30), MEETING),
     Case("25.03 день рождения", E, msk(3, 25), OTHER, title="День рождения"),
-    Case("25 марта оплатить налог", T, msk(3, 25)),
+    Case("25 марта оплатить налог", T, eod(3, 25)),
     Case("25-го марта в 19:30 концерт", E, msk(3, 25, 19, 30), OTHER),
     # 07:50 has passed at 10:00, so the train is tomorrow's
     Case("в 7.50 поезд", E, msk(3, 12, 7, 50), OTHER, title="Поезд"),
     Case("в 19:30 встреча", E, msk(3, 11, 19, 30), MEETING),
     Case("сегодня в 18:00 созвон", E, msk(3, 11, 18), MEETING),
-    # 09:00 today has passed: the task is due at the moment it was written
-    Case("сегодня купить хлеб", T, msk(3, 11, 10)),
+    # a task for today is due by the end of today, not at the moment it was written
+    Case("сегодня купить хлеб", T, eod(3, 11)),
     Case("завтра вечером кино", E, msk(3, 12, 19), OTHER),
     Case("в 3 дня встреча", E, msk(3, 11, 15), MEETING),
     Case("созвон в 7 вечера", E, msk(3, 11, 19), MEETING),
     Case("напомни завтра в 10 позвонить маме", E, msk(3, 12, 10), REMINDER, title="Позвонить маме"),
     # a date already past this year is next year's
-    Case("10.03 сдать отчёт", T, msk(3, 10, year=2027)),
+    Case("10.03 сдать отчёт", T, eod(3, 10, year=2027)),
     # after "в", 10.03 is a time
     Case("в 10.03 позвонить Ивану", T, msk(3, 11, 10, 3), people=("Иван",)),
     # Wednesday said on a Wednesday is next week's
     Case("в среду в 15:00 созвон", E, msk(3, 18, 15), MEETING),
-    Case("через неделю сдать проект", T, msk(3, 18)),
+    Case("через неделю сдать проект", T, eod(3, 18)),
     Case("дедлайн по отчёту в пятницу", E, msk(3, 13), DEADLINE),
-    Case("сдать отчёт до пятницы", T, msk(3, 13), title="Сдать отчёт"),
+    Case("сдать отчёт до пятницы", T, eod(3, 13), title="Сдать отчёт"),
     # after "до", 20.03 is a date even though 20:03 would be a valid time
-    Case("сдать отчёт до 20.03", T, msk(3, 20)),
-    Case("созвон с 10 до 12", E, msk(3, 11, 10), MEETING, title="Созвон"),
+    Case("сдать отчёт до 20.03", T, eod(3, 20)),
+    # a time range keeps its end; 10:00 said at 10:00 is no longer ahead, so it is tomorrow's
+    Case(
+        "созвон с 10 до 12",
+        E,
+        msk(3, 12, 10),
+        MEETING,
+        title="Созвон",
+        extra={"ends_at": msk(3, 12, 12)},
+    ),
     Case("поезд 25.03.2026 в 06:40", E, msk(3, 25, 6, 40), OTHER),
     Case("встреча в полдень", E, msk(3, 11, 12), MEETING),
     Case(
@@ -221,13 +234,13 @@ DATES_RU = [
 
 DATES_EN = [
     Case("tomorrow at 10am call with Bob", E, msk(3, 12, 10), MEETING, people=("Bob",)),
-    Case("on Monday send the report", T, msk(3, 16), title="Send the report"),
-    Case("today buy milk", T, msk(3, 11, 10)),
+    Case("on Monday send the report", T, eod(3, 16), title="Send the report"),
+    Case("today buy milk", T, eod(3, 11)),
     Case("meeting with Alice on Friday at 3pm", E, msk(3, 13, 15), MEETING, people=("Alice",)),
     Case("Remind me to call Bob in 30 minutes", E, msk(3, 11, 10, 30), REMINDER),
     Case("Deadline for the grant March 25", E, msk(3, 25), DEADLINE),
-    Case("pay rent by Friday", T, msk(3, 13)),
-    Case("Buy milk tomorrow", T, msk(3, 12), title="Buy milk"),
+    Case("pay rent by Friday", T, eod(3, 13)),
+    Case("Buy milk tomorrow", T, eod(3, 12), title="Buy milk"),
     Case("sync with the team at 16:45", E, msk(3, 11, 16, 45), MEETING),
     Case("dentist appointment on 2026-04-02 at 8:30", E, msk(4, 2, 8, 30), OTHER),
 ]
@@ -251,7 +264,7 @@ MONEY = [
     Case(
         "оплатить интернет 500 ₽ до пятницы",
         T,
-        msk(3, 13),
+        eod(3, 13),
         amount="500",
         currency="RUB",
     ),
@@ -276,7 +289,7 @@ CONTACTS_AND_LINKS = [
     Case("@ivan_petrov", ItemType.CONTACT, extra={"username": "ivan_petrov"}),
     Case("John +44 20 7946 0958", ItemType.CONTACT, extra={"phone": "+442079460958"}),
     # a phone inside a task stays a task, with the phone kept
-    Case("позвонить Ивану +79991234567 завтра", T, msk(3, 12), extra={"phone": "+79991234567"}),
+    Case("позвонить Ивану +79991234567 завтра", T, eod(3, 12), extra={"phone": "+79991234567"}),
     Case(
         "https://example.com/article интересная статья",
         ItemType.LINK,
@@ -313,7 +326,7 @@ AMBIGUOUS = [
     Case(
         "купить торт на встречу в пятницу",
         T,
-        msk(3, 13),
+        eod(3, 13),
         sure=False,
         question="Это задача или встреча?",
     ),
@@ -327,16 +340,19 @@ AMBIGUOUS = [
 AFTER_MIDNIGHT = utc(3, 10, 21, 30)
 BEFORE_MIDNIGHT = utc(3, 10, 20, 59)  # 23:59 on 10 March in Moscow
 
+# Written between 00:00 and 03:59 the owner has not slept yet: "завтра" is the
+# calendar day that has just begun, and so is a weekday naming it (the corpus's rule).
 NEAR_MIDNIGHT = [
-    Case("завтра встреча", E, msk(3, 12), MEETING, at=AFTER_MIDNIGHT),
+    Case("завтра встреча", E, msk(3, 11), MEETING, at=AFTER_MIDNIGHT),
     Case("в 19:30 созвон", E, msk(3, 11, 19, 30), MEETING, at=AFTER_MIDNIGHT),
     Case("в 00:10 позвонить маме", T, msk(3, 12, 0, 10), at=AFTER_MIDNIGHT),
     Case("в 00:45 позвонить маме", T, msk(3, 11, 0, 45), at=AFTER_MIDNIGHT),
     Case("сегодня в 23:00 созвон", E, msk(3, 11, 23), MEETING, at=AFTER_MIDNIGHT),
     Case("завтра в 10 встреча", E, msk(3, 11, 10), MEETING, at=BEFORE_MIDNIGHT),
     Case("tomorrow meeting", E, msk(3, 11), MEETING, at=BEFORE_MIDNIGHT),
-    # Thursday 21:30 UTC is already Friday in Moscow: "в пятницу" is next week's
-    Case("в пятницу встреча", E, msk(3, 20), MEETING, at=utc(3, 12, 21, 30)),
+    # Thursday 21:30 UTC is Friday 00:30 in Moscow: "в пятницу" is the Friday just begun
+    # (read on the UTC day it would be Thursday's "next Friday", the 20th)
+    Case("в пятницу встреча", E, msk(3, 13), MEETING, at=utc(3, 12, 21, 30)),
     # Moscow keeps +03:00 all year: summer and winter resolve alike
     Case("завтра в 10 встреча", E, msk(7, 16, 10), MEETING, at=utc(7, 15, 7)),
     Case("завтра в 10 встреча", E, msk(1, 16, 10), MEETING, at=utc(1, 15, 7)),
@@ -378,8 +394,9 @@ async def test_relative_dates_use_the_moscow_day_not_the_utc_day(case: Case) -> 
 async def test_the_owners_zone_is_honoured_across_a_dst_change() -> None:
     berlin = ZoneInfo("Europe/Berlin")
     # Saturday 28 March 23:30 UTC is Sunday 00:30 in Berlin; clocks go forward that night.
+    # Said after midnight, "завтра" is the Sunday just begun, after the change.
     result = await classify(make_input("завтра в 10 встреча", at=utc(3, 28, 23, 30), zone=berlin))
-    assert result.starts_at == datetime(2026, 3, 30, 10, 0, tzinfo=berlin)
+    assert result.starts_at == datetime(2026, 3, 29, 10, 0, tzinfo=berlin)
     assert result.starts_at.utcoffset() == timedelta(hours=2)
 
 
@@ -394,7 +411,8 @@ async def test_the_machine_zone_does_not_matter(monkeypatch: pytest.MonkeyPatch)
     finally:
         monkeypatch.undo()
         time_module.tzset()
-    assert in_la.starts_at == msk(3, 12, 10)
+    # 00:30 in Moscow ("завтра" is the day just begun), whatever Los Angeles says
+    assert in_la.starts_at == msk(3, 11, 10)
 
 
 # --------------------------------------------------------------------------- chains
@@ -452,12 +470,12 @@ CHAINS = [
     ChainCase(
         "обзор рынка",
         (("это заметка, хотя нет, это задача на пятницу", SENT + HOUR),),
-        Case(None, T, msk(3, 13)),
+        Case(None, T, eod(3, 13)),
     ),
     ChainCase(
         "отчёт",
         (("задача", SENT + HOUR), ("на завтра", SENT + 2 * HOUR)),
-        Case(None, T, msk(3, 12), title="Отчёт"),
+        Case(None, T, eod(3, 12), title="Отчёт"),
     ),
     # a type named and then denied is dropped again
     ChainCase(
@@ -558,7 +576,8 @@ async def test_very_long_text_is_cut_for_title_and_summary() -> None:
 
 async def test_a_naive_message_date_is_taken_as_utc() -> None:
     item = make_input("завтра встреча", at=AFTER_MIDNIGHT.replace(tzinfo=None))
-    assert (await classify(item)).starts_at == msk(3, 12)
+    # 21:30 UTC is 00:30 in Moscow (were it taken as Moscow time, it would be the 12th)
+    assert (await classify(item)).starts_at == msk(3, 11)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -607,10 +626,14 @@ async def test_a_bug_in_the_rules_is_a_permanent_classifier_error(
     assert info.value.retryable is False
 
 
-async def test_the_default_time_is_configurable() -> None:
-    classifier = RulesClassifier(default_time=time(12, 30))
-    result = await classifier.classify(make_input("завтра встреча"))
-    assert result.starts_at == msk(3, 12, 12, 30)
+async def test_a_day_without_a_time_is_a_whole_day_in_a_chain_too() -> None:
+    """The chain's merge follows the lone message's convention: 00:00 / 23:59."""
+    event = make_input("встреча с Петей", replies=(("в пятницу", SENT + HOUR),))
+    task = make_input("отчёт", replies=(("это задача на пятницу", SENT + HOUR),))
+    assert (await classify(event)).starts_at == msk(3, 13)
+    assert (await classify(task)).due_at == eod(3, 13)
+    with pytest.raises(TypeError):
+        RulesClassifier(default_time=time(12, 30))  # type: ignore[call-arg]
 
 
 async def test_concurrent_calls_agree_with_sequential_ones() -> None:

@@ -24,7 +24,6 @@ from superbrain_core.analyzer.classify.rules.grammar import (
     _LETTER_OR_DIGIT,
     _WORD,
     DEFAULT_LANGUAGES,
-    DEFAULT_TIME,
     FAIR,
     Q_WHAT,
     STRONG,
@@ -56,10 +55,12 @@ class RulesClassifier:
     """Classifies by keyword rules and dateparser; no network, no model, no state.
 
     ``languages`` are handed to dateparser (the keyword lists are always Russian
-    and English); ``default_time`` is the time of day given to a date named
-    without one. The instance holds no per-message state, so one instance may
-    serve any number of concurrent ``classify`` calls. dateparser is synchronous
-    and takes about a millisecond, so it is called inline rather than in a thread.
+    and English). A day named without a time is a whole day: an event starts at
+    00:00 of it and a task is due at 23:59 of it, as in the corpus and the
+    extraction layer (there is no configurable default time). The instance holds
+    no per-message state, so one instance may serve any number of concurrent
+    ``classify`` calls. dateparser is synchronous and takes about a millisecond,
+    so it is called inline rather than in a thread.
     """
 
     name: str = "rules"
@@ -69,10 +70,8 @@ class RulesClassifier:
         self,
         *,
         languages: Sequence[str] = DEFAULT_LANGUAGES,
-        default_time: time = DEFAULT_TIME,
     ) -> None:
         self._languages = list(languages)
-        self._default_clock = default_time.strftime("%H:%M")
 
     async def classify(self, item: ClassifierInput) -> Classification:
         """Classify ``item`` and its chain; odd input yields ``none``/``note``, never an error.
@@ -118,7 +117,7 @@ class RulesClassifier:
         rest = "\n".join(m.rest for m in messages)
         undated = _without_dates(messages)  # keywords are sought here: "on Monday buy milk"
         plain = "\n".join(m.plain for m in messages)  # same offsets as ``undated``
-        when, when_is_limit = self._merge_dates(messages, item.timezone)
+        when, when_has_time, when_is_limit = self._merge_dates(messages, item.timezone)
         files_text = root.text.strip()
         families = _families(undated)
         named = _named(messages)
@@ -137,6 +136,7 @@ class RulesClassifier:
             has_files=bool(item.files),
             file_title=_file_title(item, files_text),
             when=when,
+            when_has_time=when_has_time,
             when_is_limit=when_is_limit,
             correction=correction,
             excluded=excluded,
@@ -149,13 +149,16 @@ class RulesClassifier:
             sensitive=any(m.sensitive for m in messages),
         )
 
-    def _merge_dates(self, messages: list[_Facts], zone: tzinfo) -> tuple[datetime | None, bool]:
+    def _merge_dates(
+        self, messages: list[_Facts], zone: tzinfo
+    ) -> tuple[datetime | None, bool, bool]:
         """Combine the dates of the chain, newest winning, and resolve the result.
 
         A newer day replaces the older one but keeps an older time ("перенеси на
         пятницу" keeps 19:30); a newer time alone keeps the older day ("давай в
         15:00"). A duration ("через 2 часа") replaces everything. Each part is
-        resolved against the base of the message that said it.
+        resolved against the base of the message that said it. Returns the
+        moment, whether a time of day was named, and whether it is a limit.
         """
         day: _When | None = None
         clock: _When | None = None
@@ -173,28 +176,22 @@ class RulesClassifier:
             if when.clock:
                 clock = when
         if exact is not None:
-            return self._resolve(exact.exact or "", exact.base, zone), False
+            return self._resolve(exact.exact or "", exact.base, zone), True, False
         if day is not None:
-            return self._resolve_day(day, clock.clock if clock else None, zone), day.by
+            resolved = self._resolve_day(day, clock.clock if clock else None, zone)
+            return resolved, clock is not None, day.by
         if clock is not None:
-            return self._resolve(clock.clock or "", clock.base, zone), clock.by
-        return None, False
+            return self._resolve(clock.clock or "", clock.base, zone), True, clock.by
+        return None, False, False
 
     def _resolve_day(self, day: _When, clock: str | None, zone: tzinfo) -> datetime | None:
-        """Resolve a day phrase, with the given time or the default one.
+        """Resolve a day phrase, at the given time or at 00:00 (a whole day).
 
         dateparser gets the *midnight* of the message's day as its base, so that
-        "11 марта" said on 11 March at 15:00 is today, not next year; a default
-        time that is already past on the message's day falls back to the message itself.
+        "11 марта" said on 11 March at 15:00 is today, not next year.
         """
         midnight = day.base.replace(hour=0, minute=0)
-        if clock is not None:
-            return self._resolve(f"{day.day} {clock}", midnight, zone)
-        resolved = self._resolve(f"{day.day} {self._default_clock}", midnight, zone)
-        moment = day.base.replace(tzinfo=zone)
-        if resolved is not None and resolved < moment:
-            return moment
-        return resolved
+        return self._resolve(f"{day.day} {clock or '00:00'}", midnight, zone)
 
     def _resolve(self, phrase: str, base: datetime, zone: tzinfo) -> datetime | None:
         """One dateparser call: a canonical phrase, a naive local base, an aware answer.
@@ -242,12 +239,20 @@ class RulesClassifier:
             when = None
         # The rules' own reading of a date stands; the extraction layer adds what
         # they cannot say (an end, a rule) and fills a date they did not see.
+        # A lone message's date is the extraction layer's (periods, loose times,
+        # typos, US dates); a clarified chain's is the rules' merge of its messages.
+        # Either way a day without a time is a whole day: an event starts at 00:00
+        # of it, a task is due at 23:59 of it.
         if verdict.type is ItemType.EVENT:
-            starts_at = chain.when or (when.event_start() if when else None)
             if when is not None:
-                ends_at, recurrence = when.end, when.recurrence
+                starts_at, ends_at, recurrence = when.event_start(), when.end, when.recurrence
+            elif chain.when is not None:
+                starts_at = chain.when
         elif verdict.type is ItemType.TASK:
-            due_at = chain.when or (when.task_due() if when else None)
+            if when is not None:
+                due_at = when.task_due()
+            elif chain.when is not None:
+                due_at = chain.when if chain.when_has_time else _end_of_day(chain.when)
         return Classification(
             type=verdict.type,
             confidence=confidence,
@@ -300,3 +305,8 @@ def _extracted_when(item: ClassifierInput) -> When | None:
     if now.tzinfo is None:  # taken as UTC, as everywhere in the rules
         now = now.replace(tzinfo=UTC)
     return extract_when(_clean(item.text), now, item.timezone)
+
+
+def _end_of_day(moment: datetime) -> datetime:
+    """23:59 of ``moment``'s day: when a task named with a day and no time is due."""
+    return datetime.combine(moment.date(), time(23, 59), moment.tzinfo)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import time
 from typing import Final
 
 from superbrain_core.analyzer.classify.schema import (
@@ -13,9 +12,6 @@ from superbrain_core.analyzer.classify.schema import (
 )
 
 DEFAULT_LANGUAGES: Final = ("ru", "en")
-
-#: Time given to a date that came without one ("завтра", "в пятницу", "25.03").
-DEFAULT_TIME: Final = time(9, 0)
 
 TITLE_LIMIT: Final = 80
 SUMMARY_LIMIT: Final = 1000

@@ -76,6 +76,7 @@ class _Chain:
     has_files: bool
     file_title: str | None
     when: datetime | None
+    when_has_time: bool
     when_is_limit: bool
     correction: _Correction | None
     excluded: set[ItemType]
