@@ -84,6 +84,43 @@ def test_batch_files_messages_and_explain_shows_the_correction(
     assert out.index("tasks") < out.index("events") and "superseded" not in out.split("events")[-1]
     assert "нет, это встреча" in out and "Now in events" in out
 
+    # The owner's clarification is an example: the next message like it is sent
+    # to the workflow with it (few-shot).
+    seen: list[dict[str, object]] = []
+
+    def remembering(body: dict[str, object]) -> tuple[int, str]:
+        seen.append(body)
+        return by_keyword(body)
+
+    answer.append(remembering)
+    later = make_update(4, message_id=4, text="Купить билеты в театр")
+    assert run(tmp_path, "ingest", write(tmp_path / "l.json", json.dumps(later))).returncode == 0
+    third = run(tmp_path, "batch", "--classifier", "webhook", env=env)
+    assert third.returncode == 0, third.stderr
+    (body,) = seen
+    (example,) = body["owner_examples"]  # type: ignore[misc]
+    assert example["text"] == "Купить билеты" and example["type"] == "event"
+    assert example["source"] == f"{OWNER_ID}:1" and 0 < example["similarity"] <= 1
+
+
+def test_explain_names_the_owners_example_a_decision_followed(tmp_path: Path) -> None:
+    text = "шины на зимние у Коли в гараже"
+    first = make_update(1, message_id=1, text=text)
+    assert run(tmp_path, "ingest", write(tmp_path / "u.json", json.dumps(first))).returncode == 0
+    assert run(tmp_path, "batch", "--classifier", "rules").returncode == 0  # a note
+    reply = make_update(2, message_id=2, text="это задача", reply_to=make_message(1, text=text))
+    assert run(tmp_path, "ingest", write(tmp_path / "r.json", json.dumps(reply))).returncode == 0
+    moved = run(tmp_path, "batch", "--classifier", "rules")
+    assert "Переложено после уточнений: 1." in moved.stdout
+    later = make_update(3, message_id=3, text="шины на летние у Коли в гараже")
+    assert run(tmp_path, "ingest", write(tmp_path / "l.json", json.dumps(later))).returncode == 0
+    assert run(tmp_path, "batch", "--classifier", "rules").returncode == 0
+    explained = run(tmp_path, "explain", f"{OWNER_ID}:3")
+    assert explained.returncode == 0, explained.stderr
+    assert f"owner's own example {OWNER_ID}:1" in explained.stdout
+    assert "шины на зимние у Коли в гараже" in explained.stdout
+    assert "Now in tasks" in explained.stdout
+
 
 def test_failures_exit_3_name_the_messages_and_keep_them_unprocessed(
     tmp_path: Path, classifier_http: tuple[str, list[Answer]]

@@ -6,8 +6,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, time, tzinfo
 from typing import Any
 
+import attrs
 import dateparser  # type: ignore[import-untyped, unused-ignore]
 
+from superbrain_core.analyzer.classify.examples import OWNER_MATCH
 from superbrain_core.analyzer.classify.extract.dates import When, extract_when
 from superbrain_core.analyzer.classify.extract.transfers import find_transfer
 from superbrain_core.analyzer.classify.rules.chain import (
@@ -25,8 +27,11 @@ from superbrain_core.analyzer.classify.rules.grammar import (
     _WORD,
     DEFAULT_LANGUAGES,
     FAIR,
+    GOOD,
     Q_WHAT,
+    Q_WHEN_EVENT,
     STRONG,
+    WEAK,
 )
 from superbrain_core.analyzer.classify.rules.output import (
     _contact_person,
@@ -46,6 +51,7 @@ from superbrain_core.analyzer.classify.schema import (
     ClassifierInput,
     EventKind,
     ItemType,
+    Precedent,
 )
 
 # --------------------------------------------------------------------------- the classifier
@@ -57,7 +63,9 @@ class RulesClassifier:
     ``languages`` are handed to dateparser (the keyword lists are always Russian
     and English). A day named without a time is a whole day: an event starts at
     00:00 of it and a task is due at 23:59 of it, as in the corpus and the
-    extraction layer (there is no configurable default time). The instance holds
+    extraction layer (there is no configurable default time). ``owner_match`` is
+    the similarity at which an owner's example (:attr:`ClassifierInput.examples`)
+    is followed before the generic rules (:mod:`..examples`). The instance holds
     no per-message state, so one instance may serve any number of concurrent
     ``classify`` calls. dateparser is synchronous and takes about a millisecond,
     so it is called inline rather than in a thread.
@@ -70,8 +78,10 @@ class RulesClassifier:
         self,
         *,
         languages: Sequence[str] = DEFAULT_LANGUAGES,
+        owner_match: float = OWNER_MATCH,
     ) -> None:
         self._languages = list(languages)
+        self._owner_match = owner_match
 
     async def classify(self, item: ClassifierInput) -> Classification:
         """Classify ``item`` and its chain; odd input yields ``none``/``note``, never an error.
@@ -94,11 +104,18 @@ class RulesClassifier:
         # Looked up on the package at call time, so that a test can replace it.
         from superbrain_core.analyzer.classify import rules as _package
 
-        verdict = _package._decide(chain)
         when = _extracted_when(item)  # read once: it may decide the type and fills the dates
-        if verdict.type in {ItemType.NOTE, ItemType.NONE} and not chain.sensitive:
-            verdict = _dated(when, verdict)
-        return self._build(chain, verdict, when)
+        example = _owner_example(item, chain, self._owner_match)
+        if example is not None:
+            verdict = _followed(example, chain, when)
+        else:
+            verdict = _package._decide(chain)
+            if verdict.type in {ItemType.NOTE, ItemType.NONE} and not chain.sensitive:
+                verdict = _dated(when, verdict)
+        result = self._build(chain, verdict, when)
+        if example is not None:
+            result = attrs.evolve(result, owner_example=example.source)
+        return result
 
     async def aclose(self) -> None:
         """Nothing to release: the classifier holds no connections."""
@@ -278,6 +295,32 @@ class RulesClassifier:
             question=question,
             sensitive=chain.sensitive,
         )
+
+
+def _owner_example(item: ClassifierInput, chain: _Chain, threshold: float) -> Precedent | None:
+    """The owner's example to follow, if one is close enough and nothing outranks it.
+
+    The owner's own word in this chain (a correction) outranks an example, and
+    so does what Telegram says a message is (a service message, a shared
+    contact); a secret stays a note whatever a similar message became.
+    """
+    if not item.examples or chain.correction is not None or chain.sensitive:
+        return None
+    if chain.message_type.startswith("service:") or chain.message_type == "contact":
+        return None
+    best = item.examples[0]
+    return best if best.similarity >= threshold else None
+
+
+def _followed(example: Precedent, chain: _Chain, when: When | None) -> _Verdict:
+    """Filed as the owner filed the example; an event still needs its own date."""
+    kind = None
+    if example.type is ItemType.EVENT:
+        raw_kind = example.fields.get("event_kind")
+        kind = EventKind(raw_kind) if raw_kind in {k.value for k in EventKind} else EventKind.OTHER
+        if chain.when is None and when is None:
+            return _Verdict(ItemType.EVENT, WEAK, kind, Q_WHEN_EVENT)
+    return _Verdict(example.type, GOOD, kind)
 
 
 def _dated(when: When | None, verdict: _Verdict) -> _Verdict:
