@@ -448,11 +448,18 @@ CHAINS = [
         (("not a task, it's a note", SENT + HOUR),),
         Case(None, N, title="Buy new headphones"),
     ),
-    # the reply's "завтра" is counted from the reply, sent after midnight in Moscow
+    # the reply's "завтра" is counted from the reply, sent a day after the root
+    # (counted from the root it would be the 12th)
+    ChainCase(
+        "встреча с Петей",
+        (("завтра в 10", utc(3, 12, 7, 0)),),
+        Case(None, E, msk(3, 13, 10), MEETING),
+    ),
+    # sent at 00:30 the reply's "завтра" is the day just begun, as in a lone message
     ChainCase(
         "встреча с Петей",
         (("завтра в 10", utc(3, 11, 21, 30)),),
-        Case(None, E, msk(3, 13, 10), MEETING),
+        Case(None, E, msk(3, 12, 10), MEETING),
     ),
     # a newer day keeps the older time
     ChainCase(
@@ -524,6 +531,36 @@ async def test_the_summary_holds_the_whole_chain() -> None:
     item = make_input("созвон", replies=(("в пятницу в 15", SENT + HOUR),))
     result = await classify(item)
     assert result.summary == "созвон\nв пятницу в 15"
+
+
+async def test_a_reply_that_takes_the_message_back_files_nothing() -> None:
+    for text, reply in (
+        ("завтра в 8", "забей, случайно отправил"),
+        ("1500", "нет, это не мне, промахнулась чатом"),
+        ("call mom", "never mind"),
+    ):
+        result = await classify(make_input(text, replies=((reply, SENT + HOUR),)))
+        assert result.type is ItemType.NONE, (text, reply)
+    # "не забудь" is no dismissal
+    kept = await classify(make_input("купить молоко", replies=(("не забудь", SENT + HOUR),)))
+    assert kept.type is T
+
+
+async def test_a_reply_correcting_a_time_part_by_part() -> None:
+    """What follows "а"/"лучше" stands; a bare hour answering "во сколько" is read
+    as a lone message's would be (1-6 is afternoon), on the root's day."""
+    later = (("не 5, а 6 вечера", SENT + HOUR),)
+    assert (await classify(make_input("ужин с Петей в субботу в 5", replies=later))).starts_at == (
+        msk(3, 14, 18)
+    )
+    asked = make_input(
+        "в четверг надо заехать к нотариусу",
+        bot_replies=(("Во сколько заехать к нотариусу?", SENT + HOUR),),
+        replies=(("в 15 30", SENT + 2 * HOUR),),
+    )
+    assert (await classify(asked)).due_at == msk(3, 12, 15, 30)
+    five = make_input("завтра созвон с Петей", replies=(("в 5", SENT + HOUR),))
+    assert (await classify(five)).starts_at == msk(3, 12, 17)
 
 
 # --------------------------------------------------------------------------- files and types

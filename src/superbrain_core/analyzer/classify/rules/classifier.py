@@ -22,6 +22,7 @@ from superbrain_core.analyzer.classify.rules.chain import (
     _with_currency,
     _without_dates,
 )
+from superbrain_core.analyzer.classify.rules.chain_dates import chain_when
 from superbrain_core.analyzer.classify.rules.grammar import (
     _LETTER_OR_DIGIT,
     _WORD,
@@ -337,12 +338,14 @@ def _dated(when: When | None, verdict: _Verdict) -> _Verdict:
 
 
 def _extracted_when(item: ClassifierInput) -> When | None:
-    """The date a lone message names, read by :mod:`.extract.dates` (periods, loose
-    times, typos, US dates, recurrence); None for a clarified chain, whose parts
-    the rules merge message by message (:meth:`RulesClassifier._merge_dates`)."""
-    if not item.text or any(not m.from_bot for m in item.clarifications):
-        return None
+    """The date a message names, read by :mod:`.extract.dates` (periods, loose
+    times, typos, US dates, recurrence); a clarified chain's messages are read
+    one by one and merged (:func:`.chain_dates.chain_when`)."""
     if item.message_type.startswith("service:"):
+        return None
+    if any(not m.from_bot for m in item.clarifications):
+        return chain_when(item)
+    if not item.text:
         return None
     now = item.message_date
     if now.tzinfo is None:  # taken as UTC, as everywhere in the rules

@@ -383,6 +383,14 @@ _POSITIVE_CORRECTION = re.compile(
     rf"|^\s*(?:(?:нет|no|nope)(?!\w)[\s,.!:\-—–]*)?){_TYPE_WORD}",
     _F,
 )
+#: A reply that takes the message back ("забей, случайно отправил", "промахнулась
+#: чатом", "never mind"): nothing to file, as if the owner had said "это мусор".
+_DISMISSAL = re.compile(
+    r"(?<!\w)(?:(?<!не )заб(?:ей|удь)(?!\w)|случайно|нечаянно|промахну\w*|не\s+туда\b"
+    r"|не\s+в\s+тот\s+чат|ошиб\w*\s+(?:чатом|окном|адресатом)|never\s*mind"
+    r"|wrong\s+chat|by\s+(?:mistake|accident)|ignore\s+(?:it|this|that))",
+    _F,
+)
 #: "Задача: ..." at the very start of the root message names its type too.
 _TYPE_PREFIX = re.compile(rf"^\s*{_TYPE_WORD}\s*[:\-—–]", _F)
 

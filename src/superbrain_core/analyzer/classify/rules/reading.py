@@ -10,6 +10,7 @@ from superbrain_core.analyzer.classify.extract import money as money_reader
 from superbrain_core.analyzer.classify.extract import secrets as secret_reader
 from superbrain_core.analyzer.classify.rules.grammar import (
     _CONTROL,
+    _DISMISSAL,
     _EMAIL,
     _HASHTAG,
     _NEGATIVE_CORRECTION,
@@ -25,6 +26,7 @@ from superbrain_core.analyzer.classify.rules.grammar import (
 )
 from superbrain_core.analyzer.classify.rules.values import _Correction, _Facts
 from superbrain_core.analyzer.classify.rules.when import _find_when
+from superbrain_core.analyzer.classify.schema import ItemType
 
 # --------------------------------------------------------------------------- reading one text
 
@@ -127,6 +129,8 @@ def _take_corrections(facts: _Facts, work: str, *, is_root: bool) -> str:
         facts.negative.add(_type_word(match).type)
         facts.cut.append((match.start(), match.end(), "correction"))
         work = _blank(work, match.start(), match.end())
+    if not is_root and _DISMISSAL.search(work):
+        facts.positive.append(_Correction(ItemType.NONE, None))
     pattern = _TYPE_PREFIX if is_root else _POSITIVE_CORRECTION
     for match in list(pattern.finditer(work)):
         facts.positive.append(_type_word(match))
