@@ -332,8 +332,8 @@ AMBIGUOUS = [
     ),
     Case("завтра в 10", E, msk(3, 12, 10), OTHER, sure=False),
     Case("Петя", N, sure=False),
-    # "next week" is not resolved (see the module docstring): asked instead of guessed
-    Case("встреча на следующей неделе", E, None, MEETING, sure=False),
+    # "next week" without a day is the Monday of the next calendar week (the corpus's rule)
+    Case("встреча на следующей неделе", E, msk(3, 16), MEETING),
 ]
 
 # 21:30 UTC on 10 March is already 00:30 on 11 March in Moscow.

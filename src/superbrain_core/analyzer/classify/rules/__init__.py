@@ -60,13 +60,14 @@ Decisions worth knowing (each one is a choice, not a fact of nature):
 Not understood, on purpose or for now (the message is then asked about, or the
 words simply stay in the title):
 
-* spans without a day: "на следующей неделе", "next week", "в конце месяца", "EOD";
-* "следующая пятница" / "next Friday" is read as the nearest Friday;
-* dates in words ("двадцать пятого марта") and US numeric dates ("3/25");
-* am/pm of a bare hour: "в 7" is 07:00; ranges ("с 10 до 12") keep their start;
 * past words ("вчера"): nothing here has a field for when something happened;
 * English names are found only after words that introduce a person ("with",
   "sent", "call"): there is no English name dictionary here.
+
+Periods ("на следующей неделе", "в конце месяца"), US numeric dates, ranges
+and recurrences are read by :mod:`.extract.dates`, whose reading also decides
+the type wherever it finds a date (the rules' own finder, :mod:`.when`, is
+the fallback).
 """
 
 from __future__ import annotations

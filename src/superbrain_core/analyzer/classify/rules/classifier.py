@@ -30,7 +30,10 @@ from superbrain_core.analyzer.classify.rules.grammar import (
     FAIR,
     GOOD,
     Q_WHAT,
+    Q_WHEN_DEADLINE,
     Q_WHEN_EVENT,
+    Q_WHEN_MEETING,
+    Q_WHEN_REMINDER,
     STRONG,
     WEAK,
 )
@@ -106,6 +109,9 @@ class RulesClassifier:
         from superbrain_core.analyzer.classify import rules as _package
 
         when = _extracted_when(item)  # read once: it may decide the type and fills the dates
+        if when is not None:  # the extraction layer's reading decides too, where it has one
+            chain.when = when.start if when.has_time else when.event_start()
+            chain.when_has_time, chain.when_is_limit = when.has_time, when.is_deadline
         example = _owner_example(item, chain, self._owner_match)
         if example is not None:
             verdict = _followed(example, chain, when)
@@ -253,7 +259,7 @@ class RulesClassifier:
         recurrence = None
         # Not when the owner is asked when it is: a vague "на следующей неделе"
         # gets a question, not a made-up Monday.
-        if verdict.question is not None:
+        if verdict.question in _WHEN_QUESTIONS:
             when = None
         # The rules' own reading of a date stands; the extraction layer adds what
         # they cannot say (an end, a rule) and fills a date they did not see.
@@ -296,6 +302,10 @@ class RulesClassifier:
             question=question,
             sensitive=chain.sensitive,
         )
+
+
+#: Questions that ask for the date: the answer's date must not be made up meanwhile.
+_WHEN_QUESTIONS = frozenset({Q_WHEN_EVENT, Q_WHEN_MEETING, Q_WHEN_REMINDER, Q_WHEN_DEADLINE})
 
 
 def _owner_example(item: ClassifierInput, chain: _Chain, threshold: float) -> Precedent | None:

@@ -92,6 +92,14 @@ _LETTER_OR_DIGIT = re.compile(r"[^\W_]")
 
 _URL = re.compile(r"(?<![\w@])(?:https?://|www\.|t\.me/)[^\s<>\"'«»]+", _F)
 _URL_TRAILING = ".,;:!?)]}\"'»…"
+#: A bare domain as people paste it: "docs.python.org/3/library", "github.com/psf/black",
+#: "youtu.be/k9X2" - with a path, or on a top-level domain that is surely one.
+_BARE_URL = re.compile(
+    r"(?<![\w@./:-])(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+"
+    r"(?:(?:[a-z]{2,12})(?=/[^\s<>\"'«»]*[\w/])/[^\s<>\"'«»]+"
+    r"|(?:com|ru|org|net|io|dev|app|ai|рф)(?!\w|\.\w))",
+    re.IGNORECASE,
+)
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[^\W_](?:[\w-]*\w)?(?:\.[^\W_](?:[\w-]*\w)?)+")
 #: Russian numbers first (+7 / 8 and ten digits in any grouping), then international ones.
 _PHONE = re.compile(

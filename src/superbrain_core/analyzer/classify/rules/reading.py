@@ -9,6 +9,7 @@ from datetime import UTC, datetime, tzinfo
 from superbrain_core.analyzer.classify.extract import money as money_reader
 from superbrain_core.analyzer.classify.extract import secrets as secret_reader
 from superbrain_core.analyzer.classify.rules.grammar import (
+    _BARE_URL,
     _CONTROL,
     _DISMISSAL,
     _EMAIL,
@@ -79,6 +80,11 @@ def _take_tokens(facts: _Facts, work: str) -> str:
     for match in list(_URL.finditer(work)):
         url = match.group().rstrip(_URL_TRAILING)
         facts.urls.append(url)
+        facts.cut.append((match.start(), match.start() + len(url), "url"))
+        work = _blank(work, match.start(), match.start() + len(url))
+    for match in list(_BARE_URL.finditer(work)):
+        url = match.group().rstrip(_URL_TRAILING)
+        facts.urls.append("https://" + url)
         facts.cut.append((match.start(), match.start() + len(url), "url"))
         work = _blank(work, match.start(), match.start() + len(url))
     for match in list(_EMAIL.finditer(work)):
