@@ -37,6 +37,7 @@ from superbrain_core.analyzer.classify.rules.grammar import (
     STRONG,
     WEAK,
 )
+from superbrain_core.analyzer.classify.rules.kinds import event_kind
 from superbrain_core.analyzer.classify.rules.output import (
     _contact_person,
     _first,
@@ -112,6 +113,7 @@ class RulesClassifier:
         if when is not None:  # the extraction layer's reading decides too, where it has one
             chain.when = when.start if when.has_time else when.event_start()
             chain.when_has_time, chain.when_is_limit = when.has_time, when.is_deadline
+            chain.recurring = when.recurrence is not None
         example = _owner_example(item, chain, self._owner_match)
         if example is not None:
             verdict = _followed(example, chain, when)
@@ -243,7 +245,9 @@ class RulesClassifier:
     # ------------------------------------------------------------------ building
 
     def _build(self, chain: _Chain, verdict: _Verdict, when: When | None) -> Classification:
-        kind = verdict.kind if verdict.type is ItemType.EVENT else None
+        kind = None
+        if verdict.type is ItemType.EVENT:
+            kind = event_kind(chain, verdict.kind, bool(when and when.recurrence))
         confidence = verdict.confidence
         question = verdict.question
         if confidence < CONFIDENCE_THRESHOLD and question is None:

@@ -326,7 +326,11 @@ _MEETING = re.compile(
     r"|call\s+with|sync|standup|stand-up|interview)(?!\w)",
     _F,
 )
-_REMINDER = re.compile(r"(?<!\w)(?:напомни\w*|напоминани\w*|remind\w*)(?!\w)", _F)
+_REMINDER = re.compile(
+    r"(?<!\w)(?:напомни\w*|напоминай\w*|напоминалк\w*|напоминани\w*|не\s+забудь(?:те)?"
+    r"|remind\w*)(?!\w)",
+    _F,
+)
 _DEADLINE = re.compile(
     r"(?<!\w)(?:дедлайн\w*|крайн\w+\s+срок\w*|срок\s+сдачи|deadline\w*|due(?!\s+to))(?!\w)", _F
 )
@@ -350,8 +354,12 @@ _CONTACT_CUE = re.compile(
     _F,
 )
 _CHITCHAT_WORDS = (
-    r"привет|здравствуй\w*|спасибо|ок|окей|ага|угу|да|нет|хорошо|понял\w*|ясно|ладно"
-    r"|hi|hello|hey|thanks|thank\s+you|ok|okay|yes|no|sure|cool|lol"
+    r"привет|здравствуй\w*|спасибо|спс|пасиб\w*|ок|окей|ага|угу|да|нет|хорошо|понял\w*|ясно"
+    r"|ладно|норм\w*|лол|ха(?:ха)+|ах(?:ах)+|хм+|ой|ого|ну|такое|чё|че|что|как|там|тут|вот"
+    r"|тест\w*|алло|вроде|работает|записывает|интересно|ли|это|вообще|короче|типа|пока"
+    r"|доброе|утро|спокойной|ночи|круто|класс|супер|жесть|капец|блин"
+    r"|hi|hello|hey|thanks|thank\s+you|thx|ok|okay|yes|no|sure|cool|lol|haha|test\w*"
+    r"|good|night|morning|bye|nice|wow|hmm|nvm|never\s*mind|бот\w*"
 )
 #: A message made only of these is small talk, not something to file.
 _CHITCHAT = re.compile(rf"(?:{_CHITCHAT_WORDS})(?:\s+(?:{_CHITCHAT_WORDS}))*", _F)
@@ -397,6 +405,20 @@ _DISMISSAL = re.compile(
     r"(?<!\w)(?:(?<!не )заб(?:ей|удь)(?!\w)|случайно|нечаянно|промахну\w*|не\s+туда\b"
     r"|не\s+в\s+тот\s+чат|ошиб\w*\s+(?:чатом|окном|адресатом)|never\s*mind"
     r"|wrong\s+chat|by\s+(?:mistake|accident)|ignore\s+(?:it|this|that))",
+    _F,
+)
+#: A note the owner labels as one at the start ("На заметку: …", "Запомнить: …",
+#: "note to self: …", "идея: …"): a note however task-like the rest reads.
+_NOTE_PREFIX = re.compile(
+    r"^\s*(?:на\s+заметку|на\s+будущее|заметк[аи]|запомни(?:ть)?|к\s+сведению|для\s+себя"
+    r"|инф[аo]|фишк[аи]|лайфхак|иде[яи](?:\s+короче)?|мысль|note\s+to\s+self|note|fyi"
+    r"|for\s+the\s+record|til|idea)(?!\w)\s*(?:[:\-—–]|(?=\s+\w))",
+    _F,
+)
+#: Words that make a URL something to read or watch later, not a task.
+_READ_LATER = re.compile(
+    r"(?<!\w)(?:почитать|прочитать|прочесть|глянуть|посмотреть|смотреть|послушать|на\s+потом"
+    r"|потом|read\s+later|to\s+read|watch\s+later|later|read|watch|check\s+out)(?!\w)",
     _F,
 )
 #: "Задача: ..." at the very start of the root message names its type too.

@@ -86,4 +86,5 @@ class _Chain:
     has_letters: bool
     people: tuple[str, ...] = ()
     priced: bool = False  # a short "thing + price" line: "бензин 2800"
+    recurring: bool = False  # the date is a rule ("по средам"): a recurring chore is a reminder
     sensitive: bool = False
