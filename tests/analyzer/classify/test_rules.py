@@ -728,3 +728,56 @@ KINDS = [
 @pytest.mark.parametrize("case", cases(kinds=KINDS))
 async def test_kinds_of_message(case: Case) -> None:
     check(await classify(make_input(case.text, at=case.at)), case)
+
+
+async def test_a_yes_confirms_the_type_the_bot_asked_about() -> None:
+    asked = make_input(
+        "500",
+        bot_replies=(("500 ₽ — это расход? На что?", SENT + HOUR),),
+        replies=(("да, такси", SENT + 2 * HOUR),),
+    )
+    check(await classify(asked), Case(None, ItemType.EXPENSE, amount="500", currency="RUB"))
+    sum_only = make_input(
+        "ужин 45",
+        bot_replies=(("45 ₽?", SENT + HOUR),),
+        replies=(("евро конечно, мы же в риме", SENT + 2 * HOUR),),
+    )
+    check(await classify(sum_only), Case(None, ItemType.EXPENSE, amount="45", currency="EUR"))
+    # "нет" is no confirmation
+    denied = make_input(
+        "500",
+        bot_replies=(("500 ₽ — это расход?", SENT + HOUR),),
+        replies=(("нет, да и неважно", SENT + 2 * HOUR),),
+    )
+    assert (await classify(denied)).type is not ItemType.EXPENSE
+
+
+async def test_a_secret_named_in_one_message_and_given_in_another_is_masked() -> None:
+    result = await classify(
+        make_input(
+            "4590",
+            bot_replies=(("Что это за число?", SENT + HOUR),),
+            replies=(("пин от домофона на даче", SENT + 2 * HOUR),),
+        )
+    )
+    assert result.type is N and result.sensitive
+    assert "4590" not in str(result.to_json())
+
+
+async def test_replies_name_a_destination_an_hour_or_half_of_the_day() -> None:
+    note = make_input(
+        "купить дом у моря", replies=(("нет, это просто мечта, в заметки", SENT + HOUR),)
+    )
+    assert (await classify(note)).type is N
+    channel = make_input(
+        "@design_weekly", replies=(("нет это канал, сохрани как ссылку", SENT + HOUR),)
+    )
+    link = await classify(channel)
+    assert (link.type, link.url) == (ItemType.LINK, "https://t.me/design_weekly")
+    moved = make_input(
+        "встреча с Кириллом в среду в 10",
+        replies=(("перенесли на четверг", SENT + HOUR), ("и на 11", SENT + 2 * HOUR)),
+    )
+    assert (await classify(moved)).starts_at == msk(3, 12, 11)
+    evening = make_input("в пятницу в 7 тренировка", replies=(("вечера конечно", SENT + HOUR),))
+    assert (await classify(evening)).starts_at == msk(3, 13, 19)

@@ -50,6 +50,11 @@ def chain_when(item: ClassifierInput) -> When | None:
                 when = when or extract_when(phrase, now, item.timezone)
         if when is None:
             when = extract_when(text, now, item.timezone)
+        if when is None and (bare := _BARE_HOUR.fullmatch(text)) is not None:
+            when = extract_when(f"в {bare['t']}", now, item.timezone)  # "и на 11"
+        if when is None and clock is not None and (part := _PART_OF_DAY.search(text)):
+            clock = _tuned(clock, part.group().lower())  # "вечера конечно" after "в 7"
+            continue
         if when is None:
             continue
         local = when.start.astimezone(item.timezone)
@@ -75,6 +80,23 @@ def chain_when(item: ClassifierInput) -> When | None:
         has_time=clock is not None,
         has_day=True,
     )
+
+
+#: A reply that is only an hour: "и на 11", "на 9:30".
+_BARE_HOUR: Final = re.compile(
+    r"\s*(?:и|а|ну|тогда|давай)?\s*(?:на|к)\s+(?P<t>\d{1,2}(?:[:.]\d{2})?)\s*[.!]?\s*",
+    re.IGNORECASE,
+)
+#: A reply that names only the half of the day: "вечера конечно", "pm".
+_PART_OF_DAY: Final = re.compile(r"(?<!\w)(?:утра|дня|вечера|ночи|am|pm)(?!\w)", re.IGNORECASE)
+
+
+def _tuned(clock: time, part: str) -> time:
+    """An hour said without its half of the day, moved into the half a reply names."""
+    hour = clock.hour % 12
+    if part in ("дня", "вечера", "pm") or (part == "ночи" and hour >= 6):
+        hour += 12
+    return clock.replace(hour=hour)
 
 
 def _keep(older: When, newer: When) -> When:

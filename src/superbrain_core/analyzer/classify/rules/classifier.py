@@ -48,6 +48,7 @@ from superbrain_core.analyzer.classify.rules.output import (
     _unique,
 )
 from superbrain_core.analyzer.classify.rules.reading import _clean, _local, _read_message
+from superbrain_core.analyzer.classify.rules.replies import confirm, secret_across
 from superbrain_core.analyzer.classify.rules.values import _Chain, _Facts, _Verdict, _When
 from superbrain_core.analyzer.classify.schema import (
     CONFIDENCE_THRESHOLD,
@@ -133,12 +134,17 @@ class RulesClassifier:
 
     def _read_chain(self, item: ClassifierInput) -> _Chain:
         root = _read_message(item.text, _local(item.message_date, item.timezone), is_root=True)
-        replies = [
-            _read_message(m.text, _local(m.date, item.timezone), is_root=False)
-            for m in item.clarifications
-            if not m.from_bot
-        ]
+        replies: list[_Facts] = []
+        asked = ""  # the bot's latest question: a "да" answers it
+        for message in item.clarifications:
+            if message.from_bot:
+                asked = message.text or ""
+                continue
+            facts = _read_message(message.text, _local(message.date, item.timezone), is_root=False)
+            confirm(facts, asked)
+            replies.append(facts)
         messages = [root, *replies]
+        secret_across(messages)
         correction, excluded = _corrections(messages)
         rest = "\n".join(m.rest for m in messages)
         undated = _without_dates(messages)  # keywords are sought here: "on Monday buy milk"
@@ -298,7 +304,8 @@ class RulesClassifier:
             tags=_unique(t for m in chain.messages for t in m.tags),
             amount=amount.amount if amount else None,
             currency=amount.code if amount else None,
-            url=_first(m.urls for m in chain.messages),
+            url=_first(m.urls for m in chain.messages)
+            or (f"https://t.me/{username}" if verdict.type is ItemType.LINK and username else None),
             phone=contact[0],
             email=contact[1],
             username=username,

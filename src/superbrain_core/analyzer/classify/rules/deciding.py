@@ -126,6 +126,9 @@ def _guesses(chain: _Chain) -> Iterator[_Verdict]:
         # A photo of a receipt captioned with its sum (or just "чек"): the spending is
         # what matters, and the expense row still leads back to the raw file.
         yield _Verdict(ItemType.EXPENSE, STRONG if chain.amount is not None else GOOD)
+    if chain.has_files and any(m.phones or m.emails for m in chain.messages):
+        # A business card's photo captioned with the number: the point is how to reach them.
+        yield _Verdict(ItemType.CONTACT, STRONG)
     if chain.has_files or chain.message_type in MEDIA_TYPES:
         yield _Verdict(ItemType.FILE, STRONG)
     if chain.message_type == "contact":
@@ -141,11 +144,17 @@ def _guesses(chain: _Chain) -> Iterator[_Verdict]:
     yield _plain(chain)
 
 
+#: "напомнить Лизе про справку": reminding someone else is the owner's to-do.
+_REMINDS_SOMEONE: Final = re.compile(
+    r"(?<!\w)напомнить\s+(?!мне\b|себе\b|нам\b)[а-яё]+[еу]\b", re.IGNORECASE
+)
+
+
 def _by_keywords(chain: _Chain) -> Iterator[_Verdict]:
     """Readings from the keyword families, the earliest verb leading."""
     families = chain.families
     has_date = chain.when is not None
-    if "reminder" in families:
+    if "reminder" in families and not _REMINDS_SOMEONE.search(chain.root.text):
         # "напомни" wraps whatever follows it: "напомни позвонить маме" is a reminder.
         if has_date:
             yield _Verdict(ItemType.EVENT, STRONG, EventKind.REMINDER)

@@ -323,7 +323,7 @@ _TASK_MODAL = re.compile(
 _MEETING = re.compile(
     r"(?<!\w)(?:встре[чт]\w*|созвон\w*|совещани\w*|митинг\w*|планерк\w*|планёрк\w*"
     r"|собеседовани\w*|переговор\w*|стендап\w*|meeting\w*|meet(?:\s+(?:with|up))?"
-    r"|call\s+with|sync|standup|stand-up|interview)(?!\w)",
+    r"|call\s+(?:with|w/)|sync|standup|stand-up|interview)(?!\w)",
     _F,
 )
 _REMINDER = re.compile(
@@ -344,6 +344,8 @@ _EVENT_NOUN = re.compile(
     r"(?<!\w)(?:д(?:ень|ня)\s+рождения|др|днюх\w*|праздник\w*|концерт\w*|спектакл\w*|театр\w*"
     r"|кино|поезд\w*|самол[её]т\w*|рейс\w*|вылет\w*|прил[её]т\w*|электричк\w*|при[её]м[аеу]?"
     r"|врач\w*|стоматолог\w*|свадьб\w*|вечеринк\w*|экзамен\w*|ужин\w*|обед|тренировк\w*"
+    r"|поликлиник\w*|больниц\w*|массаж\w*|стрижк\w*|парикмахер\w*|барбер\w*|маникюр\w*"
+    r"|нотариус\w*|ветеринар\w*|собрани[еяю]|новосель\w*|шиномонтаж\w*"
     r"|birthday|party|concert|flight"
     r"|train|appointment|dentist|doctor|wedding|dinner|lunch|exam)(?!\w)",
     _F,
@@ -359,7 +361,7 @@ _CHITCHAT_WORDS = (
     r"|тест\w*|алло|вроде|работает|записывает|интересно|ли|это|вообще|короче|типа|пока"
     r"|доброе|утро|спокойной|ночи|круто|класс|супер|жесть|капец|блин"
     r"|hi|hello|hey|thanks|thank\s+you|thx|ok|okay|yes|no|sure|cool|lol|haha|test\w*"
-    r"|good|night|morning|bye|nice|wow|hmm|nvm|never\s*mind|бот\w*"
+    r"|good|night|morning|bye|nice|wow|hmm|nvm|never\s*mind|бот\w*|не\s+туда"
 )
 #: A message made only of these is small talk, not something to file.
 _CHITCHAT = re.compile(rf"(?:{_CHITCHAT_WORDS})(?:\s+(?:{_CHITCHAT_WORDS}))*", _F)
@@ -394,7 +396,7 @@ _NEGATIVE_CORRECTION = re.compile(
     _F,
 )
 _POSITIVE_CORRECTION = re.compile(
-    rf"(?:(?<!\w)(?:это|а|but|it'?s|it\s+is|this\s+is|that'?s|make\s+it|as)\s+"
+    rf"(?:(?<!\w)(?:это|а|в|во|как|but|it'?s|it\s+is|this\s+is|that'?s|make\s+it|as|to|into)\s+"
     rf"(?:(?:же|просто|была?|скорее|just|a|an|really)\s+)*"
     rf"|^\s*(?:(?:нет|no|nope)(?!\w)[\s,.!:\-—–]*)?){_TYPE_WORD}",
     _F,
@@ -412,7 +414,7 @@ _DISMISSAL = re.compile(
 _NOTE_PREFIX = re.compile(
     r"^\s*(?:на\s+заметку|на\s+будущее|заметк[аи]|запомни(?:ть)?|к\s+сведению|для\s+себя"
     r"|инф[аo]|фишк[аи]|лайфхак|иде[яи](?:\s+короче)?|мысль|note\s+to\s+self|note|fyi"
-    r"|for\s+the\s+record|til|idea)(?!\w)\s*(?:[:\-—–]|(?=\s+\w))",
+    r"|for\s+the\s+record|til|idea|цитата|quote)(?!\w)\s*(?:[:\-—–]|(?=\s+\w))",
     _F,
 )
 #: Words that make a URL something to read or watch later, not a task.

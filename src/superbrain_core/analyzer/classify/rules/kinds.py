@@ -9,7 +9,7 @@ it the way the corpus's conventions define the kinds (``tests/corpus/README.md``
   шиномонтаж"), parents' evenings, one-on-ones;
 * *reminder* - a recurring chore (pay, pills, call mum, send a report);
 * *deadline* - something that expires or falls due ("страховка истекает");
-* *other* - everything else: trips, leave, concerts, sport and classes.
+* *other* - everything else: trips, leave, concerts, parties, sport and classes.
 """
 
 from __future__ import annotations
@@ -52,7 +52,12 @@ _SPORT: Final = re.compile(
     r"|танц\w*|пилатес\w*|football|soccer|hockey|yoga|gym|swim\w*|training|class(?:es)?)(?!\w)",
     _F,
 )
-_TOWARDS: Final = re.compile(r"(?<!\w)(?:с|со|к|ко|with|w/)\s*\w", _F)
+_TOWARDS: Final = re.compile(r"(?:(?<!\w)(?:с|со|к|ко|with)\s+|w/\s*)\w", _F)
+_PARTY: Final = re.compile(
+    r"(?<!\w)(?:новосель\w*|свадьб\w*|д(?:ень|ня|не)\s+рождени\w*|др|днюх\w*|вечеринк\w*"
+    r"|праздник\w*|выпускн\w*|юбиле\w*|корпоратив\w*|party|wedding|birthday)(?!\w)",
+    _F,
+)
 
 
 def event_kind(chain: _Chain, kind: EventKind | None, recurring: bool) -> EventKind:
@@ -68,7 +73,7 @@ def event_kind(chain: _Chain, kind: EventKind | None, recurring: bool) -> EventK
         return EventKind.REMINDER
     if kind is EventKind.MEETING:
         return kind
-    if _SPORT.search(text):
+    if _SPORT.search(text) or _PARTY.search(text):
         return EventKind.OTHER
     if _APPOINTMENT.search(text) or _MEAL.search(text):
         return EventKind.MEETING
