@@ -10,6 +10,7 @@ first words, not negated ("не забыть торт" is no new to-do of its ow
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Final
 
 from superbrain_core.analyzer.classify.extract.people import morph
@@ -32,6 +33,7 @@ def opens_with_infinitive(text: str) -> bool:
     return False
 
 
+@lru_cache(maxsize=50_000)
 def _infinitive(word: str) -> bool:
     best = morph().parse(word)[0]
     return bool(best.tag.POS == "INFN" and best.score >= 0.5)

@@ -106,12 +106,12 @@ class RulesClassifier:
 
     def classify_sync(self, item: ClassifierInput) -> Classification:
         """:meth:`classify` for callers without an event loop (benchmarks, notebooks)."""
-        chain = self._read_chain(item)
+        when = _extracted_when(item)  # read once: it may decide the type and fills the dates
+        chain = self._read_chain(item, merge_dates=when is None)
         # Looked up on the package at call time, so that a test can replace it.
         from superbrain_core.analyzer.classify import rules as _package
 
-        when = _extracted_when(item)  # read once: it may decide the type and fills the dates
-        if when is not None:  # the extraction layer's reading decides too, where it has one
+        if when is not None:  # the extraction layer's reading decides, where it has one
             chain.when = when.start if when.has_time else when.event_start()
             chain.when_has_time, chain.when_is_limit = when.has_time, when.is_deadline
             chain.recurring = when.recurrence is not None
@@ -132,7 +132,9 @@ class RulesClassifier:
 
     # ------------------------------------------------------------------ reading
 
-    def _read_chain(self, item: ClassifierInput) -> _Chain:
+    def _read_chain(self, item: ClassifierInput, *, merge_dates: bool = True) -> _Chain:
+        """Read the chain; ``merge_dates`` False skips the rules' own (dateparser) date
+        merge when the extraction layer has already read the date."""
         root = _read_message(item.text, _local(item.message_date, item.timezone), is_root=True)
         replies: list[_Facts] = []
         asked = ""  # the bot's latest question: a "да" answers it
@@ -149,7 +151,9 @@ class RulesClassifier:
         rest = "\n".join(m.rest for m in messages)
         undated = _without_dates(messages)  # keywords are sought here: "on Monday buy milk"
         plain = "\n".join(m.plain for m in messages)  # same offsets as ``undated``
-        when, when_has_time, when_is_limit = self._merge_dates(messages, item.timezone)
+        when, when_has_time, when_is_limit = (
+            self._merge_dates(messages, item.timezone) if merge_dates else (None, False, False)
+        )
         files_text = root.text.strip()
         families = _families(undated)
         named = _named(messages)
