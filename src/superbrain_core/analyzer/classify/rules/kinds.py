@@ -38,7 +38,7 @@ _APPOINTMENT: Final = re.compile(
     r"(?<!\w)(?:врач\w*|доктор\w*|стоматолог\w*|дантист\w*|зубн\w*|терапевт\w*|педиатр\w*"
     r"|поликлиник\w*|клиник\w*|массаж\w*|стрижк\w*|подстричься|парикмахер\w*|барбер\w*"
     r"|маникюр\w*|педикюр\w*|нотариус\w*|ветеринар\w*|юрист\w*|собрани\w*|родительск\w*"
-    r"|шиномонтаж\w*|dentist|doctor|appt|appointment|haircut|barber|vet|parents?\s+evening"
+    r"|шиномонтаж\w*|анализ[ыа]?|узи|мрт|dentist|doctor|appt|appointment|haircut|barber|vet|parents?\s+evening"
     r"|review|1:1|one[- ]on[- ]one|check-?up|interview)(?!\w)",
     _F,
 )
