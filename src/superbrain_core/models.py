@@ -437,6 +437,31 @@ class RoutingEntry:
     superseded_at: datetime | None
 
 
+#: The classifier name of a placement the owner made by hand (the web page's
+#: corrections): such a placement is never second-guessed and teaches the classifiers.
+OWNER_CLASSIFIER = "owner"
+
+
+@attrs.frozen
+class OwnerExample:
+    """A message whose filing the owner settled, and where it was settled to.
+
+    Read by :meth:`~superbrain_core.storage.base.Store.owner_examples` from the
+    routing history: a placement the owner made by hand (classifier ``owner``),
+    or one that moved the message after the owner's clarification. ``text`` is
+    the message's newest text; ``classification`` the settled entry's JSON.
+    """
+
+    chat_id: int
+    message_id: int
+    text: str
+    destination: str
+    classification: JSONDict
+    classifier: str
+    routing_id: int
+    created_at: datetime
+
+
 @attrs.frozen
 class WorkContext:
     """Everything stored about one target message that its classification may use.

@@ -37,7 +37,11 @@ Postgres search function has no way to say it), so such a query is refused
 with :class:`SearchQueryError` on every backend alike. A hyphen inside a word
 (``Wi-Fi``, ``что-то``) or a dash between words (``встреча - завтра``) is a
 separator as before. Snippets are computed here from the stored text, so they
-are the same on every backend.
+are the same on every backend, and so is their one safety rule: a secret in
+the text (a password, PIN, card number, door or one-time code, found by the
+analyzer's secrets reader, :mod:`superbrain_core.analyzer.classify.extract.secrets`)
+is masked before the snippet is cut, so a search never shows it, whichever
+word was searched for (the secret itself included).
 """
 
 from __future__ import annotations
@@ -305,7 +309,7 @@ def make_hit(row: HitRow, wanted: frozenset[str]) -> SearchHit:
     if matched_in == "file":
         named = [n for n in names if wanted & set(terms(n))]
         source_text = named[0] if named else (names[0] if names else None)
-    cut = snippet(source_text, wanted)
+    cut = snippet(masked(source_text), wanted)
     return SearchHit(
         chat_id=row.chat_id,
         message_id=row.message_id,
@@ -322,3 +326,19 @@ def make_hit(row: HitRow, wanted: frozenset[str]) -> SearchHit:
         record_id=row.record_id,
         from_bot=row.from_bot,
     )
+
+
+def masked(text: str | None) -> str | None:
+    """``text`` with every secret in it masked, as the digest and titles show it.
+
+    Imported on first use: the reader lives with the analyzer's extraction
+    layer (one definition of a secret for the whole product), and a process
+    that never searches (the bot's capture path, ``ingest``) must not pay
+    for importing it.
+    """
+    if not text:
+        return text
+    from superbrain_core.analyzer.classify.extract import secrets
+
+    found = secrets.scan(text).secrets
+    return secrets.mask(text, found) if found else text

@@ -4,7 +4,10 @@ loopback HTTP classifier: exit codes, what is reported, and that nothing is lost
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -83,6 +86,43 @@ def test_batch_files_messages_and_explain_shows_the_correction(
     assert "filed under message 1" in out
     assert out.index("tasks") < out.index("events") and "superseded" not in out.split("events")[-1]
     assert "нет, это встреча" in out and "Now in events" in out
+
+    # The owner's clarification is an example: the next message like it is sent
+    # to the workflow with it (few-shot).
+    seen: list[dict[str, object]] = []
+
+    def remembering(body: dict[str, object]) -> tuple[int, str]:
+        seen.append(body)
+        return by_keyword(body)
+
+    answer.append(remembering)
+    later = make_update(4, message_id=4, text="Купить билеты в театр")
+    assert run(tmp_path, "ingest", write(tmp_path / "l.json", json.dumps(later))).returncode == 0
+    third = run(tmp_path, "batch", "--classifier", "webhook", env=env)
+    assert third.returncode == 0, third.stderr
+    (body,) = seen
+    (example,) = body["owner_examples"]  # type: ignore[misc]
+    assert example["text"] == "Купить билеты" and example["type"] == "event"
+    assert example["source"] == f"{OWNER_ID}:1" and 0 < example["similarity"] <= 1
+
+
+def test_explain_names_the_owners_example_a_decision_followed(tmp_path: Path) -> None:
+    text = "шины на зимние у Коли в гараже"
+    first = make_update(1, message_id=1, text=text)
+    assert run(tmp_path, "ingest", write(tmp_path / "u.json", json.dumps(first))).returncode == 0
+    assert run(tmp_path, "batch", "--classifier", "rules").returncode == 0  # a note
+    reply = make_update(2, message_id=2, text="это задача", reply_to=make_message(1, text=text))
+    assert run(tmp_path, "ingest", write(tmp_path / "r.json", json.dumps(reply))).returncode == 0
+    moved = run(tmp_path, "batch", "--classifier", "rules")
+    assert "Переложено после уточнений: 1." in moved.stdout
+    later = make_update(3, message_id=3, text="шины на летние у Коли в гараже")
+    assert run(tmp_path, "ingest", write(tmp_path / "l.json", json.dumps(later))).returncode == 0
+    assert run(tmp_path, "batch", "--classifier", "rules").returncode == 0
+    explained = run(tmp_path, "explain", f"{OWNER_ID}:3")
+    assert explained.returncode == 0, explained.stderr
+    assert f"owner's own example {OWNER_ID}:1" in explained.stdout
+    assert "шины на зимние у Коли в гараже" in explained.stdout
+    assert "Now in tasks" in explained.stdout
 
 
 def test_failures_exit_3_name_the_messages_and_keep_them_unprocessed(
@@ -174,3 +214,43 @@ def test_explain_names_the_range_of_an_id_too_large(tmp_path: Path, argument: st
     assert "Traceback" not in result.stderr and "OverflowError" not in result.stderr
     assert "CHAT_ID:MESSAGE_ID" in result.stderr and argument in result.stderr
     assert "-9223372036854775808 to 9223372036854775807" in result.stderr
+
+
+def _loaded_after(tmp_path: Path, env: dict[str, str], *argv: str) -> list[str]:
+    """Run one CLI command in a fresh interpreter; the heavy modules it imported."""
+    code = (
+        "import sys\n"
+        "from superbrain_core.cli import main\n"
+        f"sys.argv = ['superbrain', *{list(argv)!r}]\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        "heavy = ('pymorphy3', 'number_parser', 'superbrain_core.analyzer.classify.rules')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
+    )
+    full = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("SUPERBRAIN_", "N8N_"))},
+        "SUPERBRAIN_DB": f"sqlite:///{tmp_path / 'cli.db'}",
+        "SUPERBRAIN_DATA_DIR": str(tmp_path / "data"),
+        **env,
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=full, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return [m for m in done.stdout.strip().splitlines()[-1].strip("[]").split(", ") if m]
+
+
+def test_ingest_and_a_webhook_batch_load_no_language_models(
+    tmp_path: Path, classifier_http: tuple[str, list[Answer]]
+) -> None:
+    """pymorphy3 and number-parser load only where the rules run (or examples are compared)."""
+    url, answer = classifier_http
+    answer.append(by_keyword)
+    updates = [make_update(1, message_id=1, text="Купить билеты"), make_update(2, message_id=2)]
+    path = write(tmp_path / "u.json", json.dumps(updates))
+    assert _loaded_after(tmp_path, {}, "ingest", path) == []
+    env = {"N8N_WEBHOOK_BASE": url}
+    assert _loaded_after(tmp_path, env, "batch", "--classifier", "webhook") == []
+    assert processed(tmp_path) == [(1, 1), (2, 1)]

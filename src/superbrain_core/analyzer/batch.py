@@ -7,7 +7,9 @@ flat however large the backlog and the classifier is never idle between pages:
   message that gets filed (a clarification is folded into its chain's root),
   loads their contexts and hands them on; it claims the next page only when the
   stream has room, so leases do not run out while rows wait;
-* *workers* (``concurrency`` of them) classify one target each;
+* *workers* (``concurrency`` of them) classify one target each, shown the
+  owner's most similar settled filings (:mod:`.classify.examples`, loaded once
+  per run from :meth:`Store.owner_examples`);
 * the *writer* applies finished placements in small groups, each group one
   transaction that also marks its raw rows processed, and records failures
   with exponential back-off and quarantine (:mod:`.filing` holds that side).
@@ -29,9 +31,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import anyio
+import attrs
 from anyio.abc import ObjectSendStream
 from anyio.streams.memory import MemoryObjectReceiveStream
 
+from superbrain_core.analyzer.classify.examples import ExampleIndex
 from superbrain_core.analyzer.classify.schema import (
     ChainMessage,
     Classifier,
@@ -55,6 +59,10 @@ from superbrain_core.storage.base import Store
 from superbrain_core.taskgroups import single_errors
 
 log = get_logger(__name__)
+
+#: The newest owner examples a run compares messages with (the owner's habits
+#: change; a few hundred recent corrections say what they are now).
+EXAMPLES_LIMIT = 500
 
 
 def _utcnow() -> datetime:
@@ -139,6 +147,7 @@ class BatchRunner:
             list_limit=REPORT_LIST_LIMIT,
         )
         self.filer = Filer(store, options, self.report, clock)
+        self.examples = ExampleIndex(())
 
     async def run(self) -> BatchReport:
         opts, report = self.options, self.report
@@ -161,6 +170,8 @@ class BatchRunner:
                 report.requeued = await self.store.requeue_for_reclassify(
                     self.classifier.name, self.classifier.version
                 )
+            # The owner's examples, once per run: every message is compared with them.
+            self.examples = ExampleIndex(await self.store.owner_examples(limit=EXAMPLES_LIMIT))
             await self._pipeline()
             report.status = "ok" if report.ok else "partial"
         except anyio.get_cancelled_exc_class():
@@ -297,6 +308,8 @@ class BatchRunner:
 
     async def _classify(self, job: Job) -> Done:
         item = classifier_input(job.context, self.timezone)
+        if len(self.examples):
+            item = attrs.evolve(item, examples=self.examples.nearest(item.text))
         try:
             with anyio.fail_after(self.options.classify_timeout):
                 verdict = await self.classifier.classify(item)

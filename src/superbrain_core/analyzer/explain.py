@@ -2,8 +2,8 @@
 
 Answers "why is this message where it is": its stored versions, the chain it
 belongs to, the message it is filed under (a clarification is filed under its
-chain's root), every placement ever made for that message, and the row it lives
-in now.
+chain's root), every placement ever made for that message, the row it lives
+in now, and the owner's example the placement followed, when it followed one.
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ class Explanation:
     """The message id whose placement decides this one's (itself unless a clarification)."""
     history: tuple[RoutingEntry, ...]
     record: JSONDict | None
+    example: RawMessage | None = None
+    """The owner's example the current placement followed (the rules classifier
+    files a message like a close enough one the owner settled), if any."""
 
     @property
     def current(self) -> RoutingEntry | None:
@@ -60,4 +63,11 @@ async def explain_message(store: Store, chat_id: int, message_id: int) -> Explan
             entry.destination, after_id=(entry.record_id or 1) - 1, limit=1
         )
         record = rows[0] if rows and rows[0]["id"] == entry.record_id else None
-    return Explanation(chat_id, message_id, versions, chain, target, history, record)
+    example = None
+    current = [h for h in history if h.superseded_at is None]
+    source = current[-1].classification.get("owner_example") if current else None
+    if isinstance(source, str) and ":" in source:
+        chat_text, _, message_text = source.partition(":")
+        if chat_text.lstrip("-").isdigit() and message_text.isdigit():
+            example = await store.get_message(int(chat_text), int(message_text))
+    return Explanation(chat_id, message_id, versions, chain, target, history, record, example)

@@ -542,6 +542,12 @@ def _print_explanation(e: Any, zone: Any) -> None:
             when(h.superseded_at) if h.superseded_at else "current",
         )
     console.print(history if e.history else "Not classified yet.")
+    if e.example is not None:
+        console.print(
+            f"Filed like the owner's own example {e.example.chat_id}:{e.example.message_id}:"
+            f" «{escape(e.example.message_text or '')}»",
+            soft_wrap=True,
+        )
     if e.current is not None:
         console.print_json(data=e.current.classification)
     if e.record is not None:

@@ -21,6 +21,7 @@ import attrs
 
 from superbrain_core import jsonutil
 from superbrain_core.models import (
+    OWNER_CLASSIFIER,
     BatchRun,
     BotResponse,
     BotResponseIn,
@@ -33,6 +34,7 @@ from superbrain_core.models import (
     MessageChain,
     NormalizedMessage,
     NormalizedUpdate,
+    OwnerExample,
     Placement,
     PlacementResult,
     RawFile,
@@ -495,6 +497,62 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def routing_history(self, chat_id: int, message_id: int) -> list[RoutingEntry]:
         """Every placement ever made for a message, oldest first."""
+
+    async def owner_examples(self, *, limit: int = 200) -> list[OwnerExample]:
+        """The owner's settled filings, newest first: examples the classifiers learn from.
+
+        A message counts when its current placement was made by the owner by
+        hand (classifier ``owner``), or moved it to another table after the
+        owner's clarification: an earlier placement had another destination,
+        and the current one was decided with the owner's replies in view (its
+        ``input_version`` is past the root's own row). Messages without text are
+        skipped. One shared implementation over :meth:`list_routing` and
+        :meth:`get_message`, so every backend answers alike without a schema
+        change; it pages through the routing log once (the analyzer calls it
+        once per run).
+        """
+        if limit <= 0:
+            return []
+        current: dict[tuple[int, int], RoutingEntry] = {}
+        seen: dict[tuple[int, int], set[str]] = {}
+        after_id = 0
+        while True:
+            page = await self.list_routing(after_id=after_id, limit=1000)
+            if not page:
+                break
+            after_id = page[-1].id
+            for entry in page:
+                key = (entry.chat_id, entry.message_id)
+                seen.setdefault(key, set()).add(entry.destination)
+                if entry.superseded_at is None:
+                    current[key] = entry
+        chosen = [
+            e
+            for key, e in current.items()
+            if e.classifier == OWNER_CLASSIFIER
+            or (len(seen[key]) > 1 and e.input_version > e.raw_message_id)
+        ]
+        examples: list[OwnerExample] = []
+        for entry in sorted(chosen, key=lambda e: e.id, reverse=True):
+            message = await self.get_message(entry.chat_id, entry.message_id)
+            text = (message.message_text or "").strip() if message is not None else ""
+            if not text:
+                continue
+            examples.append(
+                OwnerExample(
+                    chat_id=entry.chat_id,
+                    message_id=entry.message_id,
+                    text=text,
+                    destination=entry.destination,
+                    classification=entry.classification,
+                    classifier=entry.classifier,
+                    routing_id=entry.id,
+                    created_at=entry.created_at,
+                )
+            )
+            if len(examples) >= limit:
+                break
+        return examples
 
     @abc.abstractmethod
     async def list_records(

@@ -182,6 +182,7 @@ async def test_request_carries_the_legacy_fields_and_the_chain_context() -> None
             }
         ],
         "schema_version": SCHEMA_VERSION,
+        "owner_examples": [],
     }
 
 

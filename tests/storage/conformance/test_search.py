@@ -142,6 +142,33 @@ async def test_captions_and_file_names_are_searched(store: Store) -> None:
     assert (hit.matched_in, hit.file_names) == ("message", ("meeting-notes.pdf",))
 
 
+async def test_a_snippet_never_shows_a_secret(store: Store) -> None:
+    """Found by any word, the secret itself included, the snippet shows the mask."""
+    from superbrain_core.analyzer.classify.extract.secrets import MASK
+
+    await capture(
+        store,
+        make_update(1, message_id=1, text="пароль от роутера Qwerty_77 не забыть", date=at(1)),
+        make_update(2, message_id=2, text="карта сбер 4276 3800 1234 5679 для кешбэка", date=at(2)),
+        make_update(3, message_id=3, text="код домофона 4590 у подъезда Кати", date=at(3)),
+        make_update(4, message_id=4, text="роутер стоит в коридоре", date=at(4)),
+    )
+    for query, message_id, secret in (
+        ("роутера", 1, "Qwerty_77"),
+        ("qwerty_77", 1, "Qwerty_77"),
+        ("кешбэка", 2, "4276"),
+        ("домофона", 3, "4590"),
+        ("4590", 3, "4590"),
+    ):
+        hits = [h for h in await store.search(query) if h.message_id == message_id]
+        assert len(hits) == 1, query
+        assert secret not in hits[0].snippet, (query, hits[0].snippet)
+        assert MASK in hits[0].snippet, (query, hits[0].snippet)
+    # A message without a secret is shown as written.
+    (hit,) = await store.search("коридоре")
+    assert hit.snippet == "роутер стоит в коридоре"
+
+
 async def test_where_the_analyzer_filed_a_message_is_shown(store: Store) -> None:
     question = bot_message(3, "Записал. Это встреча?", at(2))
     await capture(

@@ -131,7 +131,10 @@ def system_prompt(zone: str) -> str:
         "summary in the message's language.\n"
         "confidence is your honest probability (0 to 1) that type and fields are right. If it "
         f"is below {CONFIDENCE_THRESHOLD}, set needs_clarification to true and question to "
-        "one short question in Russian that would settle it."
+        "one short question in Russian that would settle it.\n"
+        "`owner_examples`, when present, are earlier messages the owner filed themselves "
+        "(type and fields as they settled them), most similar first: file a message like "
+        "them the way the owner did, unless the message itself says otherwise."
     )
 
 
@@ -156,6 +159,10 @@ def user_content(item: ClassifierInput) -> str:
         ],
         "files": file_summaries(item),
     }
+    if item.examples:  # few-shot: how the owner filed the most similar messages
+        data["owner_examples"] = [
+            {"text": e.text, "type": e.type.value, **e.fields} for e in item.examples
+        ]
     return jsonutil.dumps(data)
 
 

@@ -128,6 +128,10 @@ class Classification:
     ends_at: datetime | None = attrs.field(default=None, validator=_check_aware)
     recurrence: str | None = None
     schema_version: int = SCHEMA_VERSION
+    #: ``chat_id:message_id`` of the owner's example this decision followed
+    #: (:mod:`.examples`), for ``superbrain explain``. Written to JSON only when
+    #: set, and not part of the contract external classifiers answer in.
+    owner_example: str | None = None
 
     @property
     def unsure(self) -> bool:
@@ -160,7 +164,7 @@ class Classification:
             "recurrence": self.recurrence,
             "classifier": self.classifier,
             "classifier_version": self.classifier_version,
-        }
+        } | ({"owner_example": self.owner_example} if self.owner_example else {})
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Classification:
@@ -259,6 +263,31 @@ class ChainMessage:
 
 
 @attrs.frozen
+class Precedent:
+    """One of the owner's examples shown with a message: how a similar message was filed.
+
+    ``text`` is the example message's text, ``type`` and ``fields`` what the
+    owner settled on, ``similarity`` (0..1) how close it is to the message
+    being classified, ``source`` the example's ``chat_id:message_id``.
+    """
+
+    text: str
+    type: ItemType
+    fields: JSONDict
+    similarity: float
+    source: str
+
+    def to_json(self) -> JSONDict:
+        return {
+            "text": self.text,
+            "type": self.type.value,
+            "fields": self.fields,
+            "similarity": self.similarity,
+            "source": self.source,
+        }
+
+
+@attrs.frozen
 class ClassifierInput:
     """Everything a classifier may look at for one message.
 
@@ -278,6 +307,9 @@ class ClassifierInput:
     files: tuple[RawFile, ...] = ()
     reply_to_text: str | None = None
     timezone: tzinfo = attrs.field(factory=lambda: ZoneInfo(DEFAULT_TIMEZONE))
+    #: The owner's most similar settled filings, most similar first (attached by
+    #: the batch from :class:`~.examples.ExampleIndex`; empty when there are none).
+    examples: tuple[Precedent, ...] = ()
 
     @property
     def clarifications(self) -> tuple[ChainMessage, ...]:

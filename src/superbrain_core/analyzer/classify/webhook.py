@@ -120,6 +120,8 @@ class WebhookClassifier:
             "chain": [message.to_json() for message in item.chain],
             "files": file_summaries(item),
             "schema_version": SCHEMA_VERSION,
+            # The owner's most similar settled filings, most similar first (few-shot).
+            "owner_examples": [example.to_json() for example in item.examples],
         }
 
     def _headers(self) -> dict[str, str]:

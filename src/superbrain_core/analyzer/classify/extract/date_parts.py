@@ -434,7 +434,8 @@ class _Scan:
         form, pre, nxt = m["wd"], m["pre"], m["next"]
         if form == "среде" and gram.AT.search(self.t, 0, m.start("wd")):
             return None  # "в среде" is an environment, not a Wednesday
-        if form in AMBIGUOUS_ABBREVIATIONS and not (pre or nxt):
+        # "среда" alone is as often an environment ("среда разработки") as Wednesday
+        if (form in AMBIGUOUS_ABBREVIATIONS or form == "среда") and not (pre or nxt):
             after, before = (
                 gram.WD_CONTEXT.match(self.t, m.end()),
                 gram.WD_BEFORE.search(self.t, 0, m.start()),

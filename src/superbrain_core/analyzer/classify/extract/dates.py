@@ -65,6 +65,9 @@ class When:
     is_deadline: bool = False
     recurrence: str | None = None
     span: tuple[int, int] = (0, 0)
+    #: False when only a time of day was named ("в 5", "вечером"): ``start`` is
+    #: then its next occurrence, and a chain keeps an earlier message's day.
+    has_day: bool = True
 
     def task_due(self) -> datetime:
         """When a task is due: its time, else 23:59 of its (last) day."""
@@ -124,11 +127,14 @@ class _Resolver:
         anchor = day or next(times, None)
         if anchor is None:
             pod = next((p for p in self.of("pod") if not p.weak), None)
-            return None if pod is None else self.timed(None, pod, [pod])
+            if pod is None:
+                return None
+            return attrs.evolve(self.timed(None, pod, [pod]), has_day=False)
         if day is None and anchor.kind == "moment" and anchor.moment is not None:
             start = anchor.moment.replace(tzinfo=self.zone)
             return When(start=start, has_time=True, span=(anchor.start, anchor.end))
-        return self.timed(day, anchor, [anchor])
+        timed = self.timed(day, anchor, [anchor])
+        return timed if day is not None else attrs.evolve(timed, has_day=False)
 
     def combine_weeks(self, days: list[Part]) -> list[Part]:
         """ "next week wednesday", "in two weeks, friday": the weekday of that week."""

@@ -32,7 +32,7 @@ from typing import Final
 
 from superbrain_core.analyzer.classify.extract.numbers import find_numbers
 
-__all__ = ["MASK", "Secret", "SecretScan", "luhn", "mask", "scan"]
+__all__ = ["MASK", "Secret", "SecretScan", "has_cue", "lone_value", "luhn", "mask", "scan"]
 
 #: What a secret is replaced with in titles and summaries.
 MASK: Final = "••••"
@@ -232,3 +232,18 @@ def mask(text: str, secrets: tuple[Secret, ...] | list[Secret]) -> str:
     for secret in sorted(secrets, key=lambda s: s.start, reverse=True):
         text = text[: secret.start] + MASK + text[secret.end :]
     return text
+
+
+def has_cue(text: str) -> bool:
+    """Whether ``text`` names a kind of secret ("пин от домофона", "пароль от wifi")."""
+    return _CUE.search(text) is not None
+
+
+def lone_value(text: str) -> bool:
+    """Whether ``text`` is a single value that may be a secret named elsewhere in the
+    chain ("1234" answered with "пин от домофона"): a number of 3 to 12 digits or a
+    password-like token, and nothing else."""
+    token = text.strip()
+    if not token or any(c.isspace() for c in token):
+        return False
+    return (token.isdigit() and 3 <= len(token) <= 12) or _looks_secret(token)

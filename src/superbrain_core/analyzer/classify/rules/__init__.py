@@ -40,9 +40,12 @@ Decisions worth knowing (each one is a choice, not a fact of nature):
 
 * Relative dates are resolved against the message's own date converted to the
   owner's zone - never the clock of the machine running the batch.
-* A date without a time means :data:`DEFAULT_TIME` (09:00) local; if that moment
-  has already passed when the message was sent (say "сегодня" at 15:00), the
-  moment of the message itself is used instead, so nothing is born overdue.
+* A date without a time is a whole day: an event starts at 00:00 of it, a task
+  is due at 23:59 of it (the corpus's convention, the same as the extraction
+  layer's; there is no configurable default time of day).
+* A lone message's date is read by :mod:`.extract.dates` (periods, loose times,
+  typos, US dates, recurrences); a clarified chain's parts are merged message
+  by message here, because a reply's date corrects the root's.
 * A time without a date is the next such time after the message (today if still
   ahead, else tomorrow); a bare hour ("в 7") is read on the 24-hour clock.
 * A weekday named on that same weekday means the one a week later.
@@ -57,19 +60,20 @@ Decisions worth knowing (each one is a choice, not a fact of nature):
 Not understood, on purpose or for now (the message is then asked about, or the
 words simply stay in the title):
 
-* spans without a day: "на следующей неделе", "next week", "в конце месяца", "EOD";
-* "следующая пятница" / "next Friday" is read as the nearest Friday;
-* dates in words ("двадцать пятого марта") and US numeric dates ("3/25");
-* am/pm of a bare hour: "в 7" is 07:00; ranges ("с 10 до 12") keep their start;
 * past words ("вчера"): nothing here has a field for when something happened;
 * English names are found only after words that introduce a person ("with",
   "sent", "call"): there is no English name dictionary here.
+
+Periods ("на следующей неделе", "в конце месяца"), US numeric dates, ranges
+and recurrences are read by :mod:`.extract.dates`, whose reading also decides
+the type wherever it finds a date (the rules' own finder, :mod:`.when`, is
+the fallback).
 """
 
 from __future__ import annotations
 
 from superbrain_core.analyzer.classify.rules.classifier import RulesClassifier
 from superbrain_core.analyzer.classify.rules.deciding import _decide
-from superbrain_core.analyzer.classify.rules.grammar import DEFAULT_LANGUAGES, DEFAULT_TIME
+from superbrain_core.analyzer.classify.rules.grammar import DEFAULT_LANGUAGES
 
-__all__ = ["DEFAULT_LANGUAGES", "DEFAULT_TIME", "RulesClassifier", "_decide"]
+__all__ = ["DEFAULT_LANGUAGES", "RulesClassifier", "_decide"]

@@ -6,8 +6,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, time, tzinfo
 from typing import Any
 
+import attrs
 import dateparser  # type: ignore[import-untyped, unused-ignore]
 
+from superbrain_core.analyzer.classify.examples import OWNER_MATCH
 from superbrain_core.analyzer.classify.extract.dates import When, extract_when
 from superbrain_core.analyzer.classify.extract.transfers import find_transfer
 from superbrain_core.analyzer.classify.rules.chain import (
@@ -20,15 +22,22 @@ from superbrain_core.analyzer.classify.rules.chain import (
     _with_currency,
     _without_dates,
 )
+from superbrain_core.analyzer.classify.rules.chain_dates import chain_when
 from superbrain_core.analyzer.classify.rules.grammar import (
     _LETTER_OR_DIGIT,
     _WORD,
     DEFAULT_LANGUAGES,
-    DEFAULT_TIME,
     FAIR,
+    GOOD,
     Q_WHAT,
+    Q_WHEN_DEADLINE,
+    Q_WHEN_EVENT,
+    Q_WHEN_MEETING,
+    Q_WHEN_REMINDER,
     STRONG,
+    WEAK,
 )
+from superbrain_core.analyzer.classify.rules.kinds import event_kind
 from superbrain_core.analyzer.classify.rules.output import (
     _contact_person,
     _first,
@@ -39,6 +48,7 @@ from superbrain_core.analyzer.classify.rules.output import (
     _unique,
 )
 from superbrain_core.analyzer.classify.rules.reading import _clean, _local, _read_message
+from superbrain_core.analyzer.classify.rules.replies import confirm, secret_across
 from superbrain_core.analyzer.classify.rules.values import _Chain, _Facts, _Verdict, _When
 from superbrain_core.analyzer.classify.schema import (
     CONFIDENCE_THRESHOLD,
@@ -47,6 +57,7 @@ from superbrain_core.analyzer.classify.schema import (
     ClassifierInput,
     EventKind,
     ItemType,
+    Precedent,
 )
 
 # --------------------------------------------------------------------------- the classifier
@@ -56,10 +67,14 @@ class RulesClassifier:
     """Classifies by keyword rules and dateparser; no network, no model, no state.
 
     ``languages`` are handed to dateparser (the keyword lists are always Russian
-    and English); ``default_time`` is the time of day given to a date named
-    without one. The instance holds no per-message state, so one instance may
-    serve any number of concurrent ``classify`` calls. dateparser is synchronous
-    and takes about a millisecond, so it is called inline rather than in a thread.
+    and English). A day named without a time is a whole day: an event starts at
+    00:00 of it and a task is due at 23:59 of it, as in the corpus and the
+    extraction layer (there is no configurable default time). ``owner_match`` is
+    the similarity at which an owner's example (:attr:`ClassifierInput.examples`)
+    is followed before the generic rules (:mod:`..examples`). The instance holds
+    no per-message state, so one instance may serve any number of concurrent
+    ``classify`` calls. dateparser is synchronous and takes about a millisecond,
+    so it is called inline rather than in a thread.
     """
 
     name: str = "rules"
@@ -69,10 +84,10 @@ class RulesClassifier:
         self,
         *,
         languages: Sequence[str] = DEFAULT_LANGUAGES,
-        default_time: time = DEFAULT_TIME,
+        owner_match: float = OWNER_MATCH,
     ) -> None:
         self._languages = list(languages)
-        self._default_clock = default_time.strftime("%H:%M")
+        self._owner_match = owner_match
 
     async def classify(self, item: ClassifierInput) -> Classification:
         """Classify ``item`` and its chain; odd input yields ``none``/``note``, never an error.
@@ -91,34 +106,54 @@ class RulesClassifier:
 
     def classify_sync(self, item: ClassifierInput) -> Classification:
         """:meth:`classify` for callers without an event loop (benchmarks, notebooks)."""
-        chain = self._read_chain(item)
+        when = _extracted_when(item)  # read once: it may decide the type and fills the dates
+        chain = self._read_chain(item, merge_dates=when is None)
         # Looked up on the package at call time, so that a test can replace it.
         from superbrain_core.analyzer.classify import rules as _package
 
-        verdict = _package._decide(chain)
-        when = _extracted_when(item)  # read once: it may decide the type and fills the dates
-        if verdict.type in {ItemType.NOTE, ItemType.NONE} and not chain.sensitive:
-            verdict = _dated(when, verdict)
-        return self._build(chain, verdict, when)
+        if when is not None:  # the extraction layer's reading decides, where it has one
+            chain.when = when.start if when.has_time else when.event_start()
+            chain.when_has_time, chain.when_is_limit = when.has_time, when.is_deadline
+            chain.recurring = when.recurrence is not None
+        example = _owner_example(item, chain, self._owner_match)
+        if example is not None:
+            verdict = _followed(example, chain, when)
+        else:
+            verdict = _package._decide(chain)
+            if verdict.type in {ItemType.NOTE, ItemType.NONE} and not chain.sensitive:
+                verdict = _dated(when, verdict)
+        result = self._build(chain, verdict, when)
+        if example is not None:
+            result = attrs.evolve(result, owner_example=example.source)
+        return result
 
     async def aclose(self) -> None:
         """Nothing to release: the classifier holds no connections."""
 
     # ------------------------------------------------------------------ reading
 
-    def _read_chain(self, item: ClassifierInput) -> _Chain:
+    def _read_chain(self, item: ClassifierInput, *, merge_dates: bool = True) -> _Chain:
+        """Read the chain; ``merge_dates`` False skips the rules' own (dateparser) date
+        merge when the extraction layer has already read the date."""
         root = _read_message(item.text, _local(item.message_date, item.timezone), is_root=True)
-        replies = [
-            _read_message(m.text, _local(m.date, item.timezone), is_root=False)
-            for m in item.clarifications
-            if not m.from_bot
-        ]
+        replies: list[_Facts] = []
+        asked = ""  # the bot's latest question: a "да" answers it
+        for message in item.clarifications:
+            if message.from_bot:
+                asked = message.text or ""
+                continue
+            facts = _read_message(message.text, _local(message.date, item.timezone), is_root=False)
+            confirm(facts, asked)
+            replies.append(facts)
         messages = [root, *replies]
+        secret_across(messages)
         correction, excluded = _corrections(messages)
         rest = "\n".join(m.rest for m in messages)
         undated = _without_dates(messages)  # keywords are sought here: "on Monday buy milk"
         plain = "\n".join(m.plain for m in messages)  # same offsets as ``undated``
-        when, when_is_limit = self._merge_dates(messages, item.timezone)
+        when, when_has_time, when_is_limit = (
+            self._merge_dates(messages, item.timezone) if merge_dates else (None, False, False)
+        )
         files_text = root.text.strip()
         families = _families(undated)
         named = _named(messages)
@@ -137,6 +172,7 @@ class RulesClassifier:
             has_files=bool(item.files),
             file_title=_file_title(item, files_text),
             when=when,
+            when_has_time=when_has_time,
             when_is_limit=when_is_limit,
             correction=correction,
             excluded=excluded,
@@ -149,13 +185,16 @@ class RulesClassifier:
             sensitive=any(m.sensitive for m in messages),
         )
 
-    def _merge_dates(self, messages: list[_Facts], zone: tzinfo) -> tuple[datetime | None, bool]:
+    def _merge_dates(
+        self, messages: list[_Facts], zone: tzinfo
+    ) -> tuple[datetime | None, bool, bool]:
         """Combine the dates of the chain, newest winning, and resolve the result.
 
         A newer day replaces the older one but keeps an older time ("перенеси на
         пятницу" keeps 19:30); a newer time alone keeps the older day ("давай в
         15:00"). A duration ("через 2 часа") replaces everything. Each part is
-        resolved against the base of the message that said it.
+        resolved against the base of the message that said it. Returns the
+        moment, whether a time of day was named, and whether it is a limit.
         """
         day: _When | None = None
         clock: _When | None = None
@@ -173,28 +212,22 @@ class RulesClassifier:
             if when.clock:
                 clock = when
         if exact is not None:
-            return self._resolve(exact.exact or "", exact.base, zone), False
+            return self._resolve(exact.exact or "", exact.base, zone), True, False
         if day is not None:
-            return self._resolve_day(day, clock.clock if clock else None, zone), day.by
+            resolved = self._resolve_day(day, clock.clock if clock else None, zone)
+            return resolved, clock is not None, day.by
         if clock is not None:
-            return self._resolve(clock.clock or "", clock.base, zone), clock.by
-        return None, False
+            return self._resolve(clock.clock or "", clock.base, zone), True, clock.by
+        return None, False, False
 
     def _resolve_day(self, day: _When, clock: str | None, zone: tzinfo) -> datetime | None:
-        """Resolve a day phrase, with the given time or the default one.
+        """Resolve a day phrase, at the given time or at 00:00 (a whole day).
 
         dateparser gets the *midnight* of the message's day as its base, so that
-        "11 марта" said on 11 March at 15:00 is today, not next year; a default
-        time that is already past on the message's day falls back to the message itself.
+        "11 марта" said on 11 March at 15:00 is today, not next year.
         """
         midnight = day.base.replace(hour=0, minute=0)
-        if clock is not None:
-            return self._resolve(f"{day.day} {clock}", midnight, zone)
-        resolved = self._resolve(f"{day.day} {self._default_clock}", midnight, zone)
-        moment = day.base.replace(tzinfo=zone)
-        if resolved is not None and resolved < moment:
-            return moment
-        return resolved
+        return self._resolve(f"{day.day} {clock or '00:00'}", midnight, zone)
 
     def _resolve(self, phrase: str, base: datetime, zone: tzinfo) -> datetime | None:
         """One dateparser call: a canonical phrase, a naive local base, an aware answer.
@@ -222,7 +255,9 @@ class RulesClassifier:
     # ------------------------------------------------------------------ building
 
     def _build(self, chain: _Chain, verdict: _Verdict, when: When | None) -> Classification:
-        kind = verdict.kind if verdict.type is ItemType.EVENT else None
+        kind = None
+        if verdict.type is ItemType.EVENT:
+            kind = event_kind(chain, verdict.kind, bool(when and when.recurrence))
         confidence = verdict.confidence
         question = verdict.question
         if confidence < CONFIDENCE_THRESHOLD and question is None:
@@ -238,16 +273,24 @@ class RulesClassifier:
         recurrence = None
         # Not when the owner is asked when it is: a vague "на следующей неделе"
         # gets a question, not a made-up Monday.
-        if verdict.question is not None:
+        if verdict.question in _WHEN_QUESTIONS:
             when = None
         # The rules' own reading of a date stands; the extraction layer adds what
         # they cannot say (an end, a rule) and fills a date they did not see.
+        # A lone message's date is the extraction layer's (periods, loose times,
+        # typos, US dates); a clarified chain's is the rules' merge of its messages.
+        # Either way a day without a time is a whole day: an event starts at 00:00
+        # of it, a task is due at 23:59 of it.
         if verdict.type is ItemType.EVENT:
-            starts_at = chain.when or (when.event_start() if when else None)
             if when is not None:
-                ends_at, recurrence = when.end, when.recurrence
+                starts_at, ends_at, recurrence = when.event_start(), when.end, when.recurrence
+            elif chain.when is not None:
+                starts_at = chain.when
         elif verdict.type is ItemType.TASK:
-            due_at = chain.when or (when.task_due() if when else None)
+            if when is not None:
+                due_at = when.task_due()
+            elif chain.when is not None:
+                due_at = chain.when if chain.when_has_time else _end_of_day(chain.when)
         return Classification(
             type=verdict.type,
             confidence=confidence,
@@ -265,7 +308,8 @@ class RulesClassifier:
             tags=_unique(t for m in chain.messages for t in m.tags),
             amount=amount.amount if amount else None,
             currency=amount.code if amount else None,
-            url=_first(m.urls for m in chain.messages),
+            url=_first(m.urls for m in chain.messages)
+            or (f"https://t.me/{username}" if verdict.type is ItemType.LINK and username else None),
             phone=contact[0],
             email=contact[1],
             username=username,
@@ -273,6 +317,36 @@ class RulesClassifier:
             question=question,
             sensitive=chain.sensitive,
         )
+
+
+#: Questions that ask for the date: the answer's date must not be made up meanwhile.
+_WHEN_QUESTIONS = frozenset({Q_WHEN_EVENT, Q_WHEN_MEETING, Q_WHEN_REMINDER, Q_WHEN_DEADLINE})
+
+
+def _owner_example(item: ClassifierInput, chain: _Chain, threshold: float) -> Precedent | None:
+    """The owner's example to follow, if one is close enough and nothing outranks it.
+
+    The owner's own word in this chain (a correction) outranks an example, and
+    so does what Telegram says a message is (a service message, a shared
+    contact); a secret stays a note whatever a similar message became.
+    """
+    if not item.examples or chain.correction is not None or chain.sensitive:
+        return None
+    if chain.message_type.startswith("service:") or chain.message_type == "contact":
+        return None
+    best = item.examples[0]
+    return best if best.similarity >= threshold else None
+
+
+def _followed(example: Precedent, chain: _Chain, when: When | None) -> _Verdict:
+    """Filed as the owner filed the example; an event still needs its own date."""
+    kind = None
+    if example.type is ItemType.EVENT:
+        raw_kind = example.fields.get("event_kind")
+        kind = EventKind(raw_kind) if raw_kind in {k.value for k in EventKind} else EventKind.OTHER
+        if chain.when is None and when is None:
+            return _Verdict(ItemType.EVENT, WEAK, kind, Q_WHEN_EVENT)
+    return _Verdict(example.type, GOOD, kind)
 
 
 def _dated(when: When | None, verdict: _Verdict) -> _Verdict:
@@ -289,14 +363,21 @@ def _dated(when: When | None, verdict: _Verdict) -> _Verdict:
 
 
 def _extracted_when(item: ClassifierInput) -> When | None:
-    """The date a lone message names, read by :mod:`.extract.dates` (periods, loose
-    times, typos, US dates, recurrence); None for a clarified chain, whose parts
-    the rules merge message by message (:meth:`RulesClassifier._merge_dates`)."""
-    if not item.text or any(not m.from_bot for m in item.clarifications):
-        return None
+    """The date a message names, read by :mod:`.extract.dates` (periods, loose
+    times, typos, US dates, recurrence); a clarified chain's messages are read
+    one by one and merged (:func:`.chain_dates.chain_when`)."""
     if item.message_type.startswith("service:"):
+        return None
+    if any(not m.from_bot for m in item.clarifications):
+        return chain_when(item)
+    if not item.text:
         return None
     now = item.message_date
     if now.tzinfo is None:  # taken as UTC, as everywhere in the rules
         now = now.replace(tzinfo=UTC)
     return extract_when(_clean(item.text), now, item.timezone)
+
+
+def _end_of_day(moment: datetime) -> datetime:
+    """23:59 of ``moment``'s day: when a task named with a day and no time is due."""
+    return datetime.combine(moment.date(), time(23, 59), moment.tzinfo)

@@ -6,9 +6,12 @@ import re
 from collections.abc import Iterator
 from typing import Final
 
+from superbrain_core.analyzer.classify.rules.acts import opens_with_infinitive
 from superbrain_core.analyzer.classify.rules.grammar import (
     _CHITCHAT,
     _FILLER,
+    _NOTE_PREFIX,
+    _READ_LATER,
     _WORD,
     DOUBTFUL,
     FAIR,
@@ -123,22 +126,35 @@ def _guesses(chain: _Chain) -> Iterator[_Verdict]:
         # A photo of a receipt captioned with its sum (or just "чек"): the spending is
         # what matters, and the expense row still leads back to the raw file.
         yield _Verdict(ItemType.EXPENSE, STRONG if chain.amount is not None else GOOD)
+    if chain.has_files and any(m.phones or m.emails for m in chain.messages):
+        # A business card's photo captioned with the number: the point is how to reach them.
+        yield _Verdict(ItemType.CONTACT, STRONG)
     if chain.has_files or chain.message_type in MEDIA_TYPES:
         yield _Verdict(ItemType.FILE, STRONG)
     if chain.message_type == "contact":
         yield _Verdict(ItemType.CONTACT, SURE)
     if chain.message_type == "location" and not chain.root.text:
         yield _Verdict(ItemType.NOTE, FAIR)
+    if _NOTE_PREFIX.match(chain.root.text):
+        yield _Verdict(ItemType.NOTE, STRONG)  # the owner labelled it a note
+    if any(m.urls for m in chain.messages) and _READ_LATER.search(chain.root.rest):
+        yield _Verdict(ItemType.LINK, STRONG)  # "почитать потом https://…" is a link to read
     yield from _by_keywords(chain)
     yield from _by_tokens(chain)
     yield _plain(chain)
+
+
+#: "напомнить Лизе про справку": reminding someone else is the owner's to-do.
+_REMINDS_SOMEONE: Final = re.compile(
+    r"(?<!\w)напомнить\s+(?!мне\b|себе\b|нам\b)[а-яё]+[еу]\b", re.IGNORECASE
+)
 
 
 def _by_keywords(chain: _Chain) -> Iterator[_Verdict]:
     """Readings from the keyword families, the earliest verb leading."""
     families = chain.families
     has_date = chain.when is not None
-    if "reminder" in families:
+    if "reminder" in families and not _REMINDS_SOMEONE.search(chain.root.text):
         # "напомни" wraps whatever follows it: "напомни позвонить маме" is a reminder.
         if has_date:
             yield _Verdict(ItemType.EVENT, STRONG, EventKind.REMINDER)
@@ -180,6 +196,8 @@ def _family_verdict(chain: _Chain, family: str) -> _Verdict:
 
 def _task_verdict(chain: _Chain) -> _Verdict:
     """A task: sure when short and to the point, doubtful when the verb is all there is."""
+    if chain.recurring:  # "по средам в 17 забирать Тиму": a recurring chore is a reminder
+        return _Verdict(ItemType.EVENT, GOOD, EventKind.REMINDER)
     title_words = len(_WORD.findall(_FILLER.sub("", _cut_text(chain.root, {"date"}))))
     if title_words <= 1 and chain.rest_words <= 2:
         return _Verdict(ItemType.TASK, WEAK, question=Q_WHAT_EXACTLY)
@@ -208,13 +226,23 @@ def _by_tokens(chain: _Chain) -> Iterator[_Verdict]:
             yield _Verdict(ItemType.CONTACT, WEAK, question=Q_CONTACT_OR_NOTE)
     if any(m.urls for m in chain.messages):
         yield _Verdict(ItemType.LINK, STRONG)
+    if "event" not in chain.families and opens_with_infinitive(_undated(chain)):
+        if chain.recurring:
+            yield _Verdict(ItemType.EVENT, GOOD, EventKind.REMINDER)
+        else:
+            yield _Verdict(ItemType.TASK, GOOD if chain.when is not None else FAIR)
     if chain.when is not None and not any(m.tags for m in chain.messages):
-        if chain.when_is_limit:
+        if chain.when_is_limit and "event" not in chain.families:
             yield _Verdict(ItemType.TASK, FAIR)
         elif "event" in chain.families:
             yield _Verdict(ItemType.EVENT, GOOD, EventKind.OTHER)
         else:
             yield _Verdict(ItemType.EVENT, WEAK, EventKind.OTHER, Q_EVENT_OR_TASK)
+
+
+def _undated(chain: _Chain) -> str:
+    """The root's text without its tokens, corrections and dates."""
+    return _cut_text(chain.root, {"date"})
 
 
 def _plain(chain: _Chain) -> _Verdict:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import time
 from typing import Final
 
 from superbrain_core.analyzer.classify.schema import (
@@ -13,9 +12,6 @@ from superbrain_core.analyzer.classify.schema import (
 )
 
 DEFAULT_LANGUAGES: Final = ("ru", "en")
-
-#: Time given to a date that came without one ("завтра", "в пятницу", "25.03").
-DEFAULT_TIME: Final = time(9, 0)
 
 TITLE_LIMIT: Final = 80
 SUMMARY_LIMIT: Final = 1000
@@ -96,6 +92,14 @@ _LETTER_OR_DIGIT = re.compile(r"[^\W_]")
 
 _URL = re.compile(r"(?<![\w@])(?:https?://|www\.|t\.me/)[^\s<>\"'«»]+", _F)
 _URL_TRAILING = ".,;:!?)]}\"'»…"
+#: A bare domain as people paste it: "docs.python.org/3/library", "github.com/psf/black",
+#: "youtu.be/k9X2" - with a path, or on a top-level domain that is surely one.
+_BARE_URL = re.compile(
+    r"(?<![\w@./:-])(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+"
+    r"(?:(?:[a-z]{2,12})(?=/[^\s<>\"'«»]*[\w/])/[^\s<>\"'«»]+"
+    r"|(?:com|ru|org|net|io|dev|app|ai|рф)(?!\w|\.\w))",
+    re.IGNORECASE,
+)
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[^\W_](?:[\w-]*\w)?(?:\.[^\W_](?:[\w-]*\w)?)+")
 #: Russian numbers first (+7 / 8 and ten digits in any grouping), then international ones.
 _PHONE = re.compile(
@@ -319,10 +323,14 @@ _TASK_MODAL = re.compile(
 _MEETING = re.compile(
     r"(?<!\w)(?:встре[чт]\w*|созвон\w*|совещани\w*|митинг\w*|планерк\w*|планёрк\w*"
     r"|собеседовани\w*|переговор\w*|стендап\w*|meeting\w*|meet(?:\s+(?:with|up))?"
-    r"|call\s+with|sync|standup|stand-up|interview)(?!\w)",
+    r"|call\s+(?:with|w/)|sync|standup|stand-up|interview)(?!\w)",
     _F,
 )
-_REMINDER = re.compile(r"(?<!\w)(?:напомни\w*|напоминани\w*|remind\w*)(?!\w)", _F)
+_REMINDER = re.compile(
+    r"(?<!\w)(?:напомни\w*|напоминай\w*|напоминалк\w*|напоминани\w*|не\s+забудь(?:те)?"
+    r"|remind\w*)(?!\w)",
+    _F,
+)
 _DEADLINE = re.compile(
     r"(?<!\w)(?:дедлайн\w*|крайн\w+\s+срок\w*|срок\s+сдачи|deadline\w*|due(?!\s+to))(?!\w)", _F
 )
@@ -336,6 +344,8 @@ _EVENT_NOUN = re.compile(
     r"(?<!\w)(?:д(?:ень|ня)\s+рождения|др|днюх\w*|праздник\w*|концерт\w*|спектакл\w*|театр\w*"
     r"|кино|поезд\w*|самол[её]т\w*|рейс\w*|вылет\w*|прил[её]т\w*|электричк\w*|при[её]м[аеу]?"
     r"|врач\w*|стоматолог\w*|свадьб\w*|вечеринк\w*|экзамен\w*|ужин\w*|обед|тренировк\w*"
+    r"|поликлиник\w*|больниц\w*|массаж\w*|стрижк\w*|парикмахер\w*|барбер\w*|маникюр\w*"
+    r"|нотариус\w*|ветеринар\w*|собрани[еяю]|новосель\w*|шиномонтаж\w*|анализ[ыа]?|узи|мрт"
     r"|birthday|party|concert|flight"
     r"|train|appointment|dentist|doctor|wedding|dinner|lunch|exam)(?!\w)",
     _F,
@@ -346,8 +356,12 @@ _CONTACT_CUE = re.compile(
     _F,
 )
 _CHITCHAT_WORDS = (
-    r"привет|здравствуй\w*|спасибо|ок|окей|ага|угу|да|нет|хорошо|понял\w*|ясно|ладно"
-    r"|hi|hello|hey|thanks|thank\s+you|ok|okay|yes|no|sure|cool|lol"
+    r"привет|здравствуй\w*|спасибо|спс|пасиб\w*|ок|окей|ага|угу|да|нет|хорошо|понял\w*|ясно"
+    r"|ладно|норм\w*|лол|ха(?:ха)+|ах(?:ах)+|хм+|ой|ого|ну|такое|чё|че|что|как|там|тут|вот"
+    r"|тест\w*|алло|вроде|работает|записывает|интересно|ли|это|вообще|короче|типа|пока"
+    r"|доброе|утро|спокойной|ночи|круто|класс|супер|жесть|капец|блин"
+    r"|hi|hello|hey|thanks|thank\s+you|thx|ok|okay|yes|no|sure|cool|lol|haha|test\w*"
+    r"|good|night|morning|bye|nice|wow|hmm|nvm|never\s*mind|бот\w*|не\s+туда"
 )
 #: A message made only of these is small talk, not something to file.
 _CHITCHAT = re.compile(rf"(?:{_CHITCHAT_WORDS})(?:\s+(?:{_CHITCHAT_WORDS}))*", _F)
@@ -382,9 +396,31 @@ _NEGATIVE_CORRECTION = re.compile(
     _F,
 )
 _POSITIVE_CORRECTION = re.compile(
-    rf"(?:(?<!\w)(?:это|а|but|it'?s|it\s+is|this\s+is|that'?s|make\s+it|as)\s+"
+    rf"(?:(?<!\w)(?:это|а|в|во|как|but|it'?s|it\s+is|this\s+is|that'?s|make\s+it|as|to|into)\s+"
     rf"(?:(?:же|просто|была?|скорее|just|a|an|really)\s+)*"
     rf"|^\s*(?:(?:нет|no|nope)(?!\w)[\s,.!:\-—–]*)?){_TYPE_WORD}",
+    _F,
+)
+#: A reply that takes the message back ("забей, случайно отправил", "промахнулась
+#: чатом", "never mind"): nothing to file, as if the owner had said "это мусор".
+_DISMISSAL = re.compile(
+    r"(?<!\w)(?:(?<!не )заб(?:ей|удь)(?!\w)|случайно|нечаянно|промахну\w*|не\s+туда\b"
+    r"|не\s+в\s+тот\s+чат|ошиб\w*\s+(?:чатом|окном|адресатом)|never\s*mind"
+    r"|wrong\s+chat|by\s+(?:mistake|accident)|ignore\s+(?:it|this|that))",
+    _F,
+)
+#: A note the owner labels as one at the start ("На заметку: …", "Запомнить: …",
+#: "note to self: …", "идея: …"): a note however task-like the rest reads.
+_NOTE_PREFIX = re.compile(
+    r"^\s*(?:на\s+заметку|на\s+будущее|заметк[аи]|запомни(?:ть)?|к\s+сведению|для\s+себя"
+    r"|инф[аo]|фишк[аи]|лайфхак|иде[яи](?:\s+короче)?|мысль|note\s+to\s+self|note|fyi"
+    r"|for\s+the\s+record|til|idea|цитата|quote)(?!\w)\s*(?:[:\-—–]|(?=\s+\w))",
+    _F,
+)
+#: Words that make a URL something to read or watch later, not a task.
+_READ_LATER = re.compile(
+    r"(?<!\w)(?:почитать|прочитать|прочесть|глянуть|посмотреть|смотреть|послушать|на\s+потом"
+    r"|потом|read\s+later|to\s+read|watch\s+later|later|read|watch|check\s+out)(?!\w)",
     _F,
 )
 #: "Задача: ..." at the very start of the root message names its type too.

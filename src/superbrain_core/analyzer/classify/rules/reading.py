@@ -9,7 +9,9 @@ from datetime import UTC, datetime, tzinfo
 from superbrain_core.analyzer.classify.extract import money as money_reader
 from superbrain_core.analyzer.classify.extract import secrets as secret_reader
 from superbrain_core.analyzer.classify.rules.grammar import (
+    _BARE_URL,
     _CONTROL,
+    _DISMISSAL,
     _EMAIL,
     _HASHTAG,
     _NEGATIVE_CORRECTION,
@@ -25,6 +27,7 @@ from superbrain_core.analyzer.classify.rules.grammar import (
 )
 from superbrain_core.analyzer.classify.rules.values import _Correction, _Facts
 from superbrain_core.analyzer.classify.rules.when import _find_when
+from superbrain_core.analyzer.classify.schema import ItemType
 
 # --------------------------------------------------------------------------- reading one text
 
@@ -79,6 +82,11 @@ def _take_tokens(facts: _Facts, work: str) -> str:
         facts.urls.append(url)
         facts.cut.append((match.start(), match.start() + len(url), "url"))
         work = _blank(work, match.start(), match.start() + len(url))
+    for match in list(_BARE_URL.finditer(work)):
+        url = match.group().rstrip(_URL_TRAILING)
+        facts.urls.append("https://" + url)
+        facts.cut.append((match.start(), match.start() + len(url), "url"))
+        work = _blank(work, match.start(), match.start() + len(url))
     for match in list(_EMAIL.finditer(work)):
         facts.emails.append(match.group())
         facts.cut.append((match.start(), match.end(), "contact"))
@@ -127,6 +135,8 @@ def _take_corrections(facts: _Facts, work: str, *, is_root: bool) -> str:
         facts.negative.add(_type_word(match).type)
         facts.cut.append((match.start(), match.end(), "correction"))
         work = _blank(work, match.start(), match.end())
+    if not is_root and _DISMISSAL.search(work):
+        facts.positive.append(_Correction(ItemType.NONE, None))
     pattern = _TYPE_PREFIX if is_root else _POSITIVE_CORRECTION
     for match in list(pattern.finditer(work)):
         facts.positive.append(_type_word(match))

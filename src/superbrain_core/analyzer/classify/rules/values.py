@@ -76,6 +76,7 @@ class _Chain:
     has_files: bool
     file_title: str | None
     when: datetime | None
+    when_has_time: bool
     when_is_limit: bool
     correction: _Correction | None
     excluded: set[ItemType]
@@ -85,4 +86,5 @@ class _Chain:
     has_letters: bool
     people: tuple[str, ...] = ()
     priced: bool = False  # a short "thing + price" line: "бензин 2800"
+    recurring: bool = False  # the date is a rule ("по средам"): a recurring chore is a reminder
     sensitive: bool = False
