@@ -5,6 +5,16 @@ allows ``"\\ud83d"`` on its own) that UTF-8 cannot encode, so a naive
 ``json.dumps(..., ensure_ascii=False)`` followed by a database write can fail and
 lose the update. The helpers here choose a form that always encodes while
 staying semantically equal to the input.
+
+Speed: encoding and decoding go through orjson (several times the standard
+library's speed) wherever its output is the standard library's byte for byte,
+and through :mod:`json` for everything orjson refuses or would change: integers
+past 64 bits (orjson refuses them when encoding and turns them into floats when
+decoding), lone surrogates, NaN and Infinity (orjson writes ``null``), floats
+orjson spells differently (``1e-7`` for ``1e-07``), numbers too large for a
+double, non-string keys and nesting past orjson's limit. What was stored before
+and what is stored now are the same text, so idempotency checks that compare
+encoded JSON keep holding across the switch.
 """
 
 from __future__ import annotations
@@ -12,6 +22,8 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+
+import orjson
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 #: A JSON string (to the end of the text when it is not closed), or one bracket.
@@ -26,6 +38,27 @@ MAX_DEPTH = 128
 _READABLE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _ASCII = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
 
+#: orjson output that may differ from the standard library's: ``null`` (NaN and
+#: Infinity come out as ``null``; a real ``None`` is re-checked, which is rare in
+#: Telegram's JSON) and floats written with a one-digit negative exponent or as
+#: ``0.0000…`` where the standard library writes ``1e-05``.
+_ORJSON_SUSPECT = re.compile(rb"null|[0-9]e-[0-9](?![0-9])|0\.0000")
+#: Input with a run of 19+ digits may hold an integer past 64 bits, which orjson
+#: would silently decode as a float.
+_LONG_DIGITS = re.compile("[0-9]{19}")
+_LONG_DIGITS_BYTES = re.compile(b"[0-9]{19}")
+
+
+def _fast(value: Any) -> str | None:
+    """``value`` encoded by orjson when that is exactly the standard library's text."""
+    try:
+        out = orjson.dumps(value)
+    except (TypeError, ValueError):  # >64-bit ints, lone surrogates, deep nesting, odd keys
+        return None
+    if _ORJSON_SUSPECT.search(out):
+        return None
+    return out.decode("utf-8")
+
 
 def dumps(value: Any) -> str:
     """Compact JSON that always encodes as UTF-8 and loads back equal to ``value``.
@@ -33,6 +66,9 @@ def dumps(value: Any) -> str:
     Readable (non-ASCII kept) in the usual case; when the value holds lone
     surrogates it falls back to ASCII escapes, which JSON round-trips exactly.
     """
+    fast = _fast(value)
+    if fast is not None:
+        return fast
     text = _READABLE.encode(value)
     if _SURROGATE.search(text):
         return _ASCII.encode(value)
@@ -58,6 +94,12 @@ def loads(text: str | bytes | None) -> Any:
     """Inverse of :func:`dumps` (``None`` stays ``None``)."""
     if text is None:
         return None
+    long_digits = _LONG_DIGITS_BYTES if isinstance(text, bytes) else _LONG_DIGITS
+    if not long_digits.search(text):
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass  # the standard library decides: NaN, lone surrogates, UTF-16, or a real error
     return json.loads(text)
 
 
