@@ -5,14 +5,13 @@ as they were."""
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 
 from superbrain_core.cli.boundary import EXIT_INPUT_ERROR, EXIT_OK
@@ -66,8 +65,6 @@ def new_raw_messages(db: Path, before: Rows) -> list[Any]:
     finally:
         conn.close()
     return [json.loads(raw) for row_id, raw in rows if row_id not in before["raw_messages"]]
-
-
 
 
 def import_checked(seed: Path, base: Path, data: bytes, doc: Any) -> ImportReport | None:

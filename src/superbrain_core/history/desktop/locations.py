@@ -119,9 +119,7 @@ _SURROGATE_ESCAPE = re.compile(
 
 def lone_surrogate_escape_in(data: bytes) -> bool:
     """Whether ``data`` holds a ``\\uD800``-``\\uDFFF`` escape that is not half of a pair."""
-    return any(
-        m.group(1) is None or m.group(2) is None for m in _SURROGATE_ESCAPE.finditer(data)
-    )
+    return any(m.group(1) is None or m.group(2) is None for m in _SURROGATE_ESCAPE.finditer(data))
 
 
 def lone_surrogate_escape(reader: TrackedReader) -> int | None:
