@@ -33,7 +33,7 @@ def _nested(depth: int) -> Any:
         {"lat": 1e-07, "small": 1e-05, "tiny": -3.2e-06},  # orjson writes 1e-7, 0.00001
         {1: "int key", None: "none key"},  # non-string keys: orjson refuses
         _nested(300),  # past orjson's nesting limit
-        {"none": None, "text": "привет \u2028 \x00 \x1f \x7f \"q\" \\"},
+        {"none": None, "text": 'привет \u2028 \x00 \x1f \x7f "q" \\'},
     ],
 )
 def test_dumps_matches_the_standard_library_where_orjson_cannot(value: Any) -> None:
@@ -97,8 +97,9 @@ _json = st.recursive(
     | st.integers(min_value=-(2**70), max_value=2**70)
     | st.floats(allow_nan=True, allow_infinity=True)
     | st.text(),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=20,
 )
 
