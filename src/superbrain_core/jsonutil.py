@@ -90,17 +90,33 @@ def dumps_update(payload: dict[str, Any], message_key: str, message_json: str | 
     return "{" + ",".join(parts) + "}"
 
 
+#: What :func:`loads_exact` returns when orjson cannot decide alone.
+UNDECIDED: Any = object()
+
+
+def loads_exact(text: str | bytes) -> Any:
+    """``text`` decoded by orjson when that is exactly what :func:`json.loads` gives;
+    :data:`UNDECIDED` otherwise (malformed text, NaN or Infinity, lone surrogate
+    escapes, a run of 19+ digits that may be an integer past 64 bits, nesting past
+    orjson's limit, text that is not UTF-8): the caller then asks the standard
+    library, whose answer or error is the reference."""
+    long_digits = _LONG_DIGITS_BYTES if isinstance(text, bytes) else _LONG_DIGITS
+    if long_digits.search(text):
+        return UNDECIDED
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return UNDECIDED
+
+
 def loads(text: str | bytes | None) -> Any:
     """Inverse of :func:`dumps` (``None`` stays ``None``)."""
     if text is None:
         return None
-    long_digits = _LONG_DIGITS_BYTES if isinstance(text, bytes) else _LONG_DIGITS
-    if not long_digits.search(text):
-        try:
-            return orjson.loads(text)
-        except orjson.JSONDecodeError:
-            pass  # the standard library decides: NaN, lone surrogates, UTF-16, or a real error
-    return json.loads(text)
+    value = loads_exact(text)
+    if value is UNDECIDED:
+        return json.loads(text)
+    return value
 
 
 def nested_too_deep(
