@@ -22,7 +22,6 @@ import sys
 from collections.abc import Generator, Iterator
 from typing import IO, Any, NamedTuple
 
-
 from superbrain_core import jsonutil
 from superbrain_core.errors import InputError
 
