@@ -113,3 +113,9 @@ def test_dumps_is_the_standard_librarys_text(value: Any) -> None:
     else:
         assert text == stdlib
     assert repr(jsonutil.loads(text)) == repr(json.loads(text))
+
+
+@given(_json)
+def test_the_readable_encoder_is_the_standard_librarys(value: Any) -> None:
+    """Postgres payloads (storage/pgsql/codec.py) keep lone surrogates for their own escaping."""
+    assert jsonutil.READABLE.encode(value) == _STDLIB.encode(value)
