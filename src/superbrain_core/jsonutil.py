@@ -116,8 +116,10 @@ def loads_exact(text: str | bytes) -> Any:
     escapes, a run of 19+ digits that may be an integer past 64 bits, nesting past
     orjson's limit, text that is not UTF-8): the caller then asks the standard
     library, whose answer or error is the reference."""
-    long_digits = _LONG_DIGITS_BYTES if isinstance(text, bytes) else _LONG_DIGITS
-    if long_digits.search(text):
+    if isinstance(text, bytes):
+        if _LONG_DIGITS_BYTES.search(text):
+            return UNDECIDED
+    elif _LONG_DIGITS.search(text):
         return UNDECIDED
     try:
         return orjson.loads(text)
