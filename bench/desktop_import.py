@@ -1,7 +1,8 @@
 """Desktop export import benchmark: messages/s and peak memory by export size.
 
-    python bench/desktop_import.py                         # 20k and 200k messages, SQLite
-    python bench/desktop_import.py --small 5000 --large 50000
+    python bench/desktop_import.py                         # 10k, 100k messages, SQLite
+    python bench/desktop_import.py --million               # and 1M (about 5 minutes more)
+    python bench/desktop_import.py --sizes 5000,50000
     python bench/desktop_import.py --db postgresql://postgres@127.0.0.1:5432/postgres
 
 A synthetic full-account export (several chats; text as plain strings and as
@@ -9,8 +10,8 @@ entity lists, ``text_entities``, replies, forwards, service messages, photos
 left out of the export, a few real files) is written to a temporary folder.
 Each size is imported by a fresh process into an empty database, so its peak
 RSS (``VmHWM``) is the import's alone; then the same export is imported again
-(everything already stored). Flat memory means the large export peaks about
-where the small one does. Prints figures; asserts nothing.
+(everything already stored). Flat memory means the largest export peaks about
+where the smallest one does. Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -165,11 +167,14 @@ def child(db_url: str, export: str, files_dir: str, batch_size: int) -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
+    sizes = [int(n) for n in args.sizes.split(",") if n]
+    if args.million and 1_000_000 not in sizes:
+        sizes.append(1_000_000)
     print(f"[desktop import] batch {args.batch_size}, database {args.db or 'SQLite'}")
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         peaks = {}
-        for n in (args.small, args.large):
+        for n in sizes:
             export = write_export(tmp / f"export-{n}", n)
             lean_rate = lean_desktop_import(export, tmp / f"lean-{n}.db")
             async with scratch_db_url(args.db, tmp) as url:
@@ -190,14 +195,20 @@ async def main(args: argparse.Namespace) -> None:
             rate = f["messages"] / f["seconds"]
             again = f["again_present"] / f["again_seconds"]
             print(
-                f"  {n:>7} messages ({f['bytes'] / 1e6:.0f} MB): {rate:>7.0f} msg/s"
+                f"  {n:>9,} messages ({f['bytes'] / 1e6:.0f} MB): {rate:>7.0f} msg/s"
                 f" ({f['seconds']:.1f} s) = {rate / lean_rate:.0%} of the lean baseline"
                 f" ({lean_rate:,.0f} msg/s: json.load + executemany), peak RSS {peaks[n]:.0f} MB;"
                 f" re-import {again:.0f} msg/s, adds nothing;"
                 f" files stored/deduplicated/missing {f['files']}"
             )
-        growth = peaks[args.large] - peaks[args.small]
-        print(f"  peak RSS grows {growth:+.0f} MB from {args.small} to {args.large} messages")
+            for stale in (tmp / f"export-{n}", tmp / f"files-{n}"):
+                shutil.rmtree(stale, ignore_errors=True)
+            for stale in [*tmp.glob(f"lean-{n}.db*"), *tmp.glob("scratch-*.db*")]:
+                stale.unlink()
+        series = ", ".join(f"{n:,}: {peaks[n]:.0f} MB" for n in sizes)
+        growth = peaks[sizes[-1]] - peaks[sizes[0]]
+        print(f"  peak RSS by export size: {series}")
+        print(f"  peak RSS grows {growth:+.0f} MB from {sizes[0]:,} to {sizes[-1]:,} messages")
 
 
 if __name__ == "__main__":
@@ -206,7 +217,11 @@ if __name__ == "__main__":
         sys.exit(0)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", help="a postgresql:// server to run on instead of SQLite")
-    parser.add_argument("--small", type=int, default=20_000)
-    parser.add_argument("--large", type=int, default=200_000)
+    parser.add_argument(
+        "--sizes", default="10000,100000", help="messages per export, comma-separated"
+    )
+    parser.add_argument(
+        "--million", action="store_true", help="add a 1,000,000-message export (about 450 MB)"
+    )
     parser.add_argument("--batch-size", type=int, default=5000)
     anyio.run(main, parser.parse_args())

@@ -2,6 +2,11 @@
 
     python bench/ingest_memory.py                   # ~100 MB, every shape, and stdin
     python bench/ingest_memory.py --mb 20 --shapes jsonl
+    python bench/ingest_memory.py --million         # the series by count up to 1M updates
+
+After the table by size, a series by count (JSON Lines, 10k and 100k updates,
+and 1M with ``--million``: about 300 MB, several minutes) shows the same from
+10k to 1M updates.
 
 A synthetic update file (``bench/synthetic.py``) of about ``--mb`` megabytes is
 written to a temporary folder in each shape ``superbrain ingest`` accepts: JSON
@@ -44,6 +49,14 @@ def _encoded(updates: Iterator[dict[str, Any]], limit: int) -> Iterator[str]:
         yield line
         if size >= limit:
             return
+
+
+def write_count(path: Path, count: int) -> None:
+    """Write ``count`` updates as JSON Lines."""
+    with path.open("w", encoding="utf-8") as out:
+        for update in synthetic_updates(count):
+            out.write(json.dumps(update, ensure_ascii=False))
+            out.write("\n")
 
 
 def write_file(path: Path, shape: str, megabytes: float) -> int:
@@ -98,6 +111,10 @@ def main() -> None:
     parser.add_argument("--mb", type=float, default=100.0, help="size of the large file")
     parser.add_argument("--small-mb", type=float, default=10.0, help="size of the small file")
     parser.add_argument("--shapes", default=",".join(SHAPES), help=",".join(SHAPES))
+    parser.add_argument(
+        "--counts", default="10000,100000", help="updates per file for the series by count"
+    )
+    parser.add_argument("--million", action="store_true", help="add 1,000,000 to the series")
     args = parser.parse_args()
     shapes = [s for s in args.shapes.split(",") if s]
     for shape in shapes:
@@ -138,6 +155,29 @@ def main() -> None:
                 )
             for stale in tmp.glob("run-*.db*"):
                 stale.unlink()
+        counts = [int(n) for n in args.counts.split(",") if n]
+        if args.million and 1_000_000 not in counts:
+            counts.append(1_000_000)
+        print("\nseries by count (JSON Lines):")
+        peaks = {}
+        for count in counts:
+            path = tmp / f"series-{count}.jsonl"
+            write_count(path, count)
+            runs += 1
+            env["SUPERBRAIN_DB"] = f"sqlite:///{tmp / f'run-{runs}.db'}"
+            peak, seconds = peak_rss(
+                [python, "-m", "superbrain_core", "ingest", str(path)], env=env
+            )
+            peaks[count] = peak
+            print(
+                f"{'jsonl':<10} {mb(path.stat().st_size):>10} {count:>9,} {mb(peak):>10}"
+                f" {mb(peak - floor):>10} {seconds:7.1f}s  ({count / seconds:,.0f} updates/s)"
+            )
+            path.unlink()
+            for stale in tmp.glob("run-*.db*"):
+                stale.unlink()
+        growth = peaks[counts[-1]] - peaks[counts[0]]
+        print(f"peak RSS grows {mb(growth).strip()} from {counts[0]:,} to {counts[-1]:,} updates")
 
 
 if __name__ == "__main__":

@@ -104,12 +104,19 @@ _SPACE = re.compile(r"[\s\x00-\x1f\x7f]+")
 _NEGATED = re.compile(rf"(?:^|[\s\"'(\[«])-+([0-9A-Za-z{CYRILLIC_LETTERS}]+)")
 
 
+#: Words whose terms each thread remembers (about 10 MB at most); past it, it starts over.
+_TERM_CACHE = 100_000
+
+
 class _Stemmers(threading.local):
-    """PyStemmer objects are not safe to share between threads; one pair per thread."""
+    """PyStemmer objects are not safe to share between threads; one pair per thread,
+    with the terms of words already seen (text repeats its words: indexing a bulk
+    import stems each distinct word once instead of every occurrence)."""
 
     def __init__(self) -> None:
         self.english = Stemmer.Stemmer("english")
         self.russian = Stemmer.Stemmer("russian")
+        self.terms: dict[str, str] = {}
 
 
 _stemmers = _Stemmers()
@@ -139,7 +146,19 @@ def terms(text: str | None) -> list[str]:
     if not text:
         return []
     words = _WORD.findall(fold(without_nul(text)))
-    return [stem_word(word) for word in words if len(word) <= MAX_TERM_CHARS]
+    known = _stemmers.terms
+    found = []
+    for word in words:
+        term = known.get(word)
+        if term is None:
+            if len(word) > MAX_TERM_CHARS:
+                continue
+            term = stem_word(word)
+            if len(known) >= _TERM_CACHE:
+                known.clear()
+            known[word] = term
+        found.append(term)
+    return found
 
 
 def index_text(text: str | None) -> str:

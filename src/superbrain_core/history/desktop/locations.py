@@ -117,6 +117,11 @@ _SURROGATE_ESCAPE = re.compile(
 )
 
 
+def lone_surrogate_escape_in(data: bytes) -> bool:
+    """Whether ``data`` holds a ``\\uD800``-``\\uDFFF`` escape that is not half of a pair."""
+    return any(m.group(1) is None or m.group(2) is None for m in _SURROGATE_ESCAPE.finditer(data))
+
+
 def lone_surrogate_escape(reader: TrackedReader) -> int | None:
     """The byte offset of the first ``\\uD800``-``\\uDFFF`` escape in the last two chunks
     that is not half of a high-low pair (a lone surrogate, which UTF-8 cannot encode);

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import itertools
+import json
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
@@ -31,6 +32,7 @@ from superbrain_core.history.desktop.locations import (
     invalid_utf8,
     locate_in_chunk,
     lone_surrogate_escape,
+    lone_surrogate_escape_in,
 )
 from superbrain_core.history.desktop.peers import ExportChat
 
@@ -48,11 +50,12 @@ def _ijson_backend() -> Any:
 
 
 _IJSON: Any = _ijson_backend()
-#: The pure-Python parser: ~10x slower, but it reads integers of any size, which
-#: yajl refuses ("integer overflow" past 64 bits). Used to re-read such a file.
+#: The pure-Python parser, for files the C one would change (see :func:`_parser_for`)
+#: and for files whose integers pass 64 bits, which yajl refuses ("integer overflow").
 _IJSON_PYTHON: Any = importlib.import_module("ijson.backends.python")
 _IJSON_COMMON: Any = importlib.import_module("ijson.common")
 _IJSON_UTILS: Any = importlib.import_module("ijson.utils")
+_SCAN_CHUNK = 4 * 1024 * 1024
 #: Whether the parser's errors carry yajl's "(right here) ------^" snippet.
 _IJSON_IS_YAJL = _IJSON.__name__.endswith("yajl2_c")
 
@@ -73,6 +76,34 @@ MAX_PATH_BYTES = 32 * 1024
 MAX_OUTER_DEPTH = 64
 _OPENS = frozenset({"start_map", "start_array"})
 _CLOSES = frozenset({"end_map", "end_array"})
+
+
+def _parser_for(raw: IO[bytes]) -> Any:
+    """The ijson backend for this file: the C one, unless the file escapes a lone
+    UTF-16 surrogate (``"\\ud800"`` without its pair), which yajl turns into ``?`` or
+    refuses as "not UTF-8"; the Python parser keeps it, so the message is stored as
+    written. Finding out reads the file once more (a regular expression over the
+    bytes, a small fraction of parsing); a stream that cannot seek back gets the C one.
+    """
+    if _IJSON is _IJSON_PYTHON:  # pragma: no cover - no C backend on this platform
+        return _IJSON
+    try:
+        start = raw.tell()
+    except (OSError, ValueError):
+        return _IJSON
+    if not raw.seekable():
+        return _IJSON
+    tail = b""
+    try:
+        while chunk := raw.read(_SCAN_CHUNK):
+            # The last bytes of the chunk before: an escape may straddle the two (a pair
+            # split there looks lone, which only costs speed).
+            if lone_surrogate_escape_in(tail + chunk):
+                return _IJSON_PYTHON
+            tail = chunk[-12:]
+    finally:
+        raw.seek(start)
+    return _IJSON
 
 
 def _under(base: str, key: str) -> str:
@@ -160,7 +191,7 @@ class ExportStream:
     def __init__(self, raw: IO[bytes], source: str) -> None:
         self._raw = raw
         self.source = source
-        self._backend: Any = _IJSON
+        self._backend: Any = _parser_for(raw)
         self._restart()
 
     def _restart(self) -> None:
@@ -243,6 +274,10 @@ class ExportStream:
                 raise self._not_utf8(exc) from exc
             first = text.strip().split("\n", 1)[0]
             raise self.error(f"invalid JSON: {first}", locate_in_chunk(text, self.reader)) from exc
+        except json.JSONDecodeError as exc:
+            # ijson's Python parser (a file with lone surrogate escapes) decodes strings
+            # with the json module, whose errors (a broken \u escape) come out as they are.
+            raise self.error(f"invalid JSON: {exc.msg}") from exc
 
     def _not_utf8(self, exc: Exception) -> InputError:
         """Text the reader cannot decode: the first byte that is not UTF-8, else an escaped

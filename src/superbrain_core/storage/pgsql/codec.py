@@ -41,7 +41,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from superbrain_core.errors import StorageError
-from superbrain_core.jsonutil import clean_text
+from superbrain_core.jsonutil import READABLE, clean_text
 from superbrain_core.models import (
     BotResponse,
     BotResponseIn,
@@ -73,7 +73,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 # (JSON's own escapes would join them into one character).
 _BODY_ESCAPE = re.compile("[\\\\\x00\ud800-\udfff]")
 _BODY_UNESCAPE = re.compile(r"\\(\\|0|u[0-9a-f]{4})")
-_READABLE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_READABLE = READABLE  # orjson where it writes the same text
 _STRICT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 _ESCAPED_NUL = "\\u0000"  # how JSON spells NUL inside an encoded string
 

@@ -76,14 +76,14 @@ def import_batch(
 
 def stored_keys(conn: sqlite3.Connection, keys: Sequence[tuple[int, int]]) -> set[tuple[int, int]]:
     """The keys among ``keys`` with at least one stored version."""
-    found: set[tuple[int, int]] = set()
-    for key in keys:
-        row = conn.execute(
-            "SELECT 1 FROM raw_messages WHERE chat_id = ? AND message_id = ? LIMIT 1", key
-        ).fetchone()
-        if row is not None:
-            found.add((int(key[0]), int(key[1])))
-    return found
+    found = conn.execute(
+        "SELECT DISTINCT k.chat_id, k.message_id FROM (SELECT json_extract(value, '$[0]')"
+        " AS chat_id, json_extract(value, '$[1]') AS message_id FROM json_each(?)) k"
+        " WHERE EXISTS (SELECT 1 FROM raw_messages m WHERE m.chat_id = k.chat_id"
+        " AND m.message_id = k.message_id)",
+        (jsonutil.dumps([list(k) for k in keys]),),
+    )
+    return {(int(c), int(m)) for c, m in found}
 
 
 def _message_row(
