@@ -56,8 +56,13 @@ _IJSON_PYTHON: Any = importlib.import_module("ijson.backends.python")
 _IJSON_COMMON: Any = importlib.import_module("ijson.common")
 _IJSON_UTILS: Any = importlib.import_module("ijson.utils")
 _SCAN_CHUNK = 4 * 1024 * 1024
-#: Whether the parser's errors carry yajl's "(right here) ------^" snippet.
-_IJSON_IS_YAJL = _IJSON.__name__.endswith("yajl2_c")
+
+
+def _is_yajl(backend: Any) -> bool:
+    """Whether ``backend`` is yajl's C parser, whose errors carry a "(right here)"
+    snippet and which refuses integers past 64 bits."""
+    return str(getattr(backend, "__name__", "")).endswith("yajl2_c")
+
 
 _CHAT = "chats.list.item"
 _LEFT = "left_chats.list.item"
@@ -260,11 +265,10 @@ class ExportStream:
                     raise self._not_utf8(exc) from exc
                 message = message.decode("utf-8", "surrogateescape")
             text = str(message)
-            if "integer overflow" in text and self._backend is _IJSON and _IJSON_IS_YAJL:
+            if "integer overflow" in text and _is_yajl(self._backend):
                 raise _IntegerOverflow(text) from exc
             if "premature EOF" in text or (
-                isinstance(exc, _IJSON_COMMON.IncompleteJSONError)
-                and not (_IJSON_IS_YAJL and self._backend is _IJSON)
+                isinstance(exc, _IJSON_COMMON.IncompleteJSONError) and not _is_yajl(self._backend)
             ):
                 raise self.error(
                     "the file ends in the middle of the JSON: it looks truncated",
