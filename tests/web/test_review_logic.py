@@ -209,3 +209,18 @@ async def test_a_secret_stays_masked_on_the_review_and_the_tables(tmp_path: Path
                 response = await c.get(page)
                 assert response.status_code == 200 and "🔒" in response.text, page
                 assert secret not in response.text, page
+
+
+def test_a_nul_in_stored_text_is_shown_not_dropped() -> None:
+    from markupsafe import Markup
+
+    from superbrain_core.web.render import renderer
+
+    page = (
+        renderer(ZONE)
+        .env.from_string("<p>{{ text }}</p>{{ safe }}")
+        .render(text="код:\x00конец", safe=Markup("<b>a\x00b</b>"))
+    )
+    assert "\x00" not in page
+    assert "<p>код:\u2400конец</p>" in page
+    assert "<b>a\u2400b</b>" in page

@@ -72,8 +72,18 @@ def highlighted(hit: SearchHit) -> Markup:
     return Markup("".join(out))
 
 
+def visible(value: Any) -> Any:
+    """Every printed value with NUL shown as ``␀``: Telegram text may hold it, and
+    HTML has no way to carry it (browsers drop or replace it), so the owner would
+    not see that it is there."""
+    if isinstance(value, str) and "\x00" in value:
+        return type(value)(value.replace("\x00", "\u2400"))
+    return value
+
+
 def renderer(zone: ZoneInfo) -> Renderer:
     env = jinja2.Environment(
+        finalize=visible,
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
