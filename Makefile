@@ -62,15 +62,24 @@ chaos: $(DEV)
 		> $(VENV)/chaos.log 2>&1; status=$$?; \
 		grep -E '^CHAOS|passed|failed in|error in' $(VENV)/chaos.log; exit $$status
 
-## Benchmarks (print figures; no pass/fail).
+## Benchmarks (print figures; no pass/fail). Each path is measured beside its lean
+## baseline in the same run; the Postgres figures use BENCH_PG (a scratch database is
+## created and dropped there). The last lines are the issue's targets in one table.
+BENCH_PG ?= postgresql://postgres@127.0.0.1:5432/postgres
+BENCH_RESULTS := $(VENV)/bench-results.jsonl
 bench: $(DEV)
-	$(BIN)/python bench/capture.py
-	$(BIN)/python bench/webhook.py
-	$(BIN)/python bench/batch.py
-	$(BIN)/python bench/search.py
-	$(BIN)/python bench/desktop_import.py
-	$(BIN)/python bench/ingest_memory.py
+	rm -f $(BENCH_RESULTS)
+	export SUPERBRAIN_BENCH_RESULTS=$(abspath $(BENCH_RESULTS)); \
+	$(BIN)/python bench/capture.py && \
+	$(BIN)/python bench/capture.py --db $(BENCH_PG) && \
+	$(BIN)/python bench/webhook.py && \
+	$(BIN)/python bench/batch.py && \
+	$(BIN)/python bench/batch.py --only instant --db $(BENCH_PG) && \
+	$(BIN)/python bench/search.py && \
+	$(BIN)/python bench/desktop_import.py && \
+	$(BIN)/python bench/ingest_memory.py && \
 	$(BIN)/python bench/classifier.py
+	$(BIN)/python bench/summary.py $(BENCH_RESULTS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache data demo-data
