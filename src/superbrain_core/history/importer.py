@@ -61,6 +61,8 @@ from superbrain_core.taskgroups import single_errors
 #: ``raw_messages.source`` of imported messages.
 SOURCE = "desktop_export"
 DEFAULT_BATCH = 5000
+#: The size of the first batch of an import (see :class:`_Batches`).
+FIRST_BATCH = 500
 #: At most this many problems and refusals are listed; the rest are counted.
 MAX_LISTED = 200
 
@@ -216,7 +218,10 @@ class _Batches:
         self._stream = stream
         self._items: Iterator[RawExportMessage] = iter(stream)
         self._mapper = mapper
-        self._size = size
+        self._full = size
+        # The first batches are small, so storing starts early and overlaps the
+        # parsing of the rest; sizes then double up to ``size``.
+        self._size = min(size, FIRST_BATCH)
         self.error: InputError | None = None
         self.done = False
 
@@ -241,6 +246,7 @@ class _Batches:
                 batch.messages.append(exported)
                 batch.problems.extend(exported.problems)
                 if len(batch.messages) >= self._size:
+                    self._size = min(self._full, self._size * 2)
                     return batch
         except InputError as exc:
             self.error = exc
