@@ -367,33 +367,33 @@ async def _store_batch(
     wanted = [
         (n, ref)
         for n, exported in enumerate(batch)
-        if (exported.message.chat_id, exported.message.message_id) not in known
+        if exported.files and (exported.message.chat_id, exported.message.message_id) not in known
         for ref in exported.files
     ]
     found = await _import_files(files, root, [ref for _, ref in wanted])
+    # The outcomes of each message's files (most messages have none).
     per_message: dict[int, list[tuple[ImportedFile, str]]] = {}
     for (n, _), outcome in zip(wanted, found, strict=True):
         per_message.setdefault(n, []).append(outcome)
-    items: list[ImportedMessage] = []
-    outcomes: list[list[str]] = []
-    for n, exported in enumerate(batch):
-        done = per_message.get(n, ())
-        for ref, (file, kind) in zip(exported.files, done, strict=False):
-            key = (exported.message.chat_id, exported.message.message_id)
+    items = [ImportedMessage(exported.message) for exported in batch]
+    for n, done in per_message.items():
+        exported = batch[n]
+        key = (exported.message.chat_id, exported.message.message_id)
+        for ref, (file, kind) in zip(exported.files, done, strict=True):
             if kind == "refused":
                 where = f"{exported.chat.describe()}, message {key[1]}"
                 report.note(report.refusals, f"{ref.path}: {file.reason} ({where})")
             elif kind == "unsaved" and len(report.unsaved) < MAX_LISTED:
                 report.unsaved.append(f"{key[0]}:{key[1]}: {ref.path}: {file.reason}")
-        items.append(ImportedMessage(exported.message, tuple(f for f, _ in done)))
-        outcomes.append([kind for _, kind in done])
+        items[n] = ImportedMessage(exported.message, tuple(f for f, _ in done))
     result = await store.import_messages(items, opts)
-    for raw_id, kinds in zip(result.raw_message_ids, outcomes, strict=True):
-        if raw_id is None:
-            report.messages_present += 1
+    added = sum(1 for raw_id in result.raw_message_ids if raw_id is not None)
+    report.messages_new += added
+    report.messages_present += len(items) - added
+    for n, done in per_message.items():
+        if result.raw_message_ids[n] is None:
             continue
-        report.messages_new += 1
-        for kind in kinds:
+        for _, kind in done:
             if kind == "stored":
                 report.files_stored += 1
             elif kind == "deduplicated":
