@@ -20,7 +20,9 @@ SHA-256 into the FileStore, which keeps one copy per hash, so bytes the bot
 already downloaded are not stored again. Missing files and Telegram's
 ``(File not included…)`` placeholders keep their descriptor with status
 ``missing`` and the reason. Files are only copied for messages that are not
-stored yet, so a re-import reads no media at all.
+stored yet, so a re-import reads no media at all. A batch's files are copied
+several at a time (each copy waits on an fsync), except files that may be the
+same bytes, which keep the export's order (:func:`_import_files`).
 """
 
 from __future__ import annotations

@@ -165,7 +165,7 @@ def _link_chains(
 
 def _rooted(conn: sqlite3.Connection, keys: Sequence[Key]) -> set[Key]:
     """The keys among ``keys`` that a stored chain is rooted at."""
-    found = conn.execute(_ROOTED, (jsonutil.dumps([list(k) for k in keys]),))
+    found = conn.execute(_ROOTED, (jsonutil.dumps(keys),))
     return {(int(c), int(m)) for c, m in found}
 
 
@@ -176,7 +176,7 @@ def stored_keys(conn: sqlite3.Connection, keys: Sequence[tuple[int, int]]) -> se
         " AS chat_id, json_extract(value, '$[1]') AS message_id FROM json_each(?)) k"
         " WHERE EXISTS (SELECT 1 FROM raw_messages m WHERE m.chat_id = k.chat_id"
         " AND m.message_id = k.message_id)",
-        (jsonutil.dumps([list(k) for k in keys]),),
+        (jsonutil.dumps(keys),),
     )
     return {(int(c), int(m)) for c, m in found}
 
