@@ -105,7 +105,8 @@ def _insert_rows(
 ) -> list[int | None]:
     """Insert the message rows (no chain yet) and then their file rows; each row's id."""
     (before,) = conn.execute("SELECT coalesce(max(id), 0) FROM raw_messages").fetchone()
-    conn.executemany(_INSERT_MESSAGE, [_message_row(i.message, None, opts, now) for i in items])
+    # Rows built as they are inserted (a generator), not held as a batch-long list.
+    conn.executemany(_INSERT_MESSAGE, (_message_row(i.message, None, opts, now) for i in items))
     # Ids are given in insert order past the largest; read back rather than assumed.
     found: dict[Key, int] = {
         (c, m): i
