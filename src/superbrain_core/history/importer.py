@@ -456,22 +456,18 @@ async def _import_files(
 
 def _fingerprints(root: str, paths: list[str | None]) -> list[tuple[int, bytes] | None]:
     """Each file's size and a hash of its first bytes as they look now, only to group
-    files that may hold the same bytes (the copy checks the path itself, with
-    :func:`open_inside`); ``None`` for one that cannot be read or that leads outside
-    the export folder (never opened here)."""
+    files that may hold the same bytes; ``None`` for one that cannot be read or is
+    refused. Opened the one safe way (:func:`open_inside`), like the copy itself."""
     found: list[tuple[int, bytes] | None] = []
     for path in paths:
         try:
-            resolved = _resolve(root, path or "")
-            if os.path.commonpath([root, resolved]) != root or not os.path.isfile(resolved):
-                found.append(None)
-                continue
-            with open(resolved, "rb") as handle:
+            with open_inside(root, path or "") as handle:
                 head = handle.read(_HEAD_BYTES)
                 size = os.fstat(handle.fileno()).st_size
-            found.append((size, hashlib.sha256(head).digest()))
-        except (OSError, ValueError):
+        except (RefusedPath, OSError, ValueError):
             found.append(None)
+            continue
+        found.append((size, hashlib.sha256(head).digest()))
     return found
 
 
