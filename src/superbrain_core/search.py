@@ -96,6 +96,11 @@ _FOLD = str.maketrans(FOLD_FROM, FOLD_TO)
 #: Letters of the Cyrillic block (U+0482..U+0489 are signs and combining marks).
 CYRILLIC_LETTERS = "\u0400-\u0481\u048a-\u04ff"
 _WORD = re.compile(f"[0-9a-z{CYRILLIC_LETTERS}]+")
+#: The same runs cut from text not yet folded: folding maps every letter of this
+#: class into :data:`_WORD`'s and touches nothing outside it, so the runs are the
+#: same ones, and each distinct spelling is folded and stemmed once (``str.translate``
+#: over a whole Cyrillic text was most of the indexing time).
+_UNFOLDED_WORD = re.compile(f"[0-9A-Za-z{CYRILLIC_LETTERS}]+")
 _DIGIT = re.compile("[0-9]")
 _LATIN = re.compile("[a-z]+")
 _SPACE = re.compile(r"[\s\x00-\x1f\x7f]+")
@@ -110,8 +115,9 @@ _TERM_CACHE = 100_000
 
 class _Stemmers(threading.local):
     """PyStemmer objects are not safe to share between threads; one pair per thread,
-    with the terms of words already seen (text repeats its words: indexing a bulk
-    import stems each distinct word once instead of every occurrence)."""
+    with the terms of words already seen, keyed by the word as written (text repeats
+    its words: indexing a bulk import folds and stems each distinct word once
+    instead of every occurrence)."""
 
     def __init__(self) -> None:
         self.english = Stemmer.Stemmer("english")
@@ -145,15 +151,19 @@ def terms(text: str | None) -> list[str]:
     """The index terms of ``text``, in order, repeats kept (empty for no text)."""
     if not text:
         return []
-    words = _WORD.findall(fold(without_nul(text)))
+    words = _UNFOLDED_WORD.findall(without_nul(text))
     known = _stemmers.terms
+    try:
+        return [known[word] for word in words]  # every word seen before: the usual case
+    except KeyError:
+        pass
     found = []
     for word in words:
         term = known.get(word)
         if term is None:
             if len(word) > MAX_TERM_CHARS:
                 continue
-            term = stem_word(word)
+            term = stem_word(fold(word))
             if len(known) >= _TERM_CACHE:
                 known.clear()
             known[word] = term

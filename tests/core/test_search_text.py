@@ -76,6 +76,27 @@ def test_any_text_gives_terms_of_the_alphabet_without_failing(text: str) -> None
         assert TERM.fullmatch(term), term
 
 
+def _terms_folding_first(text: str) -> list[str]:
+    """The rule as the module docstring states it: fold the whole text, then cut and stem."""
+    words = TERM.findall(search.fold(search.without_nul(text)))
+    return [search.stem_word(w) for w in words if len(w) <= search.MAX_TERM_CHARS]
+
+
+def test_cutting_before_folding_cuts_the_same_runs_for_every_character() -> None:
+    """``terms`` cuts words from the text as written and folds each distinct word once;
+    that is the same rule only if folding keeps every character on its side of the cut."""
+    unfolded = re.compile(f"[0-9A-Za-z{CYRILLIC_LETTERS}]")
+    for code in range(0x110000):
+        c = chr(code)
+        assert bool(unfolded.fullmatch(c)) == bool(TERM.fullmatch(search.fold(c))), hex(code)
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8") | st.sampled_from("ЁёAZaz09Ӏ\x00 ")))
+def test_terms_equal_folding_the_whole_text_first(text: str) -> None:
+    assert terms(text) == _terms_folding_first(text)
+    assert terms(text) == _terms_folding_first(text)  # again, from the cache
+
+
 def test_queries_need_a_word_and_not_too_many() -> None:
     assert query_terms("встреча ВСТРЕЧУ budget") == ("встреч", "budget")
     for empty in ("", " ", "?!", "😀", '"" * - ()'):

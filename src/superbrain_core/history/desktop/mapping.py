@@ -30,7 +30,7 @@ from typing import Any
 
 import attrs
 
-from superbrain_core.history.desktop.files import MEDIA_TYPES, ExportFileRef, file_refs
+from superbrain_core.history.desktop.files import MEDIA_TYPES, PATH_FIELDS, ExportFileRef, file_refs
 from superbrain_core.history.desktop.peers import (
     CHANNEL_ID_OFFSET,
     PRIVATE_TYPES,
@@ -74,6 +74,10 @@ SERVICE_ACTIONS = {
 ENTITY_TYPES = {"link": "url", "mention_name": "text_mention", "phone": "phone_number"}
 #: How many recent messages' words are kept to fill a reply's ``reply_to_text``.
 REPLY_TEXT_MEMORY = 20_000
+_EPOCH = datetime.fromtimestamp(0, tz=UTC)
+_PATH_FIELDS = frozenset(PATH_FIELDS)
+#: A message without any of these was not forwarded or saved from anywhere.
+_ORIGIN_FIELDS = frozenset({"forwarded_from", "forwarded_from_id", "saved_from", "saved_from_id"})
 
 
 def _utf16_len(text: str) -> int:
@@ -189,38 +193,46 @@ class MessageMapper:
         message_id = data.get("id")
         if isinstance(message_id, bool) or not isinstance(message_id, int):
             raise ValueError("message has no integer id")
-        where = f"{chat.describe()}, message {message_id}"
         if not fits(message_id):
-            raise UnusableMessage(f"{where}: the id does not fit 64 bits; skipped")
+            raise UnusableMessage(
+                f"{_where(chat, message_id)}: the id does not fit 64 bits; skipped"
+            )
         problems: list[str] = []
-        is_service = data.get("type") == "service"
+        get = data.get
+        is_service = get("type") == "service"
         sender_field = "actor_id" if is_service else "from_id"
-        user_id = peer_id(data.get(sender_field))
+        user_id = peer_id(get(sender_field))
         if user_id is None and not is_service:
             sender_field = "actor_id"
-            user_id = peer_id(data.get(sender_field))
+            user_id = peer_id(get(sender_field))
         if not fits(user_id):
-            problems.append(f"{where}: {sender_field} does not fit 64 bits; stored without it")
+            problems.append(
+                f"{_where(chat, message_id)}: {sender_field} does not fit 64 bits;"
+                " stored without it"
+            )
             user_id = None
+        entities_field = get("text_entities")
         text, entities = flatten_text(
-            data["text_entities"]
-            if isinstance(data.get("text_entities"), list)
-            else data.get("text")
+            entities_field if isinstance(entities_field, list) else get("text")
         )
         message_type = _message_type(data, text)
         words = text or _structured_text(data)
-        date, _ = parse_export_date(data.get("date"), data.get("date_unixtime"), self.zone)
+        date, _ = parse_export_date(get("date"), get("date_unixtime"), self.zone)
         if date is None:
-            problems.append(f"{where}: no readable date; stored as 1970-01-01")
-            date = datetime.fromtimestamp(0, tz=UTC)
-        edited, never = parse_export_date(
-            data.get("edited"), data.get("edited_unixtime"), self.zone
-        )
-        if edited is None and not never and ("edited" in data or "edited_unixtime" in data):
-            problems.append(f"{where}: unreadable edit date; stored as not edited")
+            problems.append(f"{_where(chat, message_id)}: no readable date; stored as 1970-01-01")
+            date = _EPOCH
+        edited: datetime | None = None
+        if "edited" in data or "edited_unixtime" in data:
+            edited, never = parse_export_date(get("edited"), get("edited_unixtime"), self.zone)
+            if edited is None and not never:
+                problems.append(
+                    f"{_where(chat, message_id)}: unreadable edit date; stored as not edited"
+                )
         reply_to_id, reply_to_text, is_reply = self._reply(chat, data)
         if not fits(reply_to_id):
-            problems.append(f"{where}: reply_to_message_id does not fit 64 bits; not linked")
+            problems.append(
+                f"{_where(chat, message_id)}: reply_to_message_id does not fit 64 bits; not linked"
+            )
             reply_to_id, reply_to_text, is_reply = None, None, False
         msg = NormalizedMessage(
             chat_id=chat.chat_id,
@@ -242,7 +254,7 @@ class MessageMapper:
             files=(),
         )
         self._remember((chat.chat_id, message_id), words or f"[{message_type}]")
-        files = file_refs(data, message_type)
+        files = file_refs(data, message_type) if _PATH_FIELDS.intersection(data) else ()
         return ExportMessage(chat=chat, message=msg, files=files, problems=tuple(problems))
 
     def _reply(self, chat: ExportChat, data: JSONDict) -> tuple[int | None, str | None, bool]:
@@ -259,6 +271,11 @@ class MessageMapper:
         self._recent[key] = words
         if len(self._recent) > REPLY_TEXT_MEMORY:
             self._recent.popitem(last=False)
+
+
+def _where(chat: ExportChat, message_id: int) -> str:
+    """The message named in a problem (built only when there is one: most messages have none)."""
+    return f"{chat.describe()}, message {message_id}"
 
 
 def _message_type(data: JSONDict, text: str) -> str:
@@ -314,6 +331,8 @@ def _forward_origin(data: JSONDict) -> ForwardOrigin | None:
     """``forwarded_from`` (and its id, 2023+), else ``saved_from``; the export has no
     original date. A bare name is a ``hidden_user`` origin, the Bot API's shape
     for "a name, no id"."""
+    if _ORIGIN_FIELDS.isdisjoint(data):
+        return None
     name = data.get("forwarded_from")
     origin_id = peer_id(data.get("forwarded_from_id"))
     if "forwarded_from" not in data and "forwarded_from_id" not in data:

@@ -69,7 +69,8 @@ def refresh(conn: sqlite3.Connection, limit: int = PER_CATCH_UP) -> int:
         return 0
     stale = [(r["doc_id"],) for r in rows if r["doc_id"] is not None]
     conn.executemany("DELETE FROM search_fts WHERE rowid = ?", stale)
-    entries: list[tuple[int, str, str]] = []
+    # (doc id or None for a new doc, chat, message, raw id, date, bot id, body, files)
+    docs: list[tuple[int | None, int, int, int, str, int | None, str | None, str | None]] = []
     for r in rows:
         raw_id, bot_id, body, date = r["raw_id"], None, r["message_text"], r["message_date"]
         if raw_id is None:
@@ -85,21 +86,38 @@ def refresh(conn: sqlite3.Connection, limit: int = PER_CATCH_UP) -> int:
                     conn.execute("DELETE FROM search_docs WHERE id = ?", (r["doc_id"],))
                 continue
             raw_id, bot_id, body, date = 0, bot["id"], bot["response_text"], bot["created_at"]
-        doc_id = r["doc_id"]
-        if doc_id is None:
-            cur = conn.execute(
-                "INSERT INTO search_docs (chat_id, message_id, raw_message_id, message_date,"
-                " bot_response_id) VALUES (?, ?, ?, ?, ?)",
-                (r["chat_id"], r["message_id"], raw_id, date, bot_id),
-            )
-            doc_id = int(cur.lastrowid or 0)
-        else:
-            conn.execute(
-                "UPDATE search_docs SET raw_message_id = ?, message_date = ?, bot_response_id = ?"
-                " WHERE id = ?",
-                (raw_id, date, bot_id, doc_id),
-            )
         files = r["files"] if bot_id is None else None
+        docs.append((r["doc_id"], r["chat_id"], r["message_id"], raw_id, date, bot_id, body, files))
+    conn.executemany(
+        "UPDATE search_docs SET raw_message_id = ?, message_date = ?, bot_response_id = ?"
+        " WHERE id = ?",
+        [(d[3], d[4], d[5], d[0]) for d in docs if d[0] is not None],
+    )
+    # New docs in one statement; their ids read back by key (unique in search_docs).
+    added = [d[1:6] for d in docs if d[0] is None]
+    new_ids: dict[tuple[int, int], int] = {}
+    if added:
+        (before,) = conn.execute("SELECT coalesce(max(id), 0) FROM search_docs").fetchone()
+        conn.executemany(
+            "INSERT INTO search_docs (chat_id, message_id, raw_message_id, message_date,"
+            " bot_response_id) VALUES (?, ?, ?, ?, ?)",
+            added,
+        )
+        new_ids = {
+            (c, m): i
+            for i, c, m in conn.execute(
+                "SELECT id, chat_id, message_id FROM search_docs WHERE id > ?", (before,)
+            )
+        }
+    entries: list[tuple[int, str, str]] = []
+    for doc_id, chat_id, message_id, _, _, _, body, files in docs:
+        if doc_id is None:
+            doc_id = new_ids.get((chat_id, message_id))
+            if doc_id is None:  # pragma: no cover - ids past 2**63 - 1 are picked at random
+                (doc_id,) = conn.execute(
+                    "SELECT id FROM search_docs WHERE chat_id = ? AND message_id = ?",
+                    (chat_id, message_id),
+                ).fetchone()
         entries.append((doc_id, text.index_text(body), text.index_text(files)))
     conn.executemany("INSERT INTO search_fts (rowid, body, files) VALUES (?, ?, ?)", entries)
     conn.executemany(
