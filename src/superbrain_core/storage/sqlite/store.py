@@ -65,6 +65,7 @@ from superbrain_core.storage.base import (
 from superbrain_core.storage.run_lock import DEFAULT_RUN_LOCK_TTL, RunLock, file_lock
 from superbrain_core.storage.sqlite import outbox, reads, work
 from superbrain_core.storage.sqlite import search as sqlite_search
+from superbrain_core.storage.sqlite.batch_capture import capture_batch
 from superbrain_core.storage.sqlite.capture import capture_one, insert_bot_response
 from superbrain_core.storage.sqlite.chains import chain_id_of_message
 from superbrain_core.storage.sqlite.connection import (
@@ -224,6 +225,10 @@ class SqliteStore(OutboxMethods, Store):
 
         def write(conn: sqlite3.Connection) -> list[CaptureResult | BotResponse]:
             now = _ts(_now())
+            captures = [item for item in items if isinstance(item, NormalizedUpdate)]
+            if len(captures) == len(items):
+                # Updates only (every capture and ingest): plainly new ones set-wise.
+                return list(capture_batch(conn, captures, opts, now))
             return [
                 insert_bot_response(conn, item)
                 if isinstance(item, BotResponseIn)

@@ -1,0 +1,275 @@
+"""Capturing a batch of updates on SQLite set-wise: ``executemany`` for the plainly new
+rows, the per-row path of :mod:`.capture` for everything else.
+
+Why: per update, the per-row path (:func:`.capture.capture_one`) runs half a
+dozen statements (insert the update, read the stored versions, look for a chain
+rooted at the message, insert the message, insert its files), each a round trip
+through the sqlite3 module with its Python around it. In a bulk load almost every
+update is *plainly new*: an ``update_id`` not stored yet, a message nobody has
+stored a version of, no reply, no chain rooted at it. For those the per-row path
+is known in advance to insert exactly one update row, one message row (version 1,
+no chain) and its files; here that is done with one ``executemany`` per table for
+a whole run of them, after one query per batch that tells which update ids and
+message keys are already stored.
+
+Everything else takes the per-row path, in input order: a repeated or
+conflicting ``update_id`` (also within the batch), any second version of a
+message (an edit of a stored message or of one earlier in the batch), a reply (it
+joins or creates a chain), a message a chain is rooted at (a reply to it came
+first), business messages (their chat is keyed by the connection). Before each
+such update the run of plain ones before it is written, so rows get the same ids,
+in the same order, as the per-row path gives; ``tests/storage/test_batch_capture.py``
+checks that every table comes out the same either way.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+from superbrain_core import jsonutil
+from superbrain_core.models import (
+    CaptureOutcome,
+    CaptureResult,
+    NormalizedMessage,
+    NormalizedUpdate,
+)
+from superbrain_core.storage.base import (
+    BUSINESS_CHAT_SPAN,
+    CaptureOptions,
+    initial_file_status,
+    version_hash,
+)
+from superbrain_core.storage.sqlite.capture import capture_one
+from superbrain_core.storage.sqlite.rows import (
+    FILE_INSERT_COLUMNS,
+    MESSAGE_INSERT_COLUMNS,
+    file_values,
+    message_values,
+)
+from superbrain_core.telegram import EDIT_UPDATE_TYPES
+
+#: Below this many updates a batch goes through the per-row path: the set queries
+#: cost more than they save (and a single live capture stays the short path).
+MIN_BATCH = 8
+
+_INSERT_UPDATE = (
+    "INSERT INTO raw_updates (bot_id, update_id, update_type, payload, received_at, source)"
+    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (bot_id, update_id) DO NOTHING"
+)
+_INSERT_MESSAGE = (
+    f"INSERT INTO raw_messages ({MESSAGE_INSERT_COLUMNS})"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+_INSERT_FILE = (
+    f"INSERT INTO raw_files ({FILE_INSERT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    " ON CONFLICT (chat_id, message_id, file_key) DO NOTHING"
+)
+_STORED_UPDATE_IDS = (
+    "SELECT update_id FROM raw_updates"
+    " WHERE bot_id = ? AND update_id IN (SELECT value FROM json_each(?))"
+)
+#: ``CROSS JOIN`` keeps the batch's keys as the outer loop, each looked up by index.
+_STORED_KEYS = (
+    "SELECT DISTINCT m.chat_id, m.message_id FROM json_each(?) AS k"
+    " CROSS JOIN raw_messages AS m"
+    " WHERE m.chat_id = json_extract(k.value, '$[0]')"
+    " AND m.message_id = json_extract(k.value, '$[1]')"
+)
+_ROOTED_KEYS = (
+    "SELECT c.chat_id, c.original_message_id FROM json_each(?) AS k"
+    " CROSS JOIN message_chains AS c"
+    " WHERE c.chat_id = json_extract(k.value, '$[0]')"
+    " AND c.original_message_id = json_extract(k.value, '$[1]')"
+)
+
+Key = tuple[int, int]
+
+
+def capture_batch(
+    conn: sqlite3.Connection,
+    updates: Sequence[NormalizedUpdate],
+    opts: CaptureOptions,
+    now: str | None,
+) -> list[CaptureResult]:
+    """What ``[capture_one(conn, u, opts, now) for u in updates]`` returns and stores,
+    with the plainly new updates written set-wise (see the module docstring)."""
+    if len(updates) < MIN_BATCH:
+        return [capture_one(conn, u, opts, now) for u in updates]
+    stored_ids = _stored_update_ids(conn, opts.bot_id, updates)
+    stored_keys = _stored_keys(conn, updates)
+    results: list[CaptureResult | None] = [None] * len(updates)
+    seen_ids: set[int] = set()
+    seen_keys: set[Key] = set()
+    plain: list[int] = []
+    for i, update in enumerate(updates):
+        is_plain = update.update_id not in stored_ids and update.update_id not in seen_ids
+        seen_ids.add(update.update_id)
+        msg = update.message
+        if msg is not None:
+            key = (msg.chat_id, msg.message_id)
+            is_plain = is_plain and _plain_message(msg, key, stored_keys, seen_keys)
+            seen_keys.add(key)
+        if is_plain:
+            plain.append(i)
+            continue
+        _write_plain(conn, updates, plain, results, opts, now)
+        plain = []
+        results[i] = capture_one(conn, update, opts, now)
+    _write_plain(conn, updates, plain, results, opts, now)
+    assert all(r is not None for r in results)
+    return [r for r in results if r is not None]
+
+
+def _plain_message(msg: NormalizedMessage, key: Key, stored: set[Key], seen: set[Key]) -> bool:
+    """Whether the message's first version needs nothing but its rows (a chain rooted
+    at it is checked when the run is written, after the updates before it)."""
+    return (
+        key not in stored
+        and key not in seen
+        and msg.business_connection_id is None
+        and not (msg.is_clarification and msg.reply_to_message_id is not None)
+        # A chat id in the business blocks may be a business chat's stored key.
+        and msg.chat_id > -BUSINESS_CHAT_SPAN
+    )
+
+
+def _stored_update_ids(
+    conn: sqlite3.Connection, bot_id: int, updates: Sequence[NormalizedUpdate]
+) -> set[int]:
+    ids = jsonutil.dumps([u.update_id for u in updates])
+    return {int(r[0]) for r in conn.execute(_STORED_UPDATE_IDS, (bot_id, ids))}
+
+
+def _keys_json(keys: Sequence[Key]) -> str:
+    return jsonutil.dumps([list(k) for k in keys])
+
+
+def _stored_keys(conn: sqlite3.Connection, updates: Sequence[NormalizedUpdate]) -> set[Key]:
+    keys = [(u.message.chat_id, u.message.message_id) for u in updates if u.message is not None]
+    if not keys:
+        return set()
+    return {(int(c), int(m)) for c, m in conn.execute(_STORED_KEYS, (_keys_json(keys),))}
+
+
+def _write_plain(
+    conn: sqlite3.Connection,
+    updates: Sequence[NormalizedUpdate],
+    run: list[int],
+    results: list[CaptureResult | None],
+    opts: CaptureOptions,
+    now: str | None,
+) -> None:
+    """Store a run of plainly new updates; one a chain is rooted at (a reply to it was
+    stored earlier, maybe in this batch) goes through the per-row path, in its place."""
+    if not run:
+        return
+    keys = [(m.chat_id, m.message_id) for m in (updates[i].message for i in run) if m is not None]
+    rooted: set[Key] = set()
+    if keys:
+        rooted = {(int(c), int(m)) for c, m in conn.execute(_ROOTED_KEYS, (_keys_json(keys),))}
+    start = 0
+    for pos, i in enumerate(run):
+        msg = updates[i].message
+        if msg is not None and (msg.chat_id, msg.message_id) in rooted:
+            _insert_rows(conn, updates, run[start:pos], results, opts, now)
+            results[i] = capture_one(conn, updates[i], opts, now)
+            start = pos + 1
+    _insert_rows(conn, updates, run[start:], results, opts, now)
+
+
+def _insert_rows(
+    conn: sqlite3.Connection,
+    updates: Sequence[NormalizedUpdate],
+    run: list[int],
+    results: list[CaptureResult | None],
+    opts: CaptureOptions,
+    now: str | None,
+) -> None:
+    """The rows :func:`capture_one` writes for plainly new updates, one statement per table."""
+    if not run:
+        return
+    update_rows = []
+    message_rows = []
+    file_rows = []
+    for i in run:
+        update = updates[i]
+        msg = update.message
+        message_json = jsonutil.dumps(msg.raw) if msg is not None else None
+        update_rows.append(
+            (
+                opts.bot_id,
+                update.update_id,
+                update.update_type,
+                jsonutil.dumps_update(update.payload, update.update_type, message_json),
+                now,
+                opts.source,
+            )
+        )
+        if msg is None or message_json is None:
+            continue
+        message_rows.append(
+            message_values(
+                msg,
+                raw_json=message_json,
+                now=now,
+                version=1,
+                chain_id=None,
+                update_id=update.update_id,
+                update_type=update.update_type,
+                bot_id=opts.bot_id,
+                source=opts.source,
+                content=version_hash(msg),
+            )
+        )
+        for desc in msg.files:
+            status, reason = initial_file_status(desc, opts)
+            file_rows.append(file_values(msg, desc, status, reason, now))
+    conn.executemany(_INSERT_UPDATE, update_rows)
+    message_ids: dict[Key, int] = {}
+    if message_rows:
+        after = _max_id(conn, "raw_messages")
+        conn.executemany(_INSERT_MESSAGE, message_rows)
+        message_ids = {
+            (int(c), int(m)): int(row_id)
+            for row_id, c, m in conn.execute(
+                "SELECT id, chat_id, message_id FROM raw_messages WHERE id > ?", (after,)
+            )
+        }
+    file_ids: dict[tuple[int, int, str], int] = {}
+    if file_rows:
+        after = _max_id(conn, "raw_files")
+        conn.executemany(_INSERT_FILE, file_rows)
+        file_ids = {
+            (int(c), int(m), str(k)): int(row_id)
+            for row_id, c, m, k in conn.execute(
+                "SELECT id, chat_id, message_id, file_key FROM raw_files WHERE id > ?", (after,)
+            )
+        }
+    for i in run:
+        update = updates[i]
+        msg = update.message
+        if msg is None:
+            results[i] = CaptureResult(update.update_id, update.update_type, CaptureOutcome.NEW)
+            continue
+        files: list[int] = []
+        for desc in msg.files:
+            # Two files of one message under one key: the first is stored, as per row.
+            file_key = desc.file_unique_id or desc.file_id or desc.file_type
+            row_id = file_ids.pop((msg.chat_id, msg.message_id, file_key), None)
+            if row_id is not None:
+                files.append(row_id)
+        results[i] = CaptureResult(
+            update.update_id,
+            update.update_type,
+            CaptureOutcome.EDIT if update.update_type in EDIT_UPDATE_TYPES else CaptureOutcome.NEW,
+            raw_message_id=message_ids[(msg.chat_id, msg.message_id)],
+            version=1,
+            chain_id=None,
+            file_row_ids=tuple(files),
+        )
+
+
+def _max_id(conn: sqlite3.Connection, table: str) -> int:
+    (value,) = conn.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()
+    return int(value)
