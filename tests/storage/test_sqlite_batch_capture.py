@@ -69,6 +69,14 @@ def mixed_batches() -> list[list[dict[str, Any]]]:
     m[5] = msg(5, 5, "фото", photo=[fake_file("photo", "p5", 1000, width=90, height=90)])
     m[6] = msg(6, 6, None, document=fake_file("document", "d6", 5000, file_name="a.pdf"))
     m[6].pop("text", None)
+    # Two files whose keys differ only in lone surrogates: one stored key, one row.
+    m[7] = msg(
+        7,
+        7,
+        "два файла",
+        animation=fake_file("animation", "a7", 10, file_unique_id="\ud800a"),
+        document=fake_file("document", "a7", 10, file_unique_id="\udc00a"),
+    )
     reply = {n: msg(n, n, f"ответ {n}", reply_to=m[n - 1]) for n in (12, 13, 22, 31)}
     to_bot = msg(40, 40, "спасибо", reply_to=bot_message(900, "Записал", T0))
     first = [
@@ -79,6 +87,7 @@ def mixed_batches() -> list[list[dict[str, Any]]]:
         {"update_id": 3, "message": m[4]},  # another update under a stored id: a conflict
         {"update_id": 5, "message": m[5]},
         {"update_id": 6, "message": m[6]},
+        {"update_id": 4, "message": m[7]},
         {"update_id": 7, "callback_query": {"id": "q", "data": "x"}},
         {"update_id": 8, "message": "not an object"},
         {"update_id": 9, "message": {"message_id": 2**70, "chat": {"id": 1}, "date": 0}},

@@ -96,8 +96,11 @@ def capture_batch(
     with the plainly new updates written set-wise (see the module docstring)."""
     if len(updates) < MIN_BATCH:
         return [capture_one(conn, u, opts, now) for u in updates]
+    keys = [(u.message.chat_id, u.message.message_id) for u in updates if u.message is not None]
     stored_ids = _stored_update_ids(conn, opts.bot_id, updates)
-    stored_keys = _stored_keys(conn, updates)
+    stored_keys = _found(conn, _STORED_KEYS, keys)
+    # Chains rooted at a message of the batch: before it, or by a reply in it (below).
+    rooted = _found(conn, _ROOTED_KEYS, keys)
     results: list[CaptureResult | None] = [None] * len(updates)
     seen_ids: set[int] = set()
     seen_keys: set[Key] = set()
@@ -108,25 +111,29 @@ def capture_batch(
         msg = update.message
         if msg is not None:
             key = (msg.chat_id, msg.message_id)
-            is_plain = is_plain and _plain_message(msg, key, stored_keys, seen_keys)
+            is_plain = is_plain and key not in rooted and _plain_message(msg, key, stored_keys)
+            is_plain = is_plain and key not in seen_keys
             seen_keys.add(key)
         if is_plain:
             plain.append(i)
             continue
-        _write_plain(conn, updates, plain, results, opts, now)
+        _insert_rows(conn, updates, plain, results, opts, now)
         plain = []
-        results[i] = capture_one(conn, update, opts, now)
-    _write_plain(conn, updates, plain, results, opts, now)
+        result = results[i] = capture_one(conn, update, opts, now)
+        if result.chain_id is not None and msg is not None:
+            # The chain may be new, rooted at a later message of the batch (a reply
+            # before its parent): that message then takes the per-row path too.
+            rooted.update(_root_of(conn, result.chain_id))
+    _insert_rows(conn, updates, plain, results, opts, now)
     assert all(r is not None for r in results)
     return [r for r in results if r is not None]
 
 
-def _plain_message(msg: NormalizedMessage, key: Key, stored: set[Key], seen: set[Key]) -> bool:
-    """Whether the message's first version needs nothing but its rows (a chain rooted
-    at it is checked when the run is written, after the updates before it)."""
+def _plain_message(msg: NormalizedMessage, key: Key, stored: set[Key]) -> bool:
+    """Whether the message's first version needs nothing but its rows: nobody stored a
+    version of it, it is no reply, and its chat is not keyed by a business connection."""
     return (
         key not in stored
-        and key not in seen
         and msg.business_connection_id is None
         and not (msg.is_clarification and msg.reply_to_message_id is not None)
         # A chat id in the business blocks may be a business chat's stored key.
@@ -141,41 +148,19 @@ def _stored_update_ids(
     return {int(r[0]) for r in conn.execute(_STORED_UPDATE_IDS, (bot_id, ids))}
 
 
-def _keys_json(keys: Sequence[Key]) -> str:
-    return jsonutil.dumps([list(k) for k in keys])
-
-
-def _stored_keys(conn: sqlite3.Connection, updates: Sequence[NormalizedUpdate]) -> set[Key]:
-    keys = [(u.message.chat_id, u.message.message_id) for u in updates if u.message is not None]
+def _found(conn: sqlite3.Connection, query: str, keys: Sequence[Key]) -> set[Key]:
+    """The ``(chat_id, message_id)`` pairs among ``keys`` that ``query`` finds."""
     if not keys:
         return set()
-    return {(int(c), int(m)) for c, m in conn.execute(_STORED_KEYS, (_keys_json(keys),))}
+    listed = jsonutil.dumps([list(k) for k in keys])
+    return {(int(c), int(m)) for c, m in conn.execute(query, (listed,))}
 
 
-def _write_plain(
-    conn: sqlite3.Connection,
-    updates: Sequence[NormalizedUpdate],
-    run: list[int],
-    results: list[CaptureResult | None],
-    opts: CaptureOptions,
-    now: str | None,
-) -> None:
-    """Store a run of plainly new updates; one a chain is rooted at (a reply to it was
-    stored earlier, maybe in this batch) goes through the per-row path, in its place."""
-    if not run:
-        return
-    keys = [(m.chat_id, m.message_id) for m in (updates[i].message for i in run) if m is not None]
-    rooted: set[Key] = set()
-    if keys:
-        rooted = {(int(c), int(m)) for c, m in conn.execute(_ROOTED_KEYS, (_keys_json(keys),))}
-    start = 0
-    for pos, i in enumerate(run):
-        msg = updates[i].message
-        if msg is not None and (msg.chat_id, msg.message_id) in rooted:
-            _insert_rows(conn, updates, run[start:pos], results, opts, now)
-            results[i] = capture_one(conn, updates[i], opts, now)
-            start = pos + 1
-    _insert_rows(conn, updates, run[start:], results, opts, now)
+def _root_of(conn: sqlite3.Connection, chain_id: str) -> set[Key]:
+    row = conn.execute(
+        "SELECT chat_id, original_message_id FROM message_chains WHERE chain_id = ?", (chain_id,)
+    ).fetchone()
+    return set() if row is None else {(int(row[0]), int(row[1]))}
 
 
 def _insert_rows(
@@ -186,7 +171,8 @@ def _insert_rows(
     opts: CaptureOptions,
     now: str | None,
 ) -> None:
-    """The rows :func:`capture_one` writes for plainly new updates, one statement per table."""
+    """The rows :func:`capture_one` writes for a run of plainly new updates, one
+    statement per table, and the results it returns."""
     if not run:
         return
     update_rows = []
@@ -226,26 +212,13 @@ def _insert_rows(
             status, reason = initial_file_status(desc, opts)
             file_rows.append(file_values(msg, desc, status, reason, now))
     conn.executemany(_INSERT_UPDATE, update_rows)
-    message_ids: dict[Key, int] = {}
-    if message_rows:
-        after = _max_id(conn, "raw_messages")
-        conn.executemany(_INSERT_MESSAGE, message_rows)
-        message_ids = {
-            (int(c), int(m)): int(row_id)
-            for row_id, c, m in conn.execute(
-                "SELECT id, chat_id, message_id FROM raw_messages WHERE id > ?", (after,)
-            )
-        }
-    file_ids: dict[tuple[int, int, str], int] = {}
-    if file_rows:
-        after = _max_id(conn, "raw_files")
-        conn.executemany(_INSERT_FILE, file_rows)
-        file_ids = {
-            (int(c), int(m), str(k)): int(row_id)
-            for row_id, c, m, k in conn.execute(
-                "SELECT id, chat_id, message_id, file_key FROM raw_files WHERE id > ?", (after,)
-            )
-        }
+    message_ids = iter(_inserted_ids(conn, "raw_messages", _INSERT_MESSAGE, message_rows))
+    file_ids = _inserted_ids(conn, "raw_files", _INSERT_FILE, file_rows)
+    new_files = {
+        (row[7], row[1], row[10]): row_id
+        for row, row_id in zip(file_rows, file_ids, strict=True)
+        if row_id is not None
+    }
     for i in run:
         update = updates[i]
         msg = update.message
@@ -256,18 +229,48 @@ def _insert_rows(
         for desc in msg.files:
             # Two files of one message under one key: the first is stored, as per row.
             file_key = desc.file_unique_id or desc.file_id or desc.file_type
-            row_id = file_ids.pop((msg.chat_id, msg.message_id, file_key), None)
+            row_id = new_files.pop((msg.chat_id, msg.message_id, file_key), None)
             if row_id is not None:
                 files.append(row_id)
+        is_edit = update.update_type in EDIT_UPDATE_TYPES
         results[i] = CaptureResult(
             update.update_id,
             update.update_type,
-            CaptureOutcome.EDIT if update.update_type in EDIT_UPDATE_TYPES else CaptureOutcome.NEW,
-            raw_message_id=message_ids[(msg.chat_id, msg.message_id)],
-            version=1,
-            chain_id=None,
-            file_row_ids=tuple(files),
+            CaptureOutcome.EDIT if is_edit else CaptureOutcome.NEW,
+            next(message_ids),
+            1,
+            None,
+            tuple(files),
         )
+
+
+def _inserted_ids(
+    conn: sqlite3.Connection, table: str, insert: str, rows: list[tuple[object, ...]]
+) -> list[int | None]:
+    """``executemany(insert, rows)`` into ``table``: the row id each row got, ``None``
+    for a row the insert skipped (``ON CONFLICT DO NOTHING``).
+
+    SQLite gives a new row the largest row id plus one, so when the largest id
+    grew by exactly the number of rows, row ``k`` got ``before + k``; otherwise
+    (a skipped row, the id space exhausted) the new ids are read back by key.
+    """
+    if not rows:
+        return []
+    before = _max_id(conn, table)
+    conn.executemany(insert, rows)
+    if _max_id(conn, table) == before + len(rows):
+        return list(range(before + 1, before + 1 + len(rows)))
+    if table == "raw_messages":
+        found = conn.execute(
+            "SELECT chat_id, message_id, id FROM raw_messages WHERE id > ?", (before,)
+        )
+        by_key = {(c, m): i for c, m, i in found}
+        return [by_key.get((row[9], row[1])) for row in rows]
+    found = conn.execute(
+        "SELECT chat_id, message_id, file_key, id FROM raw_files WHERE id > ?", (before,)
+    )
+    by_file = {(c, m, k): i for c, m, k, i in found}
+    return [by_file.pop((row[7], row[1], row[10]), None) for row in rows]
 
 
 def _max_id(conn: sqlite3.Connection, table: str) -> int:
