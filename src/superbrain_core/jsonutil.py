@@ -195,6 +195,7 @@ def clean_text(value: str | None) -> str | None:
 
     Only derived columns use this; the verbatim payload keeps the original.
     """
-    if value is None or not _SURROGATE.search(value):
+    # isascii() reads a flag CPython keeps: ASCII text (most ids and labels) skips the scan.
+    if value is None or value.isascii() or not _SURROGATE.search(value):
         return value
     return _SURROGATE.sub("\ufffd", value)
