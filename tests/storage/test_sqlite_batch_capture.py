@@ -179,13 +179,13 @@ def test_plain_updates_take_the_set_wise_path(
 ) -> None:
     """The equality above must not hold merely because everything went per row."""
     calls: list[int] = []
-    real = batch_capture.capture_one
+    real = batch_capture.capture_message
 
     def counting(*args: Any) -> CaptureResult:
         calls.append(1)
         return real(*args)
 
-    monkeypatch.setattr(batch_capture, "capture_one", counting)
+    monkeypatch.setattr(batch_capture, "capture_message", counting)
     run(tmp_path / "set_wise.db", set_wise, mixed_batches())
     total = sum(len(b) for b in mixed_batches())
     assert 0 < len(calls) < total / 2

@@ -12,14 +12,18 @@ no chain) and its files; here that is done with one ``executemany`` per table fo
 a whole run of them, after one query per batch that tells which update ids and
 message keys are already stored.
 
-Everything else takes the per-row path, in input order: a repeated or
-conflicting ``update_id`` (also within the batch), any second version of a
-message (an edit of a stored message or of one earlier in the batch), a reply (it
-joins or creates a chain), a message a chain is rooted at (a reply to it came
-first), business messages (their chat is keyed by the connection). Before each
-such update the run of plain ones before it is written, so rows get the same ids,
-in the same order, as the per-row path gives; ``tests/storage/test_batch_capture.py``
-checks that every table comes out the same either way.
+The update rows of the whole batch go first, in input order, with one
+``executemany`` (which ids are new is known from the query, so the ids are the
+per-row path's); a repeated or conflicting ``update_id`` (also within the batch)
+is then recorded as the per-row path records it. For the message rows, everything
+that is not plainly new takes the per-row path (:func:`.capture.capture_message`),
+in input order: any second version of a message (an edit of a stored message or
+of one earlier in the batch), a reply (it joins or creates a chain), a message a
+chain is rooted at (a reply to it came first), business messages (their chat is
+keyed by the connection). Before each such message the run of plain ones before
+it is written, so rows get the same ids, in the same order, as the per-row path
+gives; ``tests/storage/test_sqlite_batch_capture.py`` checks that every table
+and every result comes out the same either way.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import sqlite3
 from collections.abc import Sequence
 
 from superbrain_core import jsonutil
+from superbrain_core.errors import StorageError
 from superbrain_core.models import (
     CaptureOutcome,
     CaptureResult,
@@ -40,7 +45,7 @@ from superbrain_core.storage.base import (
     initial_file_status,
     version_hash,
 )
-from superbrain_core.storage.sqlite.capture import capture_one
+from superbrain_core.storage.sqlite.capture import capture_message, capture_one, record_conflict
 from superbrain_core.storage.sqlite.rows import (
     FILE_INSERT_COLUMNS,
     MESSAGE_INSERT_COLUMNS,
@@ -101,32 +106,71 @@ def capture_batch(
     stored_keys = _found(conn, _STORED_KEYS, keys)
     # Chains rooted at a message of the batch: before it, or by a reply in it (below).
     rooted = _found(conn, _ROOTED_KEYS, keys)
+    encoded, new = _insert_updates(conn, updates, stored_ids, opts, now)
     results: list[CaptureResult | None] = [None] * len(updates)
-    seen_ids: set[int] = set()
     seen_keys: set[Key] = set()
     plain: list[int] = []
     for i, update in enumerate(updates):
-        is_plain = update.update_id not in stored_ids and update.update_id not in seen_ids
-        seen_ids.add(update.update_id)
         msg = update.message
-        if msg is not None:
-            key = (msg.chat_id, msg.message_id)
-            is_plain = is_plain and key not in rooted and _plain_message(msg, key, stored_keys)
-            is_plain = is_plain and key not in seen_keys
-            seen_keys.add(key)
+        if not new[i]:
+            # The update row was there (maybe from earlier in this batch): a
+            # duplicate or a conflict, as per row; it touches no message row.
+            outcome = record_conflict(conn, update, opts, now)
+            results[i] = CaptureResult(update.update_id, update.update_type, outcome)
+            continue
+        if msg is None:
+            results[i] = CaptureResult(update.update_id, update.update_type, CaptureOutcome.NEW)
+            continue
+        key = (msg.chat_id, msg.message_id)
+        is_plain = key not in rooted and key not in seen_keys
+        is_plain = is_plain and _plain_message(msg, key, stored_keys)
+        seen_keys.add(key)
         if is_plain:
             plain.append(i)
             continue
-        _insert_rows(conn, updates, plain, results, opts, now)
+        _insert_rows(conn, updates, encoded, plain, results, opts, now)
         plain = []
-        result = results[i] = capture_one(conn, update, opts, now)
-        if result.chain_id is not None and msg is not None:
+        result = results[i] = capture_message(conn, update, opts, now, encoded[i])
+        if result.chain_id is not None:
             # The chain may be new, rooted at a later message of the batch (a reply
             # before its parent): that message then takes the per-row path too.
             rooted.update(_root_of(conn, result.chain_id))
-    _insert_rows(conn, updates, plain, results, opts, now)
+    _insert_rows(conn, updates, encoded, plain, results, opts, now)
     assert all(r is not None for r in results)
     return [r for r in results if r is not None]
+
+
+def _insert_updates(
+    conn: sqlite3.Connection,
+    updates: Sequence[NormalizedUpdate],
+    stored_ids: set[int],
+    opts: CaptureOptions,
+    now: str | None,
+) -> tuple[list[str | None], list[bool]]:
+    """Store the update rows of the batch that are new, in input order (so their ids
+    are the per-row path's); the encoded message JSON of every update, and which
+    updates were new (an ``update_id`` neither stored nor earlier in the batch)."""
+    encoded: list[str | None] = []
+    new: list[bool] = []
+    rows = []
+    seen: set[int] = set()
+    for update in updates:
+        msg = update.message
+        message_json = jsonutil.dumps(msg.raw) if msg is not None else None
+        encoded.append(message_json)
+        is_new = update.update_id not in stored_ids and update.update_id not in seen
+        seen.add(update.update_id)
+        new.append(is_new)
+        if is_new:
+            payload = jsonutil.dumps_update(update.payload, update.update_type, message_json)
+            rows.append(
+                (opts.bot_id, update.update_id, update.update_type, payload, now, opts.source)
+            )
+    before = conn.total_changes
+    conn.executemany(_INSERT_UPDATE, rows)
+    if conn.total_changes - before != len(rows):  # pragma: no cover - the lock holds
+        raise StorageError("raw_updates changed under the write lock of a batch capture")
+    return encoded, new
 
 
 def _plain_message(msg: NormalizedMessage, key: Key, stored: set[Key]) -> bool:
@@ -166,34 +210,24 @@ def _root_of(conn: sqlite3.Connection, chain_id: str) -> set[Key]:
 def _insert_rows(
     conn: sqlite3.Connection,
     updates: Sequence[NormalizedUpdate],
+    encoded: list[str | None],
     run: list[int],
     results: list[CaptureResult | None],
     opts: CaptureOptions,
     now: str | None,
 ) -> None:
-    """The rows :func:`capture_one` writes for a run of plainly new updates, one
-    statement per table, and the results it returns."""
+    """The message and file rows :func:`capture_one` writes for a run of plainly new
+    updates (their update rows are stored), one statement per table, and the
+    results it returns."""
     if not run:
         return
-    update_rows = []
     message_rows = []
     file_rows = []
     for i in run:
         update = updates[i]
         msg = update.message
-        message_json = jsonutil.dumps(msg.raw) if msg is not None else None
-        update_rows.append(
-            (
-                opts.bot_id,
-                update.update_id,
-                update.update_type,
-                jsonutil.dumps_update(update.payload, update.update_type, message_json),
-                now,
-                opts.source,
-            )
-        )
-        if msg is None or message_json is None:
-            continue
+        message_json = encoded[i]
+        assert msg is not None and message_json is not None
         message_rows.append(
             message_values(
                 msg,
@@ -211,7 +245,6 @@ def _insert_rows(
         for desc in msg.files:
             status, reason = initial_file_status(desc, opts)
             file_rows.append(file_values(msg, desc, status, reason, now))
-    conn.executemany(_INSERT_UPDATE, update_rows)
     message_ids = iter(_inserted_ids(conn, "raw_messages", _INSERT_MESSAGE, message_rows))
     file_ids = _inserted_ids(conn, "raw_files", _INSERT_FILE, file_rows)
     new_files = {
@@ -222,9 +255,7 @@ def _insert_rows(
     for i in run:
         update = updates[i]
         msg = update.message
-        if msg is None:
-            results[i] = CaptureResult(update.update_id, update.update_type, CaptureOutcome.NEW)
-            continue
+        assert msg is not None
         files: list[int] = []
         for desc in msg.files:
             # Two files of one message under one key: the first is stored, as per row.
