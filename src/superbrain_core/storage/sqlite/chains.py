@@ -223,8 +223,11 @@ def update_chain_member(
         "SELECT original_message_id, replies,"
         " EXISTS (SELECT 1 FROM json_each(replies)"
         " WHERE json_extract(value, '$.message_id') = ?2) AS listed,"
-        " json_extract(replies, '$[#-1].date') AS last_date,"
-        " json_extract(replies, '$[#-1].message_id') AS last_id"
+        # '$[#-1]' would need SQLite 3.31; the last index is spelled out instead.
+        f" CASE WHEN json_array_length(replies) > 0 THEN {_LAST.format('date')} END"
+        " AS last_date,"
+        f" CASE WHEN json_array_length(replies) > 0 THEN {_LAST.format('message_id')} END"
+        " AS last_id"
         " FROM message_chains WHERE chain_id = ?1",
         (chain_id, msg.message_id),
     ).fetchone()
@@ -262,6 +265,10 @@ def update_chain_member(
         "UPDATE message_chains SET replies = ?, updated_at = ? WHERE chain_id = ?",
         (text, now, chain_id),
     )
+
+
+#: The last reply entry's ``{}`` (SQL, on the ``replies`` column).
+_LAST = "json_extract(replies, '$[' || (json_array_length(replies) - 1) || '].{}')"
 
 
 def _appendable(replies: str) -> bool:
