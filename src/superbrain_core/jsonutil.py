@@ -109,9 +109,30 @@ def dumps_update(payload: dict[str, Any], message_key: str, message_json: str | 
         return dumps(payload)
     parts = []
     for key, value in payload.items():
-        encoded = message_json if key == message_key else dumps(value)
-        parts.append(f"{_ASCII.encode(key)}:{encoded}")
+        if key == message_key:
+            encoded = message_json
+        elif type(value) is int:  # the update_id: its decimal digits, as both encoders write
+            encoded = str(value)
+        else:
+            encoded = dumps(value)
+        name = _KEYS.get(key)
+        parts.append(f"{_ASCII.encode(key) if name is None else name}:{encoded}")
     return "{" + ",".join(parts) + "}"
+
+
+#: The encoded keys every update has (``update_id`` and its kind), encoded once.
+_KEYS = {
+    key: _ASCII.encode(key)
+    for key in (
+        "update_id",
+        "message",
+        "edited_message",
+        "channel_post",
+        "edited_channel_post",
+        "business_message",
+        "edited_business_message",
+    )
+}
 
 
 #: What :func:`loads_exact` returns when orjson cannot decide alone.
@@ -174,6 +195,7 @@ def clean_text(value: str | None) -> str | None:
 
     Only derived columns use this; the verbatim payload keeps the original.
     """
-    if value is None or not _SURROGATE.search(value):
+    # isascii() reads a flag CPython keeps: ASCII text (most ids and labels) skips the scan.
+    if value is None or value.isascii() or not _SURROGATE.search(value):
         return value
     return _SURROGATE.sub("\ufffd", value)

@@ -126,6 +126,12 @@ FILE_FIELDS: tuple[str, ...] = (
     "sticker",
 )
 
+_FILE_FIELD_SET = frozenset(FILE_FIELDS)
+#: The fields :func:`forward_origin_of` reads; a message with none of them is no forward.
+_FORWARD_FIELDS = frozenset(
+    {"forward_origin", "forward_date", "forward_from", "forward_from_chat", "forward_sender_name"}
+)
+
 #: Telegram's id of the account that stands in for anonymous group admins.
 ANONYMOUS_ADMIN_BOT_ID = 1087968824
 
@@ -277,6 +283,8 @@ def _sender(message: Mapping[str, Any]) -> tuple[int | None, bool]:
 
 def forward_origin_of(message: Mapping[str, Any]) -> ForwardOrigin | None:
     """Unify ``forward_origin`` (Bot API 7.0+) and the legacy ``forward_from*`` fields."""
+    if _FORWARD_FIELDS.isdisjoint(message):
+        return None
     origin = _dict(message.get("forward_origin"))
     if origin:
         kind = _str(origin.get("type")) or "unknown"
@@ -330,6 +338,8 @@ def files_of(message: Mapping[str, Any]) -> tuple[FileDescriptor, ...]:
     An animation also appears as ``document`` in the same message: it is one file
     and is described once.
     """
+    if _FILE_FIELD_SET.isdisjoint(message):  # most messages: no media at all
+        return ()
     found: list[FileDescriptor] = []
     seen: set[str] = set()
     for field in FILE_FIELDS:
@@ -449,6 +459,21 @@ def _fits(value: int | None) -> bool:
     return value is None or INT64_MIN <= value <= INT64_MAX
 
 
+def _fits_plainly(message: NormalizedMessage) -> bool:
+    """Every number of a message without files or forward origin fits (the usual case,
+    told with a few comparisons instead of :func:`fit_int64`'s field-by-field walk)."""
+    if message.files or message.forward_origin is not None:
+        return False
+    user, reply, thread = message.user_id, message.reply_to_message_id, message.message_thread_id
+    return (
+        INT64_MIN <= message.chat_id <= INT64_MAX
+        and INT64_MIN <= message.message_id <= INT64_MAX
+        and (user is None or INT64_MIN <= user <= INT64_MAX)
+        and (reply is None or INT64_MIN <= reply <= INT64_MAX)
+        and (thread is None or INT64_MIN <= thread <= INT64_MAX)
+    )
+
+
 def fit_int64(message: NormalizedMessage) -> tuple[NormalizedMessage | None, list[str]]:
     """``message`` with every number no 64-bit column can hold left out of its columns.
 
@@ -458,6 +483,8 @@ def fit_int64(message: NormalizedMessage) -> tuple[NormalizedMessage | None, lis
     fit (``chat.id``, ``message_id``) cannot be keyed: ``None`` then, and it is
     kept in the raw update only. Returns the names of the numbers left out.
     """
+    if _fits_plainly(message):
+        return message, []
     for name, value in (("chat.id", message.chat_id), ("message_id", message.message_id)):
         if not _fits(value):
             return None, [name]

@@ -17,8 +17,9 @@ nested more than :data:`MAX_DEPTH` levels, a number too long to read, an
 from __future__ import annotations
 
 import contextlib
+import gc
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -45,6 +46,9 @@ from superbrain_core.models import CaptureResult, NormalizedUpdate
 from superbrain_core.telegram import normalize_update
 
 DEFAULT_BATCH = 2000
+#: The cyclic garbage collector's first threshold while an ingest runs (see
+#: :func:`_fewer_collections`); Python's default is 700.
+INGEST_GC_THRESHOLD = 20_000
 
 __all__ = [
     "CHUNK_BYTES",
@@ -142,7 +146,46 @@ class _Batch:
     where: list[Located] = attrs.field(factory=list)
 
 
+_ingests_running = 0
+_saved_threshold: tuple[int, int, int] = (700, 10, 10)
+
+
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Run the young-generation garbage collection less often while ingesting.
+
+    Decoding a batch allocates tens of thousands of dicts and lists that live
+    until the batch is stored, and by default every 700 allocations start a
+    collection that walks them all again: measured at 8% of an ingest's CPU
+    time. Decoded JSON holds no reference cycles (reference counting frees it),
+    so collecting every 20,000 allocations instead loses nothing. The setting is
+    the process's, so it is put back when the last running ingest ends.
+    """
+    global _ingests_running, _saved_threshold
+    if _ingests_running == 0:
+        _saved_threshold = first, second, third = gc.get_threshold()
+        gc.set_threshold(max(first, INGEST_GC_THRESHOLD), second, third)
+    _ingests_running += 1
+    try:
+        yield
+    finally:
+        _ingests_running -= 1
+        if _ingests_running == 0:
+            gc.set_threshold(*_saved_threshold)
+
+
 async def _ingest(
+    capturer: Capturer,
+    stream: UpdateInput,
+    tally: CaptureTally,
+    batch_size: int,
+    on_progress: Callable[[int], None] | None,
+) -> None:
+    with _fewer_collections():
+        await _ingest_batches(capturer, stream, tally, batch_size, on_progress)
+
+
+async def _ingest_batches(
     capturer: Capturer,
     stream: UpdateInput,
     tally: CaptureTally,

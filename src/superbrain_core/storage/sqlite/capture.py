@@ -64,6 +64,19 @@ def capture_one(
         return CaptureResult(
             update.update_id, update.update_type, record_conflict(conn, update, opts, now)
         )
+    return capture_message(conn, update, opts, now, message_json)
+
+
+def capture_message(
+    conn: sqlite3.Connection,
+    update: NormalizedUpdate,
+    opts: CaptureOptions,
+    now: str | None,
+    message_json: str | None,
+) -> CaptureResult:
+    """The part of :func:`capture_one` after its update row is stored as new: the
+    message version (``message_json`` is its encoded raw JSON), its chain, its files."""
+    msg = update.message
     if msg is None or message_json is None:
         return CaptureResult(update.update_id, update.update_type, CaptureOutcome.NEW)
     if msg.business_connection_id is not None:

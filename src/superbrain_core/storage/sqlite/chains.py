@@ -130,19 +130,20 @@ def merge_chains(conn: sqlite3.Connection, into: str, absorbed: str, now: str | 
 
 def in_telegram_order(replies: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Reply entries by message date, then message id: the order they were written in."""
+    return sorted(replies, key=_order_key)
 
-    def key(entry: dict[str, Any]) -> tuple[datetime, int]:
-        raw = entry.get("date")
-        try:
-            date = datetime.fromisoformat(raw) if isinstance(raw, str) else _EARLIEST
-        except ValueError:
-            date = _EARLIEST
-        if date.tzinfo is None:
-            date = date.replace(tzinfo=UTC)
-        message_id = entry.get("message_id")
-        return date, message_id if isinstance(message_id, int) else 0
 
-    return sorted(replies, key=key)
+def _order_key(entry: dict[str, Any]) -> tuple[datetime, int]:
+    """Where a reply entry sorts: its date (unreadable ones first), then its message id."""
+    raw = entry.get("date")
+    try:
+        date = datetime.fromisoformat(raw) if isinstance(raw, str) else _EARLIEST
+    except ValueError:
+        date = _EARLIEST
+    if date.tzinfo is None:
+        date = date.replace(tzinfo=UTC)
+    message_id = entry.get("message_id")
+    return date, message_id if isinstance(message_id, int) else 0
 
 
 def resolve_chain(conn: sqlite3.Connection, msg: NormalizedMessage, now: str | None) -> str:
@@ -210,9 +211,25 @@ def update_chain_member(
 ) -> None:
     """Bring the chain up to date with the message's newest version: root text or a reply
     entry. Callers pass only a version that is the newest (an older edit arriving late
-    changes nothing the chain shows)."""
+    changes nothing the chain shows).
+
+    A new reply that sorts last (the usual case: replies arrive in the order they
+    were written) is appended to the stored JSON text as it is; decoding, sorting
+    and re-encoding the whole list for every reply made a long chain quadratic.
+    SQLite's JSON functions tell, without a round trip through Python objects,
+    whether the message already has an entry and what the last entry is.
+    """
     row = conn.execute(
-        "SELECT original_message_id, replies FROM message_chains WHERE chain_id = ?", (chain_id,)
+        "SELECT original_message_id, replies,"
+        " EXISTS (SELECT 1 FROM json_each(replies)"
+        " WHERE json_extract(value, '$.message_id') = ?2) AS listed,"
+        # '$[#-1]' would need SQLite 3.31; the last index is spelled out instead.
+        f" CASE WHEN json_array_length(replies) > 0 THEN {_LAST.format('date')} END"
+        " AS last_date,"
+        f" CASE WHEN json_array_length(replies) > 0 THEN {_LAST.format('message_id')} END"
+        " AS last_id"
+        " FROM message_chains WHERE chain_id = ?1",
+        (chain_id, msg.message_id),
     ).fetchone()
     if row is None:
         return
@@ -231,11 +248,30 @@ def update_chain_member(
         reply_to_message_id=msg.reply_to_message_id,
         reply_to_text=jsonutil.clean_text(msg.reply_to_text),
     ).to_json()
-    replies: list[dict[str, Any]] = [
-        r for r in jsonutil.loads(row["replies"]) if r.get("message_id") != msg.message_id
-    ]
-    replies.append(entry)
+    stored: str = row["replies"]
+    last = {"date": row["last_date"], "message_id": row["last_id"]}
+    if not row["listed"] and _appendable(stored) and _order_key(last) <= _order_key(entry):
+        # The list is kept sorted, so the entry goes last: the text of the whole
+        # list re-encoded is the stored text with the entry's text added.
+        encoded = jsonutil.dumps(entry)
+        text = f"[{encoded}]" if stored == "[]" else f"{stored[:-1]},{encoded}]"
+    else:
+        replies: list[dict[str, Any]] = [
+            r for r in jsonutil.loads(stored) if r.get("message_id") != msg.message_id
+        ]
+        replies.append(entry)
+        text = jsonutil.dumps(in_telegram_order(replies))
     conn.execute(
         "UPDATE message_chains SET replies = ?, updated_at = ? WHERE chain_id = ?",
-        (jsonutil.dumps(in_telegram_order(replies)), now, chain_id),
+        (text, now, chain_id),
     )
+
+
+#: The last reply entry's ``{}`` (SQL, on the ``replies`` column).
+_LAST = "json_extract(replies, '$[' || (json_array_length(replies) - 1) || '].{}')"
+
+
+def _appendable(replies: str) -> bool:
+    """Whether ``replies`` is a list as :func:`jsonutil.dumps` writes it (compact), so
+    that text can be added before its closing bracket."""
+    return replies == "[]" or (replies.startswith("[{") and replies.endswith("}]"))

@@ -12,6 +12,8 @@ from superbrain_core.errors import ConfigError, StorageError, TransientStorageEr
 from superbrain_core.logs import get_logger
 
 SCHEMA_VERSION = 6
+#: How long a statement waits for another connection's lock before failing.
+BUSY_TIMEOUT_MS = 30_000
 #: Script (in ``schema/``) that brings the schema from version N-1 to N, applied in order.
 _SCHEMA_SCRIPTS = {
     1: "0001_capture.sql",
@@ -230,7 +232,7 @@ def _prepare(
         conn.execute("PRAGMA wal_autocheckpoint=0")  # see Checkpointer
     conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute("PRAGMA foreign_keys=ON")
-    conn.execute("PRAGMA busy_timeout=30000")
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA cache_size=-32000")  # 32 MB of page cache
     conn.execute("PRAGMA temp_store=MEMORY")
     version = conn.execute("PRAGMA user_version").fetchone()[0]

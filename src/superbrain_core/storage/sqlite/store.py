@@ -1,7 +1,10 @@
 """The embedded SQLite store: the default, so a fresh clone runs with no server.
 
 One connection per store, used from a worker thread so the event loop never
-blocks on disk. Every operation runs as a single ``BEGIN IMMEDIATE``
+waits for another process's lock or a long transaction; a single capture, a
+fraction of a millisecond of work, runs on the loop's own thread when the
+connection and the lock are free (see ``SqliteStore._run``). Every operation
+runs as a single ``BEGIN IMMEDIATE``
 transaction: SQLite then holds the write lock from the first read, so the
 read-modify-write steps of capture (version numbering, chain appends) are atomic
 against other tasks *and* other processes using the same file.
@@ -65,9 +68,11 @@ from superbrain_core.storage.base import (
 from superbrain_core.storage.run_lock import DEFAULT_RUN_LOCK_TTL, RunLock, file_lock
 from superbrain_core.storage.sqlite import outbox, reads, work
 from superbrain_core.storage.sqlite import search as sqlite_search
+from superbrain_core.storage.sqlite.batch_capture import capture_batch
 from superbrain_core.storage.sqlite.capture import capture_one, insert_bot_response
 from superbrain_core.storage.sqlite.chains import chain_id_of_message
 from superbrain_core.storage.sqlite.connection import (
+    BUSY_TIMEOUT_MS,
     Checkpointer,
     connect,
     is_in_memory,
@@ -85,6 +90,11 @@ from superbrain_core.storage.sqlite.rows import update_conflict as _update_confl
 from superbrain_core.storage.sqlite.rows import utcnow as _now
 
 T = TypeVar("T")
+
+#: Writes of at most this many items may run on the event loop's thread (see ``_run``).
+SHORT_WRITE = 4
+#: What :meth:`SqliteStore._transaction` returns when the write lock is taken.
+_BUSY = object()
 
 TABLES = (
     "raw_updates",
@@ -119,6 +129,7 @@ class SqliteStore(OutboxMethods, Store):
         # safe for concurrent use, and a single writer is SQLite's model anyway.
         self._limiter = anyio.CapacityLimiter(1)
         self._checkpointer: Checkpointer | None = None
+        self._inline_writes = self._synchronous in {"OFF", "NORMAL"} and not read_only
 
     @classmethod
     def from_url(
@@ -164,39 +175,87 @@ class SqliteStore(OutboxMethods, Store):
 
     # -- plumbing --------------------------------------------------------------
 
-    async def _run(self, fn: Callable[[sqlite3.Connection], T], *, write: bool) -> T:
-        """Run ``fn`` in the store's thread, inside one transaction."""
+    async def _run(
+        self, fn: Callable[[sqlite3.Connection], T], *, write: bool, short: bool = False
+    ) -> T:
+        """Run ``fn`` in the store's thread, inside one transaction.
+
+        ``short``: a write of a few rows (one live capture) runs right here on the
+        event loop's thread when the connection is idle and no other process holds
+        the write lock. Handing it to a worker thread and back costs more than the
+        write itself (measured on a busy 2-core machine: the transaction takes
+        0.07 ms at the median and 0.24 ms at p99, the round trip through the
+        thread 0.2 ms at the median and 2-5 ms at p99, waiting for the scheduler
+        to run the woken threads). It never waits here: a busy lock or connection
+        sends it to the thread as before. Not with ``synchronous=FULL``/``EXTRA``,
+        whose commits wait for the disk.
+        """
         if self._conn is None:
             raise StorageError(
                 "store is not open (use `async with store:` or `await store.open()`)"
             )
         conn = self._conn
-
-        def call() -> T:
+        if short and write and self._inline_writes:
             try:
-                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                self._limiter.acquire_nowait()
+            except anyio.WouldBlock:
+                pass
+            else:
                 try:
-                    result = fn(conn)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    # Also after a failed COMMIT: a connection left inside a
-                    # transaction would refuse every later BEGIN.
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
-                if write and self._checkpointer is not None:
-                    self._checkpointer.note_write()
-                return result
-            except sqlite3.OperationalError as exc:
-                if "locked" in str(exc) or "busy" in str(exc):
-                    raise TransientStorageError(f"SQLite busy: {exc}") from exc
-                raise StorageError(f"SQLite error: {exc}") from exc
-            except (sqlite3.IntegrityError, sqlite3.DataError) as exc:
-                raise PermanentStorageError(f"SQLite refused the data: {exc}") from exc
-            except sqlite3.DatabaseError as exc:
-                raise StorageError(f"SQLite error: {exc}") from exc
+                    inline = self._transaction(conn, fn, write=True, wait=False)
+                finally:
+                    self._limiter.release()
+                if inline is not _BUSY:
+                    return cast(T, inline)
+        return await anyio.to_thread.run_sync(
+            lambda: cast(T, self._transaction(conn, fn, write=write, wait=True)),
+            limiter=self._limiter,
+        )
 
-        return await anyio.to_thread.run_sync(call, limiter=self._limiter)
+    def _transaction(
+        self,
+        conn: sqlite3.Connection,
+        fn: Callable[[sqlite3.Connection], T],
+        *,
+        write: bool,
+        wait: bool,
+    ) -> T | object:
+        """``fn`` in one transaction, SQLite errors mapped to ours. ``wait=False``: when
+        another connection holds the write lock, :data:`_BUSY` at once instead of
+        waiting up to the busy timeout."""
+        try:
+            if wait:
+                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            else:
+                conn.execute("PRAGMA busy_timeout=0")
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                except sqlite3.OperationalError as exc:
+                    if "locked" in str(exc) or "busy" in str(exc):
+                        return _BUSY
+                    raise
+                finally:
+                    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            try:
+                result = fn(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                # Also after a failed COMMIT: a connection left inside a
+                # transaction would refuse every later BEGIN.
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            if write and self._checkpointer is not None:
+                self._checkpointer.note_write()
+            return result
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise TransientStorageError(f"SQLite busy: {exc}") from exc
+            raise StorageError(f"SQLite error: {exc}") from exc
+        except (sqlite3.IntegrityError, sqlite3.DataError) as exc:
+            raise PermanentStorageError(f"SQLite refused the data: {exc}") from exc
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(f"SQLite error: {exc}") from exc
 
     # -- capture ---------------------------------------------------------------
 
@@ -224,6 +283,10 @@ class SqliteStore(OutboxMethods, Store):
 
         def write(conn: sqlite3.Connection) -> list[CaptureResult | BotResponse]:
             now = _ts(_now())
+            captures = [item for item in items if isinstance(item, NormalizedUpdate)]
+            if len(captures) == len(items):
+                # Updates only (every capture and ingest): plainly new ones set-wise.
+                return list(capture_batch(conn, captures, opts, now))
             return [
                 insert_bot_response(conn, item)
                 if isinstance(item, BotResponseIn)
@@ -231,7 +294,7 @@ class SqliteStore(OutboxMethods, Store):
                 for item in items
             ]
 
-        return await self._run(write, write=True)
+        return await self._run(write, write=True, short=len(items) <= SHORT_WRITE)
 
     async def import_messages(
         self, messages: Sequence[ImportedMessage], options: CaptureOptions | None = None
