@@ -44,6 +44,15 @@ BEGIN
 END
 $$;
 
+-- A statement that indexes its own rows set-based (superbrain_capture_new) says so
+-- with the transaction-local setting superbrain.search_by_capture; a WHEN clause,
+-- checked as each row is inserted, so those rows cost no trigger call.
+CREATE OR REPLACE TRIGGER superbrain_search_message_insert
+    AFTER INSERT ON raw_messages
+    FOR EACH ROW
+    WHEN (current_setting('superbrain.search_by_capture', true) IS DISTINCT FROM 'on')
+    EXECUTE FUNCTION superbrain_search_on_message_insert();
+
 CREATE OR REPLACE FUNCTION superbrain_search_on_file_insert()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -344,6 +353,7 @@ BEGIN
         RETURN;
     END IF;
 
+    PERFORM set_config('superbrain.search_by_capture', 'on', true);
     RETURN QUERY
     WITH item AS MATERIALIZED (
         SELECT t.n, t.item, t.item -> 'message' AS msg,
@@ -385,7 +395,20 @@ BEGIN
                coalesce(s.msg ->> 'content_hash', '')
         FROM stored s WHERE s.has_msg ORDER BY s.n
         ON CONFLICT DO NOTHING
-        RETURNING m.id, m.chat_id, m.message_id
+        RETURNING m.id, m.chat_id, m.message_id, m.message_text
+    ), searchable AS (
+        -- What superbrain_search_on_message_insert does per row (the trigger lets
+        -- this statement's rows pass: superbrain.search_by_capture).
+        INSERT INTO message_search AS s
+            (chat_id, message_id, raw_message_id, version, body_tsv)
+        SELECT m.chat_id, m.message_id, m.id, 1, superbrain_search_vector(m.message_text)
+        FROM messages m
+        ON CONFLICT (chat_id, message_id) DO UPDATE
+        SET raw_message_id = EXCLUDED.raw_message_id,
+            version = EXCLUDED.version,
+            body_tsv = EXCLUDED.body_tsv,
+            bot_response_id = NULL
+        WHERE s.raw_message_id IS NULL OR s.version <= EXCLUDED.version
     ), files AS (
         INSERT INTO raw_files AS f
             (user_id, message_id, file_type, file_name, file_size, raw_metadata,
@@ -423,6 +446,7 @@ BEGIN
      AND m.message_id = (s.msg ->> 'message_id')::bigint
     LEFT JOIN file_ids fi ON fi.chat_id = m.chat_id AND fi.message_id = m.message_id
     ORDER BY s.n;
+    PERFORM set_config('superbrain.search_by_capture', 'off', true);
 END
 $$;
 
@@ -447,15 +471,21 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     v_results := array_fill(NULL::jsonb, ARRAY[jsonb_array_length(p_items)]);
-    FOR v_done IN SELECT d.n, d.result FROM superbrain_capture_new(p_items, v_now) AS d LOOP
-        IF v_done.result IS NULL THEN
-            -- Only a writer that does not take the message lock (an older version of
-            -- this function) can get here: let the caller retry the batch.
-            RAISE EXCEPTION 'superbrain_capture_many: item % changed meanwhile', v_done.n
-                USING ERRCODE = 'serialization_failure';
-        END IF;
-        v_results[v_done.n] := v_done.result;
-    END LOOP;
+    -- A few items (one capture, a small group commit of the bot) go the per-item
+    -- way: the set-based statements are planned on each call (their sizes vary
+    -- too much for one plan), which costs more than it saves below 16 items.
+    IF cardinality(v_results) >= 16 THEN
+        FOR v_done IN SELECT d.n, d.result FROM superbrain_capture_new(p_items, v_now) AS d
+        LOOP
+            IF v_done.result IS NULL THEN
+                -- Only a writer that does not take the message lock (an older version
+                -- of this function) can get here: let the caller retry the batch.
+                RAISE EXCEPTION 'superbrain_capture_many: item % changed meanwhile', v_done.n
+                    USING ERRCODE = 'serialization_failure';
+            END IF;
+            v_results[v_done.n] := v_done.result;
+        END LOOP;
+    END IF;
     FOR v_item IN
         SELECT t.n, t.item FROM jsonb_array_elements(p_items) WITH ORDINALITY AS t(item, n)
         ORDER BY t.n
