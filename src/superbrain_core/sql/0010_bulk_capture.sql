@@ -46,12 +46,20 @@ $$;
 
 -- A statement that indexes its own rows set-based (superbrain_capture_new) says so
 -- with the transaction-local setting superbrain.search_by_capture; a WHEN clause,
--- checked as each row is inserted, so those rows cost no trigger call.
+-- checked as each row is inserted, so those rows cost no trigger call (messages
+-- here, files below).
 CREATE OR REPLACE TRIGGER superbrain_search_message_insert
     AFTER INSERT ON raw_messages
     FOR EACH ROW
     WHEN (current_setting('superbrain.search_by_capture', true) IS DISTINCT FROM 'on')
     EXECUTE FUNCTION superbrain_search_on_message_insert();
+
+CREATE OR REPLACE TRIGGER superbrain_search_file_insert
+    AFTER INSERT ON raw_files
+    FOR EACH ROW
+    WHEN (NEW.file_name IS NOT NULL
+          AND current_setting('superbrain.search_by_capture', true) IS DISTINCT FROM 'on')
+    EXECUTE FUNCTION superbrain_search_on_file_insert();
 
 CREATE OR REPLACE FUNCTION superbrain_search_on_file_insert()
 RETURNS trigger
@@ -71,6 +79,55 @@ BEGIN
 END
 $$;
 
+
+-- == a chain's note, its plans kept ==============================================
+
+-- 0008's superbrain_chain_note, the same writes: the root's text, or the reply's
+-- entry in Telegram's order among the others. superbrain_sorted_replies (a SQL
+-- function, never inlined) is called as a plain expression rather than inside
+-- the UPDATE, where it was parsed and planned again on every call; the row is
+-- read under FOR UPDATE, so the read-modify-write stays one step.
+CREATE OR REPLACE FUNCTION superbrain_chain_note(
+    p_chain uuid, p_message bigint, p_msg jsonb, p_now timestamptz)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SECURITY INVOKER
+SET search_path = public, pg_temp
+AS $$
+DECLARE
+    v_entry   jsonb := jsonb_build_object(
+        'message_id', p_message, 'text', p_msg -> 'message_text',
+        'date', p_msg -> 'message_date', 'user_id', p_msg -> 'user_id',
+        'reply_to_message_id', p_msg -> 'reply_to_message_id',
+        'reply_to_text', p_msg -> 'reply_to_text');
+    v_root    bigint;
+    v_replies jsonb;
+    v_others  jsonb;
+BEGIN
+    SELECT c.original_message_id, c.replies INTO v_root, v_replies
+    FROM message_chains c WHERE c.chain_id = p_chain
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    IF v_root = p_message THEN
+        UPDATE message_chains AS c SET
+            original_text = p_msg ->> 'message_text',
+            user_id = coalesce(c.user_id, (p_msg ->> 'user_id')::bigint),
+            updated_at = p_now
+        WHERE c.chain_id = p_chain;
+        RETURN;
+    END IF;
+    SELECT coalesce(jsonb_agg(r.e), '[]'::jsonb) INTO v_others
+    FROM jsonb_array_elements(CASE WHEN jsonb_typeof(v_replies) = 'array' THEN v_replies
+                                   ELSE '[]'::jsonb END) AS r(e)
+    WHERE r.e -> 'message_id' IS DISTINCT FROM to_jsonb(p_message);
+    v_replies := superbrain_sorted_replies(v_others || jsonb_build_array(v_entry));
+    UPDATE message_chains SET replies = v_replies, updated_at = p_now
+    WHERE chain_id = p_chain;
+END
+$$;
 
 -- == one item, as 0008 did it ===================================================
 
@@ -281,18 +338,22 @@ DECLARE
     v_new        bigint[];
     v_lost       bigint;
 BEGIN
-    -- What the batch alone says.
+    -- What the batch alone says (only the few fields it needs travel through the
+    -- sorts, not the items).
     WITH item AS (
         SELECT t.n, coalesce((t.item ->> 'bot_id')::bigint, 0) AS bot,
-               (t.item ->> 'update_id')::bigint AS update_id, t.item -> 'message' AS msg,
-               coalesce(jsonb_typeof(t.item -> 'message') = 'object', false) AS has_msg
+               (t.item ->> 'update_id')::bigint AS update_id,
+               coalesce(jsonb_typeof(t.item -> 'message') = 'object', false) AS has_msg,
+               t.item -> 'message' AS msg
         FROM jsonb_array_elements(p_items) WITH ORDINALITY AS t(item, n)
     ), keyed AS (
-        SELECT i.*,
+        SELECT i.n, i.bot, i.update_id, i.has_msg,
                CASE WHEN i.has_msg THEN (i.msg ->> 'chat_id')::bigint END AS chat,
                CASE WHEN i.has_msg THEN (i.msg ->> 'message_id')::bigint END AS message,
+               CASE WHEN i.has_msg THEN (i.msg ->> 'reply_to_message_id')::bigint END AS target,
                i.has_msg AND coalesce((i.msg ->> 'is_clarification')::boolean, false)
-                   AND i.msg ->> 'reply_to_message_id' IS NOT NULL AS clarifies
+                   AND i.msg ->> 'reply_to_message_id' IS NOT NULL AS clarifies,
+               i.has_msg AND i.msg ->> 'business_connection_id' IS NOT NULL AS in_business
         FROM item i
     ), ranked AS (
         SELECT k.*,
@@ -303,13 +364,11 @@ BEGIN
     ), targets AS (
         -- Where a clarification may root a chain: the message it replies to, or
         -- the user message a bot message it replies to answered.
-        SELECT k.n, k.chat, (k.msg ->> 'reply_to_message_id')::bigint AS message
-        FROM keyed k WHERE k.clarifies
+        SELECT k.n, k.chat, k.target AS message FROM keyed k WHERE k.clarifies
         UNION ALL
         SELECT k.n, k.chat, b.related_user_message_id
         FROM keyed k
-        JOIN bot_responses b
-          ON b.chat_id = k.chat AND b.message_id = (k.msg ->> 'reply_to_message_id')::bigint
+        JOIN bot_responses b ON b.chat_id = k.chat AND b.message_id = k.target
         WHERE k.clarifies AND b.related_user_message_id IS NOT NULL
     ), first_target AS (
         SELECT t.chat, t.message, min(t.n) AS n FROM targets t GROUP BY t.chat, t.message
@@ -319,8 +378,7 @@ BEGIN
     LEFT JOIN first_target f ON r.has_msg AND f.chat = r.chat AND f.message = r.message
     WHERE r.update_rank = 1
       AND (NOT r.has_msg
-           OR (r.key_rank = 1 AND NOT r.clarifies
-               AND r.msg ->> 'business_connection_id' IS NULL
+           OR (r.key_rank = 1 AND NOT r.clarifies AND NOT r.in_business
                AND (f.n IS NULL OR f.n > r.n)));
 
     -- The messages' locks, then what the database holds.
@@ -396,19 +454,6 @@ BEGIN
         FROM stored s WHERE s.has_msg ORDER BY s.n
         ON CONFLICT DO NOTHING
         RETURNING m.id, m.chat_id, m.message_id, m.message_text
-    ), searchable AS (
-        -- What superbrain_search_on_message_insert does per row (the trigger lets
-        -- this statement's rows pass: superbrain.search_by_capture).
-        INSERT INTO message_search AS s
-            (chat_id, message_id, raw_message_id, version, body_tsv)
-        SELECT m.chat_id, m.message_id, m.id, 1, superbrain_search_vector(m.message_text)
-        FROM messages m
-        ON CONFLICT (chat_id, message_id) DO UPDATE
-        SET raw_message_id = EXCLUDED.raw_message_id,
-            version = EXCLUDED.version,
-            body_tsv = EXCLUDED.body_tsv,
-            bot_response_id = NULL
-        WHERE s.raw_message_id IS NULL OR s.version <= EXCLUDED.version
     ), files AS (
         INSERT INTO raw_files AS f
             (user_id, message_id, file_type, file_name, file_size, raw_metadata,
@@ -426,10 +471,34 @@ BEGIN
         WHERE s.has_msg
         ORDER BY s.n, x.k
         ON CONFLICT (chat_id, message_id, file_key) DO NOTHING
-        RETURNING f.id, f.chat_id, f.message_id
+        RETURNING f.id, f.chat_id, f.message_id, f.file_name
     ), file_ids AS (
-        SELECT f.chat_id, f.message_id, jsonb_agg(f.id ORDER BY f.id) AS ids
+        SELECT f.chat_id, f.message_id, jsonb_agg(f.id ORDER BY f.id) AS ids,
+               string_agg(f.file_name, ' ' ORDER BY f.id) AS names
         FROM files f GROUP BY f.chat_id, f.message_id
+    ), searchable AS (
+        -- What the search triggers do per row (they let this statement's rows
+        -- pass: superbrain.search_by_capture): the message's terms, and its file
+        -- names' appended (the terms of names joined by a space are the union of
+        -- each name's terms).
+        INSERT INTO message_search AS s
+            (chat_id, message_id, raw_message_id, version, body_tsv, files_tsv)
+        SELECT m.chat_id, m.message_id, m.id, 1, superbrain_search_vector(m.message_text),
+               CASE WHEN fi.names IS NULL THEN ''::tsvector
+                    ELSE superbrain_search_vector(fi.names) END
+        FROM messages m
+        LEFT JOIN file_ids fi ON fi.chat_id = m.chat_id AND fi.message_id = m.message_id
+        ON CONFLICT (chat_id, message_id) DO UPDATE
+        SET raw_message_id = CASE WHEN s.raw_message_id IS NULL OR s.version <= EXCLUDED.version
+                                  THEN EXCLUDED.raw_message_id ELSE s.raw_message_id END,
+            version = CASE WHEN s.raw_message_id IS NULL OR s.version <= EXCLUDED.version
+                           THEN EXCLUDED.version ELSE s.version END,
+            body_tsv = CASE WHEN s.raw_message_id IS NULL OR s.version <= EXCLUDED.version
+                            THEN EXCLUDED.body_tsv ELSE s.body_tsv END,
+            bot_response_id = CASE WHEN s.raw_message_id IS NULL
+                                        OR s.version <= EXCLUDED.version
+                                   THEN NULL ELSE s.bot_response_id END,
+            files_tsv = s.files_tsv || EXCLUDED.files_tsv
     )
     SELECT s.n,
            CASE WHEN NOT s.has_msg THEN '{"outcome": "new"}'::jsonb
