@@ -1,18 +1,21 @@
 -- 0010: bulk capture at set speed (issue 17).
 --
--- Measured on the bench's 20,000-update mix (docs/performance.md): the time went
--- to the per-row search trigger and to the per-item loop of
--- superbrain_capture_many.
+-- Profiled on the bench's 20,000-update mix (track_functions, auto_explain; see
+-- docs/storage.md): the time went to the per-row search trigger and to the
+-- per-item loop of superbrain_capture_many.
 --
--- * Search triggers: superbrain_search_vector is a SQL function with its own
---   search_path, so it is never inlined; called inside the trigger's INSERT it
---   was parsed and planned again for every row (about 120 us of the 150 us a row
---   cost). Computed first, as a plain PL/pgSQL expression, its plan is kept for
---   the session (about 20 us). Same rows, same terms.
--- * superbrain_capture_many stores the plainly new items of a batch with a few
---   set-based statements (see superbrain_capture_new below for which those are
---   and why the result is the per-item one) and the rest, in batch order, with
---   the per-item steps of 0008, now superbrain_capture_one.
+-- * superbrain_capture_many stores the plainly new items of a batch of 16 or
+--   more with one set-based statement per table (superbrain_capture_new below
+--   says which those are and why the rows are the per-item ones) and the rest,
+--   in batch order, with 0008's per-item steps, now superbrain_capture_one.
+-- * That statement indexes its own rows for search; the row triggers let them
+--   pass (a WHEN clause on the transaction-local superbrain.search_by_capture).
+-- * SQL functions pin their search_path, so they are never inlined; called
+--   inside a statement that runs once per row (the search triggers' INSERT,
+--   superbrain_chain_note's UPDATE) they were parsed and planned again on every
+--   call: about 120 us of the 150 us a row's search entry cost, 120 us of a
+--   chain note. Called as plain PL/pgSQL expressions they are planned once per
+--   transaction. Same rows, same terms.
 --
 -- Names and argument contracts are unchanged (the Supabase store calls the same
 -- functions through rpc). Additive and idempotent (CREATE OR REPLACE);
@@ -336,7 +339,6 @@ AS $$
 DECLARE
     v_candidates bigint[];
     v_new        bigint[];
-    v_lost       bigint;
 BEGIN
     -- What the batch alone says (only the few fields it needs travel through the
     -- sorts, not the items).
