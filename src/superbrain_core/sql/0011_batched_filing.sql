@@ -1,0 +1,432 @@
+-- 0011: the analyzer's filing in sets (issue 17).
+--
+-- A first night over a backlog files thousands of messages that nothing has
+-- filed before; 0003's superbrain_apply_placements did that one placement at a
+-- time (a dozen statements each, every one planned anew). Now:
+--
+-- * superbrain_apply_placements files such fresh placements with a few set-based
+--   statements per call and hands the rest to superbrain_apply_placements_each,
+--   which is 0003's loop unchanged under a new name;
+-- * superbrain_work_contexts finds a chain's members by the chain index alone
+--   (0008's version let the planner, without statistics after a bulk load, AND it
+--   with the whole chat's index for every chained message);
+-- * superbrain_renew_claims skips rows a concurrent placement holds: those are
+--   being settled, and waiting for them while the placement waits for rows the
+--   heartbeat holds was a deadlock (retried, but a lost second each time).
+
+SET search_path = public, pg_temp;
+
+-- 0003's superbrain_apply_placements, unchanged but for its name: placements
+-- one at a time, each advisory-locked, in (chat_id, message_id) order.
+CREATE OR REPLACE FUNCTION superbrain_apply_placements_each(
+    p_placements jsonb, p_run_id bigint, p_now timestamptz)
+RETURNS jsonb
+LANGUAGE plpgsql
+VOLATILE
+SECURITY INVOKER
+SET search_path = public, pg_temp
+-- PL/pgSQL caches a generic plan per statement for the connection's lifetime; made
+-- while routing_log was nearly empty it is a sequential scan, and a first large
+-- backlog then costs a scan per placement. Planning each time is cheap beside that.
+SET plan_cache_mode = force_custom_plan
+AS $$
+DECLARE
+    item        record;
+    p           jsonb;
+    v_chat      bigint;
+    v_msg       bigint;
+    v_dest      text;
+    v_cols      text[];
+    v_current   routing_log%ROWTYPE;
+    v_record    bigint;
+    v_changed   boolean;
+    v_verdict   boolean;
+    v_outcome   text;
+    v_previous  text;
+    v_results   jsonb[] := ARRAY[]::jsonb[];
+    v_ids       bigint[];
+    v_members   bigint[];
+    v_member    bigint;
+    v_absorbed  record;
+BEGIN
+    FOR item IN
+        SELECT e.value AS p, e.ord FROM jsonb_array_elements(p_placements) WITH ORDINALITY
+            AS e(value, ord)
+        ORDER BY (e.value->>'chat_id')::bigint, (e.value->>'message_id')::bigint, e.ord
+    LOOP
+        p := item.p;
+        v_chat := (p->>'chat_id')::bigint;
+        v_msg := (p->>'message_id')::bigint;
+        v_dest := p->>'destination';
+        v_cols := superbrain_routing_columns(v_dest);
+        IF v_dest IS DISTINCT FROM 'none' AND v_cols IS NULL THEN
+            RAISE EXCEPTION 'unknown destination %', v_dest
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        PERFORM pg_advisory_xact_lock(hashtextextended(format('superbrain:%s:%s', v_chat, v_msg), 0));
+        SELECT * INTO v_current FROM routing_log l
+        WHERE l.chat_id = v_chat AND l.message_id = v_msg AND l.superseded_at IS NULL;
+        v_previous := v_current.destination;
+        v_record := NULL;
+        v_changed := false;
+        v_verdict := true;
+
+        IF v_current.id IS NULL THEN
+            v_outcome := 'placed';
+            IF v_dest <> 'none' THEN
+                v_record := superbrain_insert_record(p, p_now);
+            END IF;
+        ELSIF v_current.input_version > (p->>'input_version')::bigint THEN
+            v_outcome := 'stale';
+            v_record := v_current.record_id;
+            v_verdict := false;
+        ELSIF v_current.destination = v_dest THEN
+            v_record := v_current.record_id;
+            IF v_dest <> 'none' THEN
+                IF v_record IS NULL OR NOT superbrain_record_exists(v_dest, v_record) THEN
+                    -- The owner deleted the row by hand: file it again.
+                    v_record := superbrain_insert_record(p, p_now);
+                    v_changed := true;
+                ELSE
+                    v_changed := superbrain_update_record(p, v_record, p_now);
+                END IF;
+            END IF;
+            v_verdict := v_changed
+                OR v_current.classifier IS DISTINCT FROM p->>'classifier'
+                OR v_current.classifier_version IS DISTINCT FROM p->>'classifier_version'
+                OR v_current.classification IS DISTINCT FROM p->'classification';
+            v_outcome := CASE WHEN v_changed THEN 'updated' ELSE 'unchanged' END;
+            IF NOT v_verdict THEN
+                UPDATE routing_log SET input_version = greatest(input_version,
+                                                                (p->>'input_version')::bigint)
+                WHERE id = v_current.id;
+            END IF;
+        ELSE
+            v_outcome := 'moved';
+            PERFORM superbrain_delete_record(v_current.destination, v_current.record_id);
+            IF v_dest <> 'none' THEN
+                v_record := superbrain_insert_record(p, p_now);
+            END IF;
+        END IF;
+
+        IF v_verdict THEN
+            IF v_current.id IS NOT NULL THEN
+                UPDATE routing_log SET superseded_at = p_now WHERE id = v_current.id;
+            END IF;
+            INSERT INTO routing_log (raw_message_id, chat_id, message_id, destination,
+                record_id, classification, classifier, classifier_version, confidence,
+                input_version, run_id, created_at)
+            VALUES ((p->>'raw_message_id')::bigint, v_chat, v_msg, v_dest, v_record,
+                p->'classification', p->>'classifier', p->>'classifier_version',
+                (p->>'confidence')::double precision, (p->>'input_version')::bigint,
+                p_run_id, p_now);
+        END IF;
+
+        -- The chain's other messages: out of any place they were filed in on their
+        -- own (a root that arrived after its reply), and their raw rows this
+        -- verdict has seen settled too.
+        SELECT coalesce(array_agg(x::bigint), ARRAY[]::bigint[]) INTO v_members
+        FROM jsonb_array_elements_text(coalesce(p->'member_ids', '[]'::jsonb)) x;
+        IF v_outcome <> 'stale' THEN
+            -- One equality lookup per member: a join or `= ANY` lets the planner,
+            -- misled by stale statistics, scan the whole chat's log per placement.
+            FOREACH v_member IN ARRAY v_members LOOP
+                SELECT l.id, l.destination, l.record_id INTO v_absorbed FROM routing_log l
+                WHERE l.chat_id = v_chat AND l.message_id = v_member
+                  AND l.superseded_at IS NULL;
+                CONTINUE WHEN NOT FOUND;
+                PERFORM superbrain_delete_record(v_absorbed.destination, v_absorbed.record_id);
+                UPDATE routing_log SET superseded_at = p_now WHERE id = v_absorbed.id;
+            END LOOP;
+        END IF;
+        FOREACH v_member IN ARRAY (v_members || v_msg) LOOP
+            UPDATE raw_messages
+            SET is_processed = true, processed_at = p_now, claimed_by = NULL,
+                claim_expires_at = NULL, next_attempt_at = NULL
+            WHERE chat_id = v_chat AND message_id = v_member
+              AND id <= (p->>'input_version')::bigint AND NOT is_processed;
+        END LOOP;
+
+        SELECT array_agg(x::bigint) INTO v_ids
+        FROM jsonb_array_elements_text(coalesce(p->'processed_ids', '[]'::jsonb)) x;
+        IF v_ids IS NOT NULL THEN
+            UPDATE raw_messages
+            SET is_processed = true, processed_at = p_now, claimed_by = NULL,
+                claim_expires_at = NULL, next_attempt_at = NULL
+            WHERE id = ANY (v_ids);
+        END IF;
+
+        v_results[item.ord] := jsonb_build_object(
+            'outcome', v_outcome, 'destination', v_dest, 'record_id', v_record,
+            'previous_destination', v_previous);
+    END LOOP;
+    RETURN to_jsonb(v_results);
+END
+$$;
+
+-- Apply placements and mark their raw rows processed, in one transaction, with
+-- the contract of 0003's version (same payload, one result per placement in
+-- input order). What changed is how: every message of the call is locked up
+-- front (advisory locks taken in (chat_id, message_id) order, so two calls
+-- never deadlock on each other), and the placements that cannot interact with
+-- anything -- a message filed for the first time, alone in the call, whose chain
+-- members are neither filed nor placed in the same call -- are filed with a few
+-- set-based statements: one INSERT per destination table, one into
+-- routing_log, one UPDATE that settles their raw rows. That is what a first
+-- night over a backlog is made of. Everything else (updates, moves, stale
+-- verdicts, absorbed members, a message placed twice in one call) goes through
+-- superbrain_apply_placements_each, the per-placement loop, after them; the two
+-- sets share no message, so the order between them changes nothing.
+CREATE OR REPLACE FUNCTION superbrain_apply_placements(
+    p_placements jsonb, p_run_id bigint, p_now timestamptz)
+RETURNS jsonb
+LANGUAGE plpgsql
+VOLATILE
+SECURITY INVOKER
+SET search_path = public, pg_temp
+-- A handful of statements per call, so planning each with the call's own arrays
+-- costs little and never leaves a generic plan made while the tables were empty.
+SET plan_cache_mode = force_custom_plan
+AS $$
+DECLARE
+    v_fresh    bigint[];
+    v_valid    text[];
+    v_dest     text;
+    v_cols     text[];
+    v_found    jsonb;
+    v_records  jsonb := '{}'::jsonb;
+    v_rest     jsonb;
+    v_rest_ord bigint[];
+    v_done     jsonb := '[]'::jsonb;
+BEGIN
+    IF p_placements IS NULL OR jsonb_array_length(p_placements) = 0 THEN
+        RETURN '[]'::jsonb;
+    END IF;
+
+    PERFORM pg_advisory_xact_lock(
+        hashtextextended(format('superbrain:%s:%s', k.chat_id, k.message_id), 0))
+    FROM (SELECT DISTINCT (e->>'chat_id')::bigint AS chat_id,
+                          (e->>'message_id')::bigint AS message_id
+          FROM jsonb_array_elements(p_placements) e
+          ORDER BY 1, 2) k;
+
+    -- The destinations the call names that the whitelist knows (checked once per
+    -- name: superbrain_routing_columns is not inlined, so a call per row costs).
+    SELECT coalesce(array_agg(d.name), ARRAY[]::text[]) INTO v_valid
+    FROM (SELECT DISTINCT e->>'destination' AS name
+          FROM jsonb_array_elements(p_placements) e) d
+    WHERE d.name = 'none' OR superbrain_routing_columns(d.name) IS NOT NULL;
+
+    -- Which placements are fresh (read after the locks, so no other run's filing
+    -- of the same messages can slip in between).
+    WITH items AS (
+        SELECT x.ord, (x.e->>'chat_id')::bigint AS chat_id,
+               (x.e->>'message_id')::bigint AS message_id,
+               x.e->>'destination' AS dest,
+               ARRAY(SELECT y::bigint FROM jsonb_array_elements_text(
+                         coalesce(x.e->'member_ids', '[]'::jsonb)) y) AS members
+        FROM jsonb_array_elements(p_placements) WITH ORDINALITY AS x(e, ord)
+    ), member_keys AS (
+        SELECT DISTINCT i.chat_id, m.id AS message_id FROM items i, unnest(i.members) AS m(id)
+    ), keyed AS (
+        SELECT i.*, count(*) OVER (PARTITION BY i.chat_id, i.message_id) AS n FROM items i
+    )
+    SELECT coalesce(array_agg(k.ord ORDER BY k.ord), ARRAY[]::bigint[]) INTO v_fresh
+    FROM keyed k
+    WHERE k.n = 1
+      AND k.dest = ANY (v_valid)
+      AND NOT EXISTS (SELECT 1 FROM member_keys f
+                      WHERE f.chat_id = k.chat_id AND f.message_id = k.message_id)
+      AND NOT EXISTS (SELECT 1 FROM unnest(k.members) AS m(id)
+                      JOIN items o ON o.chat_id = k.chat_id AND o.message_id = m.id)
+      AND NOT EXISTS (SELECT 1 FROM routing_log l
+                      WHERE l.chat_id = k.chat_id AND l.message_id = k.message_id
+                        AND l.superseded_at IS NULL)
+      AND NOT EXISTS (SELECT 1 FROM unnest(k.members) AS m(id)
+                      CROSS JOIN LATERAL (
+                          SELECT 1 FROM routing_log l
+                          WHERE l.chat_id = k.chat_id AND l.message_id = m.id
+                            AND l.superseded_at IS NULL OFFSET 0) filed);
+
+    IF cardinality(v_fresh) > 0 THEN
+        -- One INSERT per destination table; columns typed by the table itself, as
+        -- superbrain_insert_record does.
+        FOR v_dest IN
+            SELECT DISTINCT x.e->>'destination'
+            FROM jsonb_array_elements(p_placements) WITH ORDINALITY AS x(e, ord)
+            WHERE x.ord = ANY (v_fresh) AND x.e->>'destination' <> 'none'
+        LOOP
+            v_cols := superbrain_routing_columns(v_dest);
+            EXECUTE format(
+                'WITH ins AS (INSERT INTO %1$I (raw_message_id, chat_id, message_id, %2$s,'
+                ' created_at, updated_at)'
+                ' SELECT (x.e->>''raw_message_id'')::bigint, (x.e->>''chat_id'')::bigint,'
+                ' (x.e->>''message_id'')::bigint, %3$s, $3, $3'
+                ' FROM jsonb_array_elements($1) WITH ORDINALITY AS x(e, ord)'
+                ' CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$I, x.e->''values'') r'
+                ' WHERE x.ord = ANY ($2) AND x.e->>''destination'' = $4'
+                ' ORDER BY (x.e->>''chat_id'')::bigint, (x.e->>''message_id'')::bigint'
+                ' RETURNING chat_id, message_id, id)'
+                ' SELECT coalesce(jsonb_object_agg(chat_id::text || '':'' || message_id::text, id),'
+                ' ''{}''::jsonb) FROM ins',
+                v_dest,
+                (SELECT string_agg(format('%I', c), ', ') FROM unnest(v_cols) c),
+                (SELECT string_agg(CASE WHEN c = 'status' THEN 'coalesce(r.status, ''open'')'
+                                        ELSE format('r.%I', c) END, ', ')
+                 FROM unnest(v_cols) c))
+            INTO v_found
+            USING p_placements, v_fresh, p_now, v_dest;
+            v_records := v_records || v_found;
+        END LOOP;
+
+        INSERT INTO routing_log (raw_message_id, chat_id, message_id, destination,
+            record_id, classification, classifier, classifier_version, confidence,
+            input_version, run_id, created_at)
+        SELECT (x.e->>'raw_message_id')::bigint, (x.e->>'chat_id')::bigint,
+               (x.e->>'message_id')::bigint, x.e->>'destination',
+               (v_records->>(((x.e->>'chat_id')::bigint)::text || ':'
+                             || ((x.e->>'message_id')::bigint)::text))::bigint,
+               x.e->'classification', x.e->>'classifier', x.e->>'classifier_version',
+               (x.e->>'confidence')::double precision, (x.e->>'input_version')::bigint,
+               p_run_id, p_now
+        FROM jsonb_array_elements(p_placements) WITH ORDINALITY AS x(e, ord)
+        WHERE x.ord = ANY (v_fresh)
+        ORDER BY (x.e->>'chat_id')::bigint, (x.e->>'message_id')::bigint;
+
+        -- Settle what each verdict has seen (the message's and its members' rows
+        -- up to input_version) and the claimed rows it files, in one UPDATE by id.
+        -- The per-key lookups are fenced (OFFSET 0) so each is an index probe.
+        UPDATE raw_messages
+        SET is_processed = true, processed_at = p_now, claimed_by = NULL,
+            claim_expires_at = NULL, next_attempt_at = NULL
+        WHERE id = ANY (ARRAY(
+            SELECT s.id
+            FROM jsonb_array_elements(p_placements) WITH ORDINALITY AS x(e, ord)
+            CROSS JOIN LATERAL (
+                SELECT (x.e->>'message_id')::bigint AS message_id
+                UNION ALL
+                SELECT y::bigint FROM jsonb_array_elements_text(
+                    coalesce(x.e->'member_ids', '[]'::jsonb)) y) k
+            CROSS JOIN LATERAL (
+                SELECT r.id FROM raw_messages r
+                WHERE r.chat_id = (x.e->>'chat_id')::bigint AND r.message_id = k.message_id
+                  AND r.id <= (x.e->>'input_version')::bigint AND NOT r.is_processed
+                OFFSET 0) s
+            WHERE x.ord = ANY (v_fresh)
+            UNION
+            SELECT y::bigint
+            FROM jsonb_array_elements(p_placements) WITH ORDINALITY AS x(e, ord),
+                 jsonb_array_elements_text(coalesce(x.e->'processed_ids', '[]'::jsonb)) y
+            WHERE x.ord = ANY (v_fresh)));
+    END IF;
+
+    SELECT jsonb_agg(x.e ORDER BY x.ord), array_agg(x.ord ORDER BY x.ord)
+    INTO v_rest, v_rest_ord
+    FROM jsonb_array_elements(p_placements) WITH ORDINALITY AS x(e, ord)
+    WHERE NOT (x.ord = ANY (v_fresh));
+    IF v_rest IS NOT NULL THEN
+        v_done := superbrain_apply_placements_each(v_rest, p_run_id, p_now);
+    END IF;
+
+    RETURN (
+        SELECT jsonb_agg(r.result ORDER BY r.ord)
+        FROM (
+            SELECT x.ord, jsonb_build_object(
+                'outcome', 'placed', 'destination', x.e->>'destination',
+                'record_id', (v_records->>(((x.e->>'chat_id')::bigint)::text || ':'
+                                            || ((x.e->>'message_id')::bigint)::text))::bigint,
+                'previous_destination', NULL) AS result
+            FROM jsonb_array_elements(p_placements) WITH ORDINALITY AS x(e, ord)
+            WHERE x.ord = ANY (v_fresh)
+            UNION ALL
+            SELECT o.ord, d.result
+            FROM unnest(v_rest_ord) WITH ORDINALITY AS o(ord, i)
+            JOIN jsonb_array_elements(v_done) WITH ORDINALITY AS d(result, i) USING (i)
+        ) r);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION superbrain_work_contexts(p_chat_ids bigint[], p_message_ids bigint[])
+RETURNS jsonb
+LANGUAGE sql
+STABLE
+SECURITY INVOKER
+SET search_path = public, pg_temp
+AS $$
+    SELECT coalesce(jsonb_agg(ctx ORDER BY k.ord), '[]'::jsonb)
+    FROM unnest(p_chat_ids, p_message_ids) WITH ORDINALITY AS k(chat_id, message_id, ord)
+    CROSS JOIN LATERAL (
+        SELECT r.* FROM raw_messages r
+        WHERE r.chat_id = k.chat_id AND r.message_id = k.message_id
+        ORDER BY r.version DESC LIMIT 1
+    ) root
+    CROSS JOIN LATERAL (
+        SELECT coalesce(root.chain_id,
+            (SELECT x.chain_id FROM raw_messages x
+             WHERE x.chat_id = root.chat_id AND x.message_id = root.message_id
+               AND x.chain_id IS NOT NULL
+             ORDER BY x.version LIMIT 1)) AS chain_id
+    ) ch
+    CROSS JOIN LATERAL (
+        -- OFFSET 0 keeps the chain index the only way in: combined with the
+        -- (chat_id, ...) index (as the planner does without statistics, after a
+        -- bulk load) it reads the whole chat's index for every chained message.
+        SELECT coalesce(array_agg(DISTINCT y.message_id), ARRAY[]::bigint[]) AS ids
+        FROM (SELECT x.chat_id, x.message_id FROM raw_messages x
+              WHERE ch.chain_id IS NOT NULL AND x.chain_id = ch.chain_id OFFSET 0) y
+        WHERE y.chat_id = root.chat_id AND y.message_id <> root.message_id
+    ) mem
+    CROSS JOIN LATERAL (
+        SELECT jsonb_build_object(
+            'root', to_jsonb(root) || jsonb_build_object('chain_id', ch.chain_id),
+            'members', coalesce((
+                SELECT jsonb_agg(to_jsonb(m) ORDER BY m.message_date, m.message_id)
+                FROM (SELECT DISTINCT ON (x.message_id) x.* FROM raw_messages x
+                      WHERE x.chat_id = root.chat_id AND x.message_id = ANY (mem.ids)
+                      ORDER BY x.message_id, x.version DESC) m), '[]'::jsonb),
+            'bot_messages', coalesce((
+                SELECT jsonb_agg(to_jsonb(b) ORDER BY b.id) FROM bot_responses b
+                WHERE ch.chain_id IS NOT NULL AND b.chain_id = ch.chain_id), '[]'::jsonb),
+            'files', coalesce((
+                SELECT jsonb_agg(to_jsonb(f) ORDER BY f.id) FROM raw_files f
+                WHERE f.chat_id = root.chat_id AND f.message_id = root.message_id), '[]'::jsonb),
+            'placement', (
+                SELECT to_jsonb(l) FROM routing_log l
+                WHERE l.chat_id = root.chat_id AND l.message_id = root.message_id
+                  AND l.superseded_at IS NULL),
+            'input_version', (
+                SELECT max(z.id) FROM raw_messages z
+                WHERE z.chat_id = root.chat_id
+                  AND (z.message_id = root.message_id OR z.message_id = ANY (mem.ids)))
+        ) AS ctx
+    ) c;
+$$;
+
+-- The heartbeat (0009's contract): renew the worker's claims for p_lease_seconds
+-- from the server's now and mark its run alive. Rows locked by a placement in
+-- flight are skipped: it settles them (or, rolled back, the next beat renews them).
+CREATE OR REPLACE FUNCTION superbrain_renew_claims(p_worker text, p_lease_seconds double precision)
+RETURNS integer
+LANGUAGE sql
+VOLATILE
+SECURITY INVOKER
+SET search_path = public, pg_temp
+AS $$
+    WITH alive AS (
+        UPDATE batch_runs SET heartbeat_at = now()
+        WHERE worker = p_worker AND status = 'running'
+        RETURNING 1
+    ), held AS (
+        SELECT m.id FROM raw_messages m
+        WHERE m.claimed_by = p_worker AND NOT m.is_processed
+        FOR UPDATE SKIP LOCKED
+    ), extended AS (
+        UPDATE raw_messages m
+        SET claim_expires_at = now() + make_interval(secs => greatest(p_lease_seconds, 1))
+        FROM held WHERE m.id = held.id
+        RETURNING 1)
+    -- (a data-modifying WITH runs in full whether or not it is read)
+    SELECT count(*)::integer FROM extended;
+$$;
+
+SELECT superbrain_lock_down_functions();
