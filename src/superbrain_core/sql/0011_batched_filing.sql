@@ -7,9 +7,9 @@
 -- * superbrain_apply_placements files such fresh placements with a few set-based
 --   statements per call and hands the rest to superbrain_apply_placements_each,
 --   which is 0003's loop unchanged under a new name;
--- * superbrain_work_contexts finds a chain's members by the chain index alone
---   (0008's version let the planner, without statistics after a bulk load, AND it
---   with the whole chat's index for every chained message);
+-- * superbrain_work_contexts_json is superbrain_work_contexts built as json (the
+--   jsonb version re-encoded each raw update at every level it was nested in),
+--   finding a chain's members by the chain index alone;
 -- * superbrain_renew_claims skips rows a concurrent placement holds: those are
 --   being settled, and waiting for them while the placement waits for rows the
 --   heartbeat holds was a deadlock (retried, but a lost second each time).
@@ -346,14 +346,25 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION superbrain_work_contexts(p_chat_ids bigint[], p_message_ids bigint[])
-RETURNS jsonb
+-- Everything the classification of each (chat_id, message_id) may use:
+-- superbrain_work_contexts (0008) with two changes, under a name of its own
+-- because its result type differs. It is built as json, not jsonb: every jsonb
+-- level re-encodes what it nests, so the raw update of each root was encoded
+-- over again at each of four levels (a page's contexts cost more than all of its
+-- lookups); json nests text as it is. The chain any version knows is a key of
+-- its own, "chain_id", beside the root (json cannot overwrite the root's key).
+-- And a chain's members are found by the chain index alone (0008's version let
+-- the planner, without statistics after a bulk load, AND it with the whole
+-- chat's index for every chained message). 0008's function stays for callers
+-- of older versions.
+CREATE OR REPLACE FUNCTION superbrain_work_contexts_json(p_chat_ids bigint[], p_message_ids bigint[])
+RETURNS json
 LANGUAGE sql
 STABLE
 SECURITY INVOKER
 SET search_path = public, pg_temp
 AS $$
-    SELECT coalesce(jsonb_agg(ctx ORDER BY k.ord), '[]'::jsonb)
+    SELECT coalesce(json_agg(ctx ORDER BY k.ord), '[]'::json)
     FROM unnest(p_chat_ids, p_message_ids) WITH ORDINALITY AS k(chat_id, message_id, ord)
     CROSS JOIN LATERAL (
         SELECT r.* FROM raw_messages r
@@ -377,21 +388,23 @@ AS $$
         WHERE y.chat_id = root.chat_id AND y.message_id <> root.message_id
     ) mem
     CROSS JOIN LATERAL (
-        SELECT jsonb_build_object(
-            'root', to_jsonb(root) || jsonb_build_object('chain_id', ch.chain_id),
+        SELECT json_build_object(
+            'root', to_json(root),
+            -- the chain any version knows (the root's own column may be empty)
+            'chain_id', ch.chain_id,
             'members', coalesce((
-                SELECT jsonb_agg(to_jsonb(m) ORDER BY m.message_date, m.message_id)
+                SELECT json_agg(to_json(m) ORDER BY m.message_date, m.message_id)
                 FROM (SELECT DISTINCT ON (x.message_id) x.* FROM raw_messages x
                       WHERE x.chat_id = root.chat_id AND x.message_id = ANY (mem.ids)
-                      ORDER BY x.message_id, x.version DESC) m), '[]'::jsonb),
+                      ORDER BY x.message_id, x.version DESC) m), '[]'::json),
             'bot_messages', coalesce((
-                SELECT jsonb_agg(to_jsonb(b) ORDER BY b.id) FROM bot_responses b
-                WHERE ch.chain_id IS NOT NULL AND b.chain_id = ch.chain_id), '[]'::jsonb),
+                SELECT json_agg(to_json(b) ORDER BY b.id) FROM bot_responses b
+                WHERE ch.chain_id IS NOT NULL AND b.chain_id = ch.chain_id), '[]'::json),
             'files', coalesce((
-                SELECT jsonb_agg(to_jsonb(f) ORDER BY f.id) FROM raw_files f
-                WHERE f.chat_id = root.chat_id AND f.message_id = root.message_id), '[]'::jsonb),
+                SELECT json_agg(to_json(f) ORDER BY f.id) FROM raw_files f
+                WHERE f.chat_id = root.chat_id AND f.message_id = root.message_id), '[]'::json),
             'placement', (
-                SELECT to_jsonb(l) FROM routing_log l
+                SELECT to_json(l) FROM routing_log l
                 WHERE l.chat_id = root.chat_id AND l.message_id = root.message_id
                   AND l.superseded_at IS NULL),
             'input_version', (
