@@ -187,45 +187,74 @@ SET search_path = public, pg_temp
 -- A handful of statements per call, so planning each with the call's own arrays
 -- costs little and never leaves a generic plan made while the tables were empty.
 SET plan_cache_mode = force_custom_plan
+-- The planner cannot know how few rows a call's arrays unnest into; its guesses
+-- (thousands per call) crossed jit_above_cost, and compiling the settling UPDATE
+-- cost more than running it.
+SET jit = off
 AS $$
 DECLARE
-    v_fresh    bigint[];
-    v_valid    text[];
-    v_dest     text;
-    v_cols     text[];
-    v_found    jsonb;
-    v_records  jsonb := '{}'::jsonb;
-    v_rest     jsonb;
-    v_rest_ord bigint[];
-    v_done     jsonb := '[]'::jsonb;
+    -- The payload read once into one array per field (index = position in the
+    -- call): walking the jsonb again in every statement cost more than the writes.
+    v_chat      bigint[];
+    v_msg       bigint[];
+    v_raw       bigint[];
+    v_dest      text[];
+    v_values    jsonb[];
+    v_class     jsonb[];
+    v_clf       text[];
+    v_ver       text[];
+    v_conf      double precision[];
+    v_iv        bigint[];
+    v_members   jsonb[];
+    v_processed jsonb[];
+    v_fresh     bigint[];
+    v_valid     text[];
+    v_table     text;
+    v_cols      text[];
+    v_found     jsonb;
+    v_records   jsonb := '{}'::jsonb;
+    v_rest      jsonb;
+    v_rest_ord  bigint[];
+    v_done      jsonb := '[]'::jsonb;
 BEGIN
     IF p_placements IS NULL OR jsonb_array_length(p_placements) = 0 THEN
         RETURN '[]'::jsonb;
     END IF;
+    SELECT array_agg((x.e->>'chat_id')::bigint ORDER BY x.ord),
+           array_agg((x.e->>'message_id')::bigint ORDER BY x.ord),
+           array_agg((x.e->>'raw_message_id')::bigint ORDER BY x.ord),
+           array_agg(x.e->>'destination' ORDER BY x.ord),
+           array_agg(x.e->'values' ORDER BY x.ord),
+           array_agg(x.e->'classification' ORDER BY x.ord),
+           array_agg(x.e->>'classifier' ORDER BY x.ord),
+           array_agg(x.e->>'classifier_version' ORDER BY x.ord),
+           array_agg((x.e->>'confidence')::double precision ORDER BY x.ord),
+           array_agg((x.e->>'input_version')::bigint ORDER BY x.ord),
+           array_agg(coalesce(x.e->'member_ids', '[]'::jsonb) ORDER BY x.ord),
+           array_agg(coalesce(x.e->'processed_ids', '[]'::jsonb) ORDER BY x.ord)
+    INTO v_chat, v_msg, v_raw, v_dest, v_values, v_class, v_clf, v_ver, v_conf, v_iv,
+         v_members, v_processed
+    FROM jsonb_array_elements(p_placements) WITH ORDINALITY AS x(e, ord);
 
     PERFORM pg_advisory_xact_lock(
         hashtextextended(format('superbrain:%s:%s', k.chat_id, k.message_id), 0))
-    FROM (SELECT DISTINCT (e->>'chat_id')::bigint AS chat_id,
-                          (e->>'message_id')::bigint AS message_id
-          FROM jsonb_array_elements(p_placements) e
+    FROM (SELECT DISTINCT t.chat_id, t.message_id
+          FROM unnest(v_chat, v_msg) AS t(chat_id, message_id)
           ORDER BY 1, 2) k;
 
     -- The destinations the call names that the whitelist knows (checked once per
     -- name: superbrain_routing_columns is not inlined, so a call per row costs).
     SELECT coalesce(array_agg(d.name), ARRAY[]::text[]) INTO v_valid
-    FROM (SELECT DISTINCT e->>'destination' AS name
-          FROM jsonb_array_elements(p_placements) e) d
+    FROM (SELECT DISTINCT t.name FROM unnest(v_dest) AS t(name)) d
     WHERE d.name = 'none' OR superbrain_routing_columns(d.name) IS NOT NULL;
 
     -- Which placements are fresh (read after the locks, so no other run's filing
     -- of the same messages can slip in between).
     WITH items AS (
-        SELECT x.ord, (x.e->>'chat_id')::bigint AS chat_id,
-               (x.e->>'message_id')::bigint AS message_id,
-               x.e->>'destination' AS dest,
-               ARRAY(SELECT y::bigint FROM jsonb_array_elements_text(
-                         coalesce(x.e->'member_ids', '[]'::jsonb)) y) AS members
-        FROM jsonb_array_elements(p_placements) WITH ORDINALITY AS x(e, ord)
+        SELECT t.ord, t.chat_id, t.message_id, t.dest,
+               ARRAY(SELECT y::bigint FROM jsonb_array_elements_text(t.members) y) AS members
+        FROM unnest(v_chat, v_msg, v_dest, v_members) WITH ORDINALITY
+            AS t(chat_id, message_id, dest, members, ord)
     ), member_keys AS (
         SELECT DISTINCT i.chat_id, m.id AS message_id FROM items i, unnest(i.members) AS m(id)
     ), keyed AS (
@@ -251,47 +280,38 @@ BEGIN
     IF cardinality(v_fresh) > 0 THEN
         -- One INSERT per destination table; columns typed by the table itself, as
         -- superbrain_insert_record does.
-        FOR v_dest IN
-            SELECT DISTINCT x.e->>'destination'
-            FROM jsonb_array_elements(p_placements) WITH ORDINALITY AS x(e, ord)
-            WHERE x.ord = ANY (v_fresh) AND x.e->>'destination' <> 'none'
+        FOR v_table IN
+            SELECT DISTINCT v_dest[f] FROM unnest(v_fresh) AS f WHERE v_dest[f] <> 'none'
         LOOP
-            v_cols := superbrain_routing_columns(v_dest);
+            v_cols := superbrain_routing_columns(v_table);
             EXECUTE format(
                 'WITH ins AS (INSERT INTO %1$I (raw_message_id, chat_id, message_id, %2$s,'
                 ' created_at, updated_at)'
-                ' SELECT (x.e->>''raw_message_id'')::bigint, (x.e->>''chat_id'')::bigint,'
-                ' (x.e->>''message_id'')::bigint, %3$s, $3, $3'
-                ' FROM jsonb_array_elements($1) WITH ORDINALITY AS x(e, ord)'
-                ' CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$I, x.e->''values'') r'
-                ' WHERE x.ord = ANY ($2) AND x.e->>''destination'' = $4'
-                ' ORDER BY (x.e->>''chat_id'')::bigint, (x.e->>''message_id'')::bigint'
+                ' SELECT $1[f], $2[f], $3[f], %3$s, $5, $5'
+                ' FROM unnest($6) AS f CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$I, $4[f]) r'
+                ' WHERE $7[f] = $8'
+                ' ORDER BY $2[f], $3[f]'
                 ' RETURNING chat_id, message_id, id)'
                 ' SELECT coalesce(jsonb_object_agg(chat_id::text || '':'' || message_id::text, id),'
                 ' ''{}''::jsonb) FROM ins',
-                v_dest,
+                v_table,
                 (SELECT string_agg(format('%I', c), ', ') FROM unnest(v_cols) c),
                 (SELECT string_agg(CASE WHEN c = 'status' THEN 'coalesce(r.status, ''open'')'
                                         ELSE format('r.%I', c) END, ', ')
                  FROM unnest(v_cols) c))
             INTO v_found
-            USING p_placements, v_fresh, p_now, v_dest;
+            USING v_raw, v_chat, v_msg, v_values, p_now, v_fresh, v_dest, v_table;
             v_records := v_records || v_found;
         END LOOP;
 
         INSERT INTO routing_log (raw_message_id, chat_id, message_id, destination,
             record_id, classification, classifier, classifier_version, confidence,
             input_version, run_id, created_at)
-        SELECT (x.e->>'raw_message_id')::bigint, (x.e->>'chat_id')::bigint,
-               (x.e->>'message_id')::bigint, x.e->>'destination',
-               (v_records->>(((x.e->>'chat_id')::bigint)::text || ':'
-                             || ((x.e->>'message_id')::bigint)::text))::bigint,
-               x.e->'classification', x.e->>'classifier', x.e->>'classifier_version',
-               (x.e->>'confidence')::double precision, (x.e->>'input_version')::bigint,
-               p_run_id, p_now
-        FROM jsonb_array_elements(p_placements) WITH ORDINALITY AS x(e, ord)
-        WHERE x.ord = ANY (v_fresh)
-        ORDER BY (x.e->>'chat_id')::bigint, (x.e->>'message_id')::bigint;
+        SELECT v_raw[f], v_chat[f], v_msg[f], v_dest[f],
+               (v_records->>(v_chat[f]::text || ':' || v_msg[f]::text))::bigint,
+               v_class[f], v_clf[f], v_ver[f], v_conf[f], v_iv[f], p_run_id, p_now
+        FROM unnest(v_fresh) AS f
+        ORDER BY v_chat[f], v_msg[f];
 
         -- Settle what each verdict has seen (the message's and its members' rows
         -- up to input_version) and the claimed rows it files, in one UPDATE by id.
@@ -301,43 +321,37 @@ BEGIN
             claim_expires_at = NULL, next_attempt_at = NULL
         WHERE id = ANY (ARRAY(
             SELECT s.id
-            FROM jsonb_array_elements(p_placements) WITH ORDINALITY AS x(e, ord)
+            FROM unnest(v_fresh) AS f
             CROSS JOIN LATERAL (
-                SELECT (x.e->>'message_id')::bigint AS message_id
+                SELECT v_msg[f] AS message_id
                 UNION ALL
-                SELECT y::bigint FROM jsonb_array_elements_text(
-                    coalesce(x.e->'member_ids', '[]'::jsonb)) y) k
+                SELECT y::bigint FROM jsonb_array_elements_text(v_members[f]) y) k
             CROSS JOIN LATERAL (
                 SELECT r.id FROM raw_messages r
-                WHERE r.chat_id = (x.e->>'chat_id')::bigint AND r.message_id = k.message_id
-                  AND r.id <= (x.e->>'input_version')::bigint AND NOT r.is_processed
+                WHERE r.chat_id = v_chat[f] AND r.message_id = k.message_id
+                  AND r.id <= v_iv[f] AND NOT r.is_processed
                 OFFSET 0) s
-            WHERE x.ord = ANY (v_fresh)
             UNION
             SELECT y::bigint
-            FROM jsonb_array_elements(p_placements) WITH ORDINALITY AS x(e, ord),
-                 jsonb_array_elements_text(coalesce(x.e->'processed_ids', '[]'::jsonb)) y
-            WHERE x.ord = ANY (v_fresh)));
+            FROM unnest(v_fresh) AS f, jsonb_array_elements_text(v_processed[f]) y));
     END IF;
 
-    SELECT jsonb_agg(x.e ORDER BY x.ord), array_agg(x.ord ORDER BY x.ord)
-    INTO v_rest, v_rest_ord
-    FROM jsonb_array_elements(p_placements) WITH ORDINALITY AS x(e, ord)
-    WHERE NOT (x.ord = ANY (v_fresh));
-    IF v_rest IS NOT NULL THEN
+    IF cardinality(v_fresh) < cardinality(v_chat) THEN
+        SELECT jsonb_agg(x.e ORDER BY x.ord), array_agg(x.ord ORDER BY x.ord)
+        INTO v_rest, v_rest_ord
+        FROM jsonb_array_elements(p_placements) WITH ORDINALITY AS x(e, ord)
+        WHERE NOT (x.ord = ANY (v_fresh));
         v_done := superbrain_apply_placements_each(v_rest, p_run_id, p_now);
     END IF;
 
     RETURN (
         SELECT jsonb_agg(r.result ORDER BY r.ord)
         FROM (
-            SELECT x.ord, jsonb_build_object(
-                'outcome', 'placed', 'destination', x.e->>'destination',
-                'record_id', (v_records->>(((x.e->>'chat_id')::bigint)::text || ':'
-                                            || ((x.e->>'message_id')::bigint)::text))::bigint,
+            SELECT f AS ord, jsonb_build_object(
+                'outcome', 'placed', 'destination', v_dest[f],
+                'record_id', (v_records->>(v_chat[f]::text || ':' || v_msg[f]::text))::bigint,
                 'previous_destination', NULL) AS result
-            FROM jsonb_array_elements(p_placements) WITH ORDINALITY AS x(e, ord)
-            WHERE x.ord = ANY (v_fresh)
+            FROM unnest(v_fresh) AS f
             UNION ALL
             SELECT o.ord, d.result
             FROM unnest(v_rest_ord) WITH ORDINALITY AS o(ord, i)
@@ -363,6 +377,7 @@ LANGUAGE sql
 STABLE
 SECURITY INVOKER
 SET search_path = public, pg_temp
+SET jit = off
 AS $$
     SELECT coalesce(json_agg(ctx ORDER BY k.ord), '[]'::json)
     FROM unnest(p_chat_ids, p_message_ids) WITH ORDINALITY AS k(chat_id, message_id, ord)
