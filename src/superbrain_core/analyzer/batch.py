@@ -386,6 +386,30 @@ class BatchRunner:
             return [Done(job, None, error) for job in chunk]
         return [_done(job, answer) for job, answer in zip(chunk, answers, strict=True)]
 
+    async def _group(
+        self, first: list[Done], done: MemoryObjectReceiveStream[list[Done]]
+    ) -> list[Done]:
+        """``first`` and whatever else finishes within ``flush_wait``, up to ``flush_size``.
+
+        Whatever finished while the previous group was being written joins this
+        one, and a group that is still small waits a moment for more: the store's
+        transaction is shared by all of them. Polled with ``receive_nowait``, never
+        a cancelled ``receive`` (a result handed over as the wait ends would be lost).
+        """
+        batch = list(first)
+        deadline = anyio.current_time() + self.options.flush_wait
+        while len(batch) < self.options.flush_size:
+            try:
+                batch.extend(done.receive_nowait())
+            except anyio.EndOfStream:
+                break
+            except anyio.WouldBlock:
+                left = deadline - anyio.current_time()
+                if left <= 0:
+                    break
+                await anyio.sleep(min(left, 0.005))
+        return batch
+
     async def _write(
         self,
         done: MemoryObjectReceiveStream[list[Done]],
@@ -393,15 +417,7 @@ class BatchRunner:
     ) -> None:
         async with done:
             async for first in done:
-                # Whatever finished while the previous group was being written
-                # goes into this one: the store's round trip is shared by them.
-                batch = list(first)
-                while len(batch) < self.options.flush_size:
-                    try:
-                        batch.extend(done.receive_nowait())
-                    except (anyio.WouldBlock, anyio.EndOfStream):
-                        break
-                await self.filer.flush(batch)
+                await self.filer.flush(await self._group(first, done))
                 if self.on_progress is not None:
                     result = self.on_progress(self.report)
                     if result is not None:
