@@ -111,8 +111,10 @@ async def test_batches_file_what_one_message_at_a_time_files(store: Store) -> No
         runs.append((report.counts(), await _filing(store, chat_id)))
     assert runs[0] == runs[1]
     counts, filing = runs[0]
-    assert counts["classified"] == 45 and counts["failed"] == 0
-    assert len(filing) == 45
+    # 45 targets; the reply's row may be claimed before its root's filing settles
+    # it, and is then classified again with its chain (an unchanged filing).
+    assert counts["classified"] in (45, 46) and counts["failed"] == 0
+    assert len(filing) == 45 and len({row[1] for row in filing}) == 45, filing
 
 
 async def test_an_item_fails_alone_and_batches_are_at_most_batch_size(store: Store) -> None:
