@@ -50,6 +50,9 @@ class ConnectionPerSlot(httpx.AsyncBaseTransport):
         if size < 1:
             raise ValueError("size must be at least 1")
         limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        # One TLS context for every slot: building one loads the CA bundle, which
+        # cost more than a run's requests to a loopback classifier.
+        transport.setdefault("verify", httpx.create_ssl_context())
         self._slots = [httpx.AsyncHTTPTransport(limits=limits, **transport) for _ in range(size)]
         self._idle = list(self._slots)
         self._free = anyio.Semaphore(size)
