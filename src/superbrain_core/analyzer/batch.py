@@ -9,7 +9,10 @@ flat however large the backlog and the classifier is never idle between pages:
   stream has room, so leases do not run out while rows wait;
 * *workers* (``concurrency`` of them) classify one target each, shown the
   owner's most similar settled filings (:mod:`.classify.examples`, loaded once
-  per run from :meth:`Store.owner_examples`);
+  per run from :meth:`Store.owner_examples`); a classifier that answers several
+  messages per call (:class:`~.classify.schema.BatchClassifier`) is handed up
+  to its ``batch_size`` targets at once, so a fast one pays the hand-over
+  between stages once per batch rather than per message;
 * the *writer* applies finished placements in small groups, each group one
   transaction that also marks its raw rows processed, and records failures
   with exponential back-off and quarantine (:mod:`.filing` holds that side).
@@ -37,7 +40,9 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 
 from superbrain_core.analyzer.classify.examples import ExampleIndex
 from superbrain_core.analyzer.classify.schema import (
+    BatchClassifier,
     ChainMessage,
+    Classification,
     Classifier,
     ClassifierError,
     ClassifierInput,
@@ -72,6 +77,23 @@ def _utcnow() -> datetime:
 def default_worker_name() -> str:
     """Unique per run: host, pid and a random suffix (leases are per worker)."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def batch_size_of(classifier: Classifier) -> int:
+    """How many messages the batch hands ``classifier`` per call (1: one at a time).
+
+    A :class:`BatchClassifier`'s ``batch_size``, unless a subclass overrides
+    ``classify`` below the class that defines ``classify_many``: it has changed
+    what a message gets, and the inherited batch answer would not follow it.
+    """
+    if not isinstance(classifier, BatchClassifier):
+        return 1
+    for klass in type(classifier).__mro__:
+        if "classify_many" in vars(klass):
+            break
+        if "classify" in vars(klass):
+            return 1
+    return max(1, int(classifier.batch_size))
 
 
 def classifier_input(ctx: WorkContext, timezone: Any) -> ClassifierInput:
@@ -148,6 +170,8 @@ class BatchRunner:
         )
         self.filer = Filer(store, options, self.report, clock)
         self.examples = ExampleIndex(())
+        #: Targets per classifier call: 1 unless the classifier takes batches.
+        self.batch_size = batch_size_of(classifier)
 
     async def run(self) -> BatchReport:
         opts, report = self.options, self.report
@@ -230,8 +254,10 @@ class BatchRunner:
     async def _pipeline(self) -> None:
         # Jobs are handed over unbuffered: the next page is claimed only once the
         # workers have taken the previous one, so few claimed rows wait at a time.
-        jobs_send, jobs_recv = anyio.create_memory_object_stream[Job](0)
-        done_send, done_recv = anyio.create_memory_object_stream[Done](self.options.page_size)
+        # Each item is one classifier call's worth: a single job, or a batch of
+        # them for a classifier that takes batches.
+        jobs_send, jobs_recv = anyio.create_memory_object_stream[list[Job]](0)
+        done_send, done_recv = anyio.create_memory_object_stream[list[Done]](self.options.page_size)
         # One failing stage cancels the others; the cause surfaces as itself.
         with single_errors():
             async with anyio.create_task_group() as tg:
@@ -278,7 +304,7 @@ class BatchRunner:
             self.worker, limit=want, lease_until=now + opts.lease, now=now
         )
 
-    async def _feed(self, jobs: ObjectSendStream[Job]) -> None:
+    async def _feed(self, jobs: ObjectSendStream[list[Job]]) -> None:
         async with jobs:
             after_id = 0
             while True:
@@ -291,25 +317,38 @@ class BatchRunner:
                 for item in items:
                     groups.setdefault((item.chat_id, item.target_message_id), []).append(item)
                 contexts = await self.store.load_work_contexts(list(groups))
+                chunk: list[Job] = []
                 for key, group in groups.items():
                     ctx = contexts.get(key)
                     if ctx is None:
                         # The claim saw the target; it cannot vanish (raw rows are
                         # never deleted), so this is a store bug worth surfacing.
                         raise RuntimeError(f"work target {key[0]}:{key[1]} has no stored message")
-                    await jobs.send(Job(ctx, tuple(group)))
+                    chunk.append(Job(ctx, tuple(group)))
+                    if len(chunk) >= self.batch_size:
+                        await jobs.send(chunk)
+                        chunk = []
+                if chunk:
+                    await jobs.send(chunk)
 
     async def _classify_jobs(
-        self, jobs: MemoryObjectReceiveStream[Job], done: ObjectSendStream[Done]
+        self, jobs: MemoryObjectReceiveStream[list[Job]], done: ObjectSendStream[list[Done]]
     ) -> None:
         async with jobs, done:
-            async for job in jobs:
-                await done.send(await self._classify(job))
+            async for chunk in jobs:
+                if self.batch_size > 1:
+                    await done.send(await self._classify_many(chunk))
+                else:
+                    await done.send([await self._classify(job) for job in chunk])
 
-    async def _classify(self, job: Job) -> Done:
+    def _input(self, job: Job) -> ClassifierInput:
         item = classifier_input(job.context, self.timezone)
         if len(self.examples):
             item = attrs.evolve(item, examples=self.examples.nearest(item.text))
+        return item
+
+    async def _classify(self, job: Job) -> Done:
+        item = self._input(job)
         try:
             with anyio.fail_after(self.options.classify_timeout):
                 verdict = await self.classifier.classify(item)
@@ -323,26 +362,76 @@ class BatchRunner:
             return Done(job, None, f"{type(exc).__name__}: {exc}")
         return Done(job, verdict)
 
+    async def _classify_many(self, chunk: list[Job]) -> list[Done]:
+        """One ``classify_many`` call for ``chunk``; ``classify_timeout`` bounds the call.
+
+        A call that fails as a whole fails each of its messages with the same
+        error (retried by a later run, or quarantined, exactly as alone).
+        """
+        assert isinstance(self.classifier, BatchClassifier)
+        items = [self._input(job) for job in chunk]
+        try:
+            with anyio.fail_after(self.options.classify_timeout):
+                answers = await self.classifier.classify_many(items)
+        except ClassifierError as exc:
+            return [Done(job, None, str(exc), exc.retryable) for job in chunk]
+        except TimeoutError:
+            limit = self.options.classify_timeout
+            return [Done(job, None, f"classifier took longer than {limit:g}s") for job in chunk]
+        except Exception as exc:  # a classifier bug: recorded per message, never lost
+            log.exception("classifier_crashed", messages=len(chunk))
+            return [Done(job, None, f"{type(exc).__name__}: {exc}") for job in chunk]
+        if len(answers) != len(chunk):
+            error = f"classifier answered {len(answers)} of {len(chunk)} messages"
+            return [Done(job, None, error) for job in chunk]
+        return [_done(job, answer) for job, answer in zip(chunk, answers, strict=True)]
+
+    async def _group(
+        self, first: list[Done], done: MemoryObjectReceiveStream[list[Done]]
+    ) -> list[Done]:
+        """``first`` and whatever else finishes within ``flush_wait``, up to ``flush_size``.
+
+        Whatever finished while the previous group was being written joins this
+        one, and a group that is still small waits a moment for more: the store's
+        transaction is shared by all of them. Polled with ``receive_nowait``, never
+        a cancelled ``receive`` (a result handed over as the wait ends would be lost).
+        """
+        batch = list(first)
+        deadline = anyio.current_time() + self.options.flush_wait
+        while len(batch) < self.options.flush_size:
+            try:
+                batch.extend(done.receive_nowait())
+            except anyio.EndOfStream:
+                break
+            except anyio.WouldBlock:
+                left = deadline - anyio.current_time()
+                if left <= 0:
+                    break
+                await anyio.sleep(min(left, 0.005))
+        return batch
+
     async def _write(
         self,
-        done: MemoryObjectReceiveStream[Done],
+        done: MemoryObjectReceiveStream[list[Done]],
         scope: anyio.CancelScope,
     ) -> None:
         async with done:
             async for first in done:
-                batch = [first]
-                while len(batch) < self.options.flush_size:
-                    try:
-                        batch.append(done.receive_nowait())
-                    except (anyio.WouldBlock, anyio.EndOfStream):
-                        break
-                await self.filer.flush(batch)
+                await self.filer.flush(await self._group(first, done))
                 if self.on_progress is not None:
                     result = self.on_progress(self.report)
                     if result is not None:
                         await result
         # Every result is written: stop the heartbeat (the only task left).
         scope.cancel()
+
+
+def _done(job: Job, answer: Classification | ClassifierError) -> Done:
+    if isinstance(answer, Classification):
+        return Done(job, answer)
+    if isinstance(answer, ClassifierError):
+        return Done(job, None, str(answer), answer.retryable)
+    return Done(job, None, f"classifier answered {type(answer).__name__}, not a classification")
 
 
 async def run_batch(

@@ -79,6 +79,10 @@ class BatchOptions:
     worker: str | None = None
     flush_size: int = 200
     """Most placements applied in one transaction."""
+    flush_wait: float = attrs.field(default=0.05, validator=attrs.validators.ge(0))
+    """Seconds the writer waits for more finished messages before applying a group
+    smaller than ``flush_size``: a slow classifier finishes a few at a time, and a
+    transaction per few messages is what the store would spend its time on."""
 
     def retry_delay(self, attempts: int) -> timedelta:
         """Back-off before attempt ``attempts + 1``: base × 2^(attempts-1), capped."""

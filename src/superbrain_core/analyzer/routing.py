@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 from superbrain_core import jsonutil
 from superbrain_core.analyzer.classify.schema import Classification, EventKind, ItemType
 from superbrain_core.models import JSONDict, Placement, WorkContext
@@ -110,15 +112,27 @@ def _storable(value: Any) -> Any:
     Postgres ``text`` and ``jsonb`` reject U+0000, and a classifier may echo the
     raw text back; the raw message keeps its NUL, the structured copy does not
     need it. Lone surrogates become U+FFFD for the same reason.
+
+    Almost every verdict has neither, and one orjson encoding says so (it refuses
+    lone surrogates and writes NUL as ``\\u0000``): only then is the value walked
+    string by string. The walk per verdict was a sixth of the analyzer's CPU.
     """
+    try:
+        encoded = orjson.dumps(value)
+    except (TypeError, ValueError):  # lone surrogates (or what orjson cannot encode)
+        return _cleaned(value)
+    return _cleaned(value) if b"\\u0000" in encoded else value
+
+
+def _cleaned(value: Any) -> Any:
     if isinstance(value, str):
         # Lone surrogates (half an emoji) cannot be encoded for either backend.
         cleaned = jsonutil.clean_text(value) or ""
         return cleaned.replace("\x00", "") if "\x00" in cleaned else cleaned
     if isinstance(value, dict):
-        return {k: _storable(v) for k, v in value.items()}
+        return {k: _cleaned(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_storable(v) for v in value]
+        return [_cleaned(v) for v in value]
     return value
 
 

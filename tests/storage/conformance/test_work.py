@@ -13,7 +13,13 @@ from superbrain_core.analyzer.classify.schema import Classification, EventKind, 
 from superbrain_core.analyzer.routing import placement_for
 from superbrain_core.capture import Capturer
 from superbrain_core.demo.samples import OWNER_ID, bot_message, make_message, make_update
-from superbrain_core.models import RouteOutcome, WorkContext, WorkFailure
+from superbrain_core.models import (
+    Placement,
+    PlacementResult,
+    RouteOutcome,
+    WorkContext,
+    WorkFailure,
+)
 from superbrain_core.storage.base import Store
 from tests.storage.backends import StoreFactory
 
@@ -308,3 +314,163 @@ async def test_a_nul_character_never_blocks_a_placement(store: Store) -> None:
     assert (note["text"], note["tags"]) == ("допосле", ["a"])
     raw = await store.get_message(OWNER_ID, 1)
     assert raw is not None and raw.raw_telegram_json["text"] == "до\u0000после"
+
+
+# -- a batch of placements files exactly what the same placements file one at a time
+
+
+def _chat(chat_id: int) -> dict[str, object]:
+    return {"id": chat_id, "type": "private", "first_name": "Owner"}
+
+
+async def _prepare_chat(store: Store, chat_id: int, first_update: int) -> list[Placement]:
+    """Messages in every state a batch can meet, some filed beforehand; returns the
+    placements of the batch, in (message_id) order, for one chat."""
+    capturer = Capturer(store)
+    chat = _chat(chat_id)
+    u = first_update
+
+    async def say(message_id: int, text: str, **kw: object) -> None:
+        nonlocal u
+        await capturer.capture(
+            make_update(u, message_id=message_id, text=text, date=T0, chat=chat, **kw)
+        )
+        u += 1
+
+    for n, text in [(1, "заметка"), (2, "задача"), (3, "задача"), (4, "заметка"), (7, "x")]:
+        await say(n, text)
+    await say(5, "корень")
+    await say(6, "ответ", reply_to=make_message(5, text="корень", date=T0, chat=chat))
+    await say(10, "корень 2")
+    await say(11, "ответ 2", reply_to=make_message(10, text="корень 2", date=T0, chat=chat))
+    for n, text in [(12, "ничего"), (13, "старое")]:
+        await say(n, text)
+
+    async def ctx(message_id: int) -> WorkContext:
+        return (await store.load_work_contexts([(chat_id, message_id)]))[(chat_id, message_id)]
+
+    due = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+    before = [
+        placement_for(verdict(ItemType.TASK, due_at=due), await ctx(2), []),
+        placement_for(verdict(ItemType.TASK), await ctx(3), []),
+        placement_for(verdict(ItemType.NOTE), await ctx(4), []),
+        # The reply filed on its own (as when its root was not stored yet).
+        attrs.evolve(placement_for(verdict(ItemType.NOTE), await ctx(6), []), member_ids=()),
+    ]
+    newer = placement_for(verdict(ItemType.EVENT), await ctx(13), [])
+    before.append(attrs.evolve(newer, input_version=newer.input_version + 1000))
+    for p in before:
+        await store.apply_placements([p], run_id=None)
+
+    async def ids(message_id: int) -> list[int]:
+        return [m.id for m in await store.message_versions(chat_id, message_id)]
+
+    return [
+        placement_for(verdict(ItemType.NOTE, tags=["a"]), await ctx(1), await ids(1)),
+        placement_for(verdict(ItemType.TASK, due_at=due + LEASE), await ctx(2), await ids(2)),
+        placement_for(verdict(ItemType.EVENT), await ctx(3), await ids(3)),
+        placement_for(verdict(ItemType.NOTE), await ctx(4), await ids(4)),
+        placement_for(verdict(ItemType.LINK, url="https://x.org"), await ctx(5), await ids(5)),
+        placement_for(verdict(ItemType.NOTE), await ctx(7), []),
+        placement_for(verdict(ItemType.TASK), await ctx(7), await ids(7)),
+        placement_for(verdict(ItemType.NOTE, title="корень 2"), await ctx(10), await ids(10)),
+        attrs.evolve(
+            placement_for(verdict(ItemType.EXPENSE), await ctx(11), await ids(11)),
+            member_ids=(),
+        ),
+        placement_for(verdict(ItemType.NONE), await ctx(12), await ids(12)),
+        placement_for(verdict(ItemType.TASK), await ctx(13), await ids(13)),
+    ]
+
+
+async def _filed(store: Store, chat_id: int) -> dict[str, object]:
+    """What a chat's filing left behind, without row ids and times."""
+    skip = {"id", "raw_message_id", "chat_id", "created_at", "updated_at"}
+    records = {
+        table: sorted(
+            (sorted((k, repr(v)) for k, v in r.items() if k not in skip))
+            for r in await store.list_records(table)
+            if r["chat_id"] == chat_id
+        )
+        for table in ("events", "tasks", "notes", "links", "expenses")
+    }
+    history = {
+        n: [
+            (h.destination, h.record_id is None, h.superseded_at is None, h.classification["type"])
+            for h in await store.routing_history(chat_id, n)
+        ]
+        for n in (1, 2, 3, 4, 5, 6, 7, 10, 11, 12, 13)
+    }
+    processed = {
+        n: [m.is_processed for m in await store.message_versions(chat_id, n)]
+        for n in (1, 2, 3, 4, 5, 6, 7, 10, 11, 12, 13)
+    }
+    return {"records": records, "history": history, "processed": processed}
+
+
+async def test_a_batch_files_what_the_same_placements_file_one_at_a_time(store: Store) -> None:
+    batch = await _prepare_chat(store, 7001, 1)
+    alone = await _prepare_chat(store, 7002, 1001)
+    together = await store.apply_placements(batch, run_id=None)
+    one_by_one = [(await store.apply_placements([p], run_id=None))[0] for p in alone]
+
+    def outcomes(results: list[PlacementResult]) -> list[tuple[object, ...]]:
+        return [
+            (r.message_id, r.outcome, r.destination, r.previous_destination, r.record_id is None)
+            for r in results
+        ]
+
+    assert outcomes(together) == outcomes(one_by_one)
+    assert [r.outcome for r in together] == [
+        RouteOutcome.PLACED,
+        RouteOutcome.UPDATED,
+        RouteOutcome.MOVED,
+        RouteOutcome.UNCHANGED,
+        RouteOutcome.PLACED,  # the root; its reply's own filing is absorbed
+        RouteOutcome.PLACED,
+        RouteOutcome.MOVED,  # the same message again in the same batch
+        RouteOutcome.PLACED,
+        RouteOutcome.PLACED,  # a member placed on its own after its root
+        RouteOutcome.PLACED,
+        RouteOutcome.STALE,
+    ]
+    assert await _filed(store, 7001) == await _filed(store, 7002)
+    filed = await _filed(store, 7001)
+    history = filed["history"]
+    assert isinstance(history, dict)
+    assert [h[2] for h in history[6]] == [False]  # absorbed into its root's filing
+    assert [h[0] for h in history[7]] == ["notes", "tasks"]
+    # Record ids come back for what was filed: each message's last result points
+    # at the row its current log entry names.
+    last = {r.message_id: r for r in together}
+    for r in last.values():
+        if r.destination != "none" and r.outcome is not RouteOutcome.STALE:
+            (entry,) = [
+                h for h in await store.routing_history(7001, r.message_id) if not h.superseded_at
+            ]
+            assert entry.record_id == r.record_id
+
+
+async def test_a_batch_of_fresh_placements_is_filed_once_even_if_retried(store: Store) -> None:
+    await capture_texts(store, [f"заметка {n}" for n in range(1, 41)])
+    items = await store.claim_work("w", limit=100, lease_until=T0 + LEASE, now=T0)
+    contexts = await store.load_work_contexts([(OWNER_ID, i.message_id) for i in items])
+    placements = [
+        placement_for(
+            verdict(ItemType.NOTE, title=f"t{i.message_id}"),
+            contexts[(OWNER_ID, i.message_id)],
+            [i.id],
+        )
+        for i in items
+    ]
+    first = await store.apply_placements(placements, run_id=None)
+    again = await store.apply_placements(placements, run_id=None)
+    assert {r.outcome for r in first} == {RouteOutcome.PLACED}
+    assert {r.outcome for r in again} == {RouteOutcome.UNCHANGED}
+    assert [r.record_id for r in again] == [r.record_id for r in first]
+    notes = await store.list_records("notes")
+    assert len(notes) == 40 and len({n["message_id"] for n in notes}) == 40
+    assert {n["id"] for n in notes} == {r.record_id for r in first}
+    assert await store.pending_work(now=T0 + 2 * LEASE) == 0
+    for i in items:
+        assert len(await store.routing_history(OWNER_ID, i.message_id)) == 1

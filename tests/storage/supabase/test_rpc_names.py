@@ -86,7 +86,7 @@ from tests.storage.conformance.test_work import *  # noqa: F403
 from tests.storage.postgres import pgutil
 
 # It sets up a race's leftovers with SQL on the database; the Supabase store reads
-# contexts through the same superbrain_work_contexts, which the postgres run tests.
+# contexts through the same superbrain_work_contexts_json, which the postgres run tests.
 del test_input_version_never_goes_backwards  # noqa: F821
 
 # It spells out the backend names whose text columns drop NUL ("postgres"); the

@@ -1011,7 +1011,7 @@ async def test_load_work_contexts_in_one_call(api: respx.MockRouter) -> None:
         "files": [],
         "placement": None,
     }
-    route = api.post("/rpc/superbrain_work_contexts").mock(
+    route = api.post("/rpc/superbrain_work_contexts_json").mock(
         return_value=httpx.Response(200, json=[ctx, lone])
     )
     async with store_for() as store:

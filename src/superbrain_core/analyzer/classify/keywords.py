@@ -5,19 +5,30 @@ analyzer's own overhead; and because its answer is a pure function of the chain
 text, tests can predict every placement. The last keyword found in the chain
 wins, so a clarification ("это встреча") overrides the root's guess, the way a
 real classifier is expected to behave.
+
+It answers whole batches too (:class:`~.schema.BatchClassifier`): a classifier
+that costs nothing per message should not pay the pipeline's per-call overhead
+per message either.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
-from superbrain_core.analyzer.classify.schema import Classification, ClassifierInput, ItemType
+from superbrain_core.analyzer.classify.schema import (
+    Classification,
+    ClassifierError,
+    ClassifierInput,
+    ItemType,
+)
 
 
 class KeywordClassifier:
     """Classifies by the last keyword (case-insensitive) found in the chain's text."""
 
     name = "keywords"
+    #: Messages per ``classify_many`` call.
+    batch_size = 64
 
     def __init__(
         self,
@@ -33,6 +44,15 @@ class KeywordClassifier:
         self.version = version
 
     async def classify(self, item: ClassifierInput) -> Classification:
+        return self.verdict(item)
+
+    async def classify_many(
+        self, items: Sequence[ClassifierInput]
+    ) -> list[Classification | ClassifierError]:
+        return [self.verdict(item) for item in items]
+
+    def verdict(self, item: ClassifierInput) -> Classification:
+        """The classification of ``item`` (a pure function of its chain's text)."""
         text = item.combined_text().casefold()
         found: tuple[int, ItemType] | None = None
         for keyword, kind in self.keywords.items():

@@ -31,6 +31,7 @@ from superbrain_core.analyzer.classify.lenient import (
     strip_reasoning,
     unknown_fields,
 )
+from superbrain_core.analyzer.classify.pool import DEFAULT_CONNECTIONS, pooled_client
 from superbrain_core.analyzer.classify.remote import (
     file_summaries,
     http_fault,
@@ -170,8 +171,9 @@ class OpenAIClassifier:
     """Classifies with a chat model behind an OpenAI-compatible endpoint.
 
     ``client`` lets tests and embedders supply their own ``httpx.AsyncClient``;
-    it is then theirs to close. Safe for concurrent ``classify`` calls: the only
-    shared state is the client, which httpx pools.
+    it is then theirs to close; otherwise the classifier owns one keep-alive pool
+    of ``connections`` (the batch's concurrency, :mod:`.pool`). Safe for
+    concurrent ``classify`` calls: the only shared state is that pool.
     """
 
     name = "openai"
@@ -184,6 +186,7 @@ class OpenAIClassifier:
         base_url: str = DEFAULT_BASE_URL,
         timeout: float = 30.0,
         client: httpx.AsyncClient | None = None,
+        connections: int = DEFAULT_CONNECTIONS,
     ) -> None:
         if not api_key.strip():
             raise ConfigError(f"{KEY_VARIABLE} is empty", variable=KEY_VARIABLE)
@@ -196,7 +199,7 @@ class OpenAIClassifier:
         self.url = f"{http_url(base_url, BASE_URL_VARIABLE)}/chat/completions"
         self.timeout = timeout
         self._key = api_key.strip()
-        self._client = client or httpx.AsyncClient(timeout=request_timeout(timeout))
+        self._client = client or pooled_client(request_timeout(timeout), connections)
         self._owns_client = client is None
         self._schema = response_schema()
 

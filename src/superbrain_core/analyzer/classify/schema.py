@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol, runtime_checkable
@@ -361,3 +361,26 @@ class Classifier(Protocol):
     async def classify(self, item: ClassifierInput) -> Classification: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class BatchClassifier(Classifier, Protocol):
+    """A classifier that can also answer several messages in one call.
+
+    One request for many messages is what makes a fast classifier cheap to call
+    (a local one pays the batch's per-call overhead once, not per message) and a
+    remote one cheaper (one HTTP round trip, one LLM prompt preamble). The batch
+    hands a classifier that has ``classify_many`` up to ``batch_size`` messages
+    per call; ``classify`` stays the contract for one message.
+
+    ``classify_many`` answers every item, in order: a :class:`Classification`, or
+    the :class:`ClassifierError` for that item alone. Raising fails the whole call
+    (each of its messages is retried or quarantined as if it had failed alone).
+    """
+
+    #: The most messages one ``classify_many`` call is given.
+    batch_size: int
+
+    async def classify_many(
+        self, items: Sequence[ClassifierInput]
+    ) -> list[Classification | ClassifierError]: ...

@@ -23,6 +23,7 @@ import httpx
 
 from superbrain_core import jsonutil
 from superbrain_core.analyzer.classify.lenient import ReplyError, parse_reply, unknown_fields
+from superbrain_core.analyzer.classify.pool import DEFAULT_CONNECTIONS, pooled_client
 from superbrain_core.analyzer.classify.remote import (
     file_summaries,
     http_fault,
@@ -55,7 +56,9 @@ class WebhookClassifier:
 
     ``token``, when given, is sent as ``Authorization: Bearer <token>`` (n8n's
     Header Auth credential checks it). ``client`` lets tests and embedders supply
-    their own ``httpx.AsyncClient``; it is then theirs to close.
+    their own ``httpx.AsyncClient``; it is then theirs to close. Otherwise the
+    classifier owns one keep-alive pool of ``connections`` (the batch's
+    concurrency) for its whole life: :mod:`.pool`.
     """
 
     name = "webhook"
@@ -69,13 +72,14 @@ class WebhookClassifier:
         token: str | None = None,
         timeout: float = 30.0,
         client: httpx.AsyncClient | None = None,
+        connections: int = DEFAULT_CONNECTIONS,
     ) -> None:
         if timeout <= 0:
             raise ValueError("timeout must be positive")
         self.url = f"{http_url(base_url, BASE_VARIABLE)}/{ENDPOINT}"
         self.timeout = timeout
         self._token = token or None
-        self._client = client or httpx.AsyncClient(timeout=request_timeout(timeout))
+        self._client = client or pooled_client(request_timeout(timeout), connections)
         self._owns_client = client is None
 
     @classmethod

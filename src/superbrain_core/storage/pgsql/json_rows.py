@@ -21,6 +21,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import attrs
+
 from superbrain_core.models import (
     BatchRun,
     JSONDict,
@@ -148,10 +150,16 @@ def work_problem(row: Row) -> WorkProblem:
 
 
 def work_context(ctx: Row) -> WorkContext:
-    """One element of ``superbrain_work_contexts``: ``{root, members, bot_messages,
-    files, placement, input_version}``, each row as ``to_jsonb(row)``, already in the Postgres
-    store's order (members by date then id, bot messages and files by id)."""
+    """One element of ``superbrain_work_contexts``: ``{root, chain_id, members,
+    bot_messages, files, placement, input_version}``, each row as ``to_json(row)``,
+    already in the Postgres store's order (members by date then id, bot messages
+    and files by id)."""
     root = raw_message(ctx["root"])
+    # sql/0011 gives the chain any version knows beside the root (0008 wrote it
+    # into the root): the chain is the message's, not one version's.
+    chain_id = ctx.get("chain_id")
+    if chain_id is not None and root.chain_id is None:
+        root = attrs.evolve(root, chain_id=chain_id)
     members = tuple(raw_message(m) for m in _rows(ctx.get("members")))
     placement = ctx.get("placement")
     return WorkContext(

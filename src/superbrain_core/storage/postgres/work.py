@@ -85,14 +85,14 @@ async def pending(conn: Connection, now: datetime) -> int:
 async def load_contexts(
     conn: Connection, keys: Sequence[tuple[int, int]]
 ) -> dict[tuple[int, int], WorkContext]:
-    """One call of ``superbrain_work_contexts`` for the page: the same function and
+    """One call of ``superbrain_work_contexts_json`` for the page: the same function and
     the same JSON form the Supabase store reads, so both build identical contexts."""
     unique = list(dict.fromkeys(keys))
     if not unique:
         return {}
     found = await _scalar(
         conn,
-        "SELECT superbrain_work_contexts(%s::bigint[], %s::bigint[])",
+        "SELECT superbrain_work_contexts_json(%s::bigint[], %s::bigint[])",
         ([k[0] for k in unique], [k[1] for k in unique]),
     )
     contexts = (json_rows.work_context(c) for c in found or [])

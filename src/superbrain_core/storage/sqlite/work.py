@@ -118,74 +118,124 @@ def pending_count(conn: sqlite3.Connection, now: str) -> int:
     return int(row.fetchone()[0])
 
 
+#: Keys per statement when a page's contexts are read together (two host
+#: parameters each; SQLite's limit is 32,766 since 3.32).
+_KEY_CHUNK = 250
+
+
+def _keys_cte(keys: Sequence[tuple[int, int]]) -> tuple[str, list[int]]:
+    """``WITH k(chat_id, message_id) AS (VALUES ...)`` for ``keys`` and its parameters."""
+    rows_sql = ",".join("(?,?)" for _ in keys)
+    return f"WITH k(chat_id, message_id) AS (VALUES {rows_sql})", [v for key in keys for v in key]
+
+
 def load_contexts(
     conn: sqlite3.Connection,
     keys: Sequence[tuple[int, int]],
 ) -> dict[tuple[int, int], WorkContext]:
+    """Every context of a page with a few statements per chunk of keys, not six per key.
+
+    The roots (newest version, the chain id any version knows, the highest row id
+    of the message), their files and their current placements are read for the
+    whole chunk at once; only a chained message reads its chain (members, the
+    bot's messages) on its own.
+    """
+    unique = list(dict.fromkeys(keys))
     contexts: dict[tuple[int, int], WorkContext] = {}
-    for chat_id, message_id in dict.fromkeys(keys):
-        row = conn.execute(
-            "SELECT * FROM raw_messages WHERE chat_id = ? AND message_id = ?"
-            " ORDER BY version DESC LIMIT 1",
-            (chat_id, message_id),
-        ).fetchone()
-        if row is None:
-            continue
+    for start in range(0, len(unique), _KEY_CHUNK):
+        contexts.update(_load_chunk(conn, unique[start : start + _KEY_CHUNK]))
+    return contexts
+
+
+def _load_chunk(
+    conn: sqlite3.Connection, keys: Sequence[tuple[int, int]]
+) -> dict[tuple[int, int], WorkContext]:
+    cte, params = _keys_cte(keys)
+    roots: dict[tuple[int, int], tuple[RawMessage, int]] = {}
+    for row in conn.execute(
+        f"{cte} SELECT m.*,"
+        # An older version may know the chain (versions written while a reply
+        # created it); the chain is the message's, not one version's.
+        " (SELECT x.chain_id FROM raw_messages x WHERE x.chat_id = m.chat_id"
+        "  AND x.message_id = m.message_id AND x.chain_id IS NOT NULL LIMIT 1) AS known_chain,"
+        " (SELECT max(z.id) FROM raw_messages z WHERE z.chat_id = m.chat_id"
+        "  AND z.message_id = m.message_id) AS newest_row"
+        " FROM k JOIN raw_messages m ON m.chat_id = k.chat_id AND m.message_id = k.message_id"
+        " AND m.version = (SELECT max(v.version) FROM raw_messages v"
+        "  WHERE v.chat_id = k.chat_id AND v.message_id = k.message_id)",
+        params,
+    ):
         root: RawMessage = rows.raw_message(row)
-        if root.chain_id is None:
-            # An older version may know the chain (versions written while a reply
-            # created it); the chain is the message's, not one version's.
-            known = conn.execute(
-                "SELECT chain_id FROM raw_messages WHERE chat_id = ? AND message_id = ?"
-                " AND chain_id IS NOT NULL LIMIT 1",
-                (chat_id, message_id),
-            ).fetchone()
-            if known is not None:
-                root = attrs.evolve(root, chain_id=known[0])
+        if root.chain_id is None and row["known_chain"] is not None:
+            root = attrs.evolve(root, chain_id=row["known_chain"])
+        roots[(root.chat_id, root.message_id)] = (root, int(row["newest_row"] or 0))
+    files: dict[tuple[int, int], list[RawFile]] = {}
+    for row in conn.execute(
+        f"{cte} SELECT f.* FROM k JOIN raw_files f"
+        " ON f.chat_id = k.chat_id AND f.message_id = k.message_id ORDER BY f.id",
+        params,
+    ):
+        file = rows.raw_file(row)
+        files.setdefault((file.chat_id, file.message_id), []).append(file)
+    placements: dict[tuple[int, int], RoutingEntry] = {}
+    for row in conn.execute(
+        f"{cte} SELECT l.* FROM k JOIN routing_log l"
+        " ON l.chat_id = k.chat_id AND l.message_id = k.message_id"
+        " WHERE l.superseded_at IS NULL",
+        params,
+    ):
+        entry = rows.routing_entry(row)
+        placements[(entry.chat_id, entry.message_id)] = entry
+    contexts: dict[tuple[int, int], WorkContext] = {}
+    for key in keys:
+        found = roots.get(key)
+        if found is None:
+            continue
+        root, newest_row = found
         members: tuple[RawMessage, ...] = ()
         bot: tuple[BotResponse, ...] = ()
+        input_version = newest_row
         if root.chain_id is not None:
-            members = tuple(
-                rows.raw_message(r)
-                # A member is a message with any version in the chain (its newest
-                # may lack the chain id: written while a reply created the chain).
-                for r in conn.execute(
-                    "SELECT * FROM raw_messages m WHERE chat_id = ?2 AND message_id IN"
-                    " (SELECT message_id FROM raw_messages WHERE chain_id = ?1 AND chat_id = ?2"
-                    " AND message_id != ?3) AND version = (SELECT max(version) FROM raw_messages"
-                    " WHERE chat_id = m.chat_id AND message_id = m.message_id)"
-                    " ORDER BY message_date, message_id",
-                    (root.chain_id, chat_id, message_id),
+            members, bot = _chain_of(conn, root)
+            if members:
+                input_version = _input_version(
+                    conn, root.chat_id, (root.message_id, *(m.message_id for m in members))
                 )
-            )
-            bot = tuple(
-                rows.bot_response(r)
-                for r in conn.execute(
-                    "SELECT * FROM bot_responses WHERE chain_id = ? ORDER BY id", (root.chain_id,)
-                )
-            )
-        member_ids = tuple(m.message_id for m in members)
-        files: tuple[RawFile, ...] = tuple(
-            rows.raw_file(r)
-            for r in conn.execute(
-                "SELECT * FROM raw_files WHERE chat_id = ? AND message_id = ? ORDER BY id",
-                (chat_id, message_id),
-            )
-        )
-        current = conn.execute(
-            "SELECT * FROM routing_log WHERE chat_id = ? AND message_id = ?"
-            " AND superseded_at IS NULL",
-            (chat_id, message_id),
-        ).fetchone()
-        contexts[(chat_id, message_id)] = WorkContext(
+        contexts[key] = WorkContext(
             root=root,
             members=members,
             bot_messages=bot,
-            files=files,
-            placement=rows.routing_entry(current) if current is not None else None,
-            input_version=_input_version(conn, chat_id, (message_id, *member_ids)),
+            files=tuple(files.get(key, ())),
+            placement=placements.get(key),
+            input_version=input_version,
         )
     return contexts
+
+
+def _chain_of(
+    conn: sqlite3.Connection, root: RawMessage
+) -> tuple[tuple[RawMessage, ...], tuple[BotResponse, ...]]:
+    """The chain's other messages (newest versions, in order) and the bot's messages in it."""
+    members = tuple(
+        rows.raw_message(r)
+        # A member is a message with any version in the chain (its newest may
+        # lack the chain id: written while a reply created the chain).
+        for r in conn.execute(
+            "SELECT * FROM raw_messages m WHERE chat_id = ?2 AND message_id IN"
+            " (SELECT message_id FROM raw_messages WHERE chain_id = ?1 AND chat_id = ?2"
+            " AND message_id != ?3) AND version = (SELECT max(version) FROM raw_messages"
+            " WHERE chat_id = m.chat_id AND message_id = m.message_id)"
+            " ORDER BY message_date, message_id",
+            (root.chain_id, root.chat_id, root.message_id),
+        )
+    )
+    bot = tuple(
+        rows.bot_response(r)
+        for r in conn.execute(
+            "SELECT * FROM bot_responses WHERE chain_id = ? ORDER BY id", (root.chain_id,)
+        )
+    )
+    return members, bot
 
 
 def _input_version(conn: sqlite3.Connection, chat_id: int, message_ids: Sequence[int]) -> int:
@@ -272,17 +322,43 @@ def _log(
     )
 
 
+_CURRENT_COLUMNS = (
+    "id, chat_id, message_id, destination, record_id, classification, classifier,"
+    " classifier_version, input_version"
+)
+
+
+def _current_placements(
+    conn: sqlite3.Connection, placements: Sequence[Placement]
+) -> dict[tuple[int, int], sqlite3.Row]:
+    """The current ``routing_log`` entries of the placements' messages, read in one statement.
+
+    Valid only until the batch writes one of these messages; :func:`apply` re-reads a
+    message it has already written.
+    """
+    keys = list(dict.fromkeys((p.chat_id, p.message_id) for p in placements))
+    found: dict[tuple[int, int], sqlite3.Row] = {}
+    for start in range(0, len(keys), _KEY_CHUNK):
+        cte, params = _keys_cte(keys[start : start + _KEY_CHUNK])
+        for row in conn.execute(
+            f"{cte} SELECT {', '.join('l.' + c.strip() for c in _CURRENT_COLUMNS.split(','))}"
+            " FROM k JOIN routing_log l ON l.chat_id = k.chat_id AND l.message_id = k.message_id"
+            " WHERE l.superseded_at IS NULL",
+            params,
+        ):
+            found[(row["chat_id"], row["message_id"])] = row
+    return found
+
+
 def _apply_one(
-    conn: sqlite3.Connection, p: Placement, run_id: int | None, now: str
+    conn: sqlite3.Connection,
+    p: Placement,
+    run_id: int | None,
+    now: str,
+    current: sqlite3.Row | None,
 ) -> PlacementResult:
     if p.destination != NONE and p.destination not in TABLE_COLUMNS:
         raise ValueError(f"unknown destination {p.destination!r}")
-    current = conn.execute(
-        "SELECT id, destination, record_id, classification, classifier, classifier_version,"
-        " input_version FROM routing_log WHERE chat_id = ? AND message_id = ?"
-        " AND superseded_at IS NULL",
-        (p.chat_id, p.message_id),
-    ).fetchone()
 
     def result(
         outcome: RouteOutcome, record_id: int | None, previous: str | None = None
@@ -360,30 +436,37 @@ def _absorb_members(conn: sqlite3.Connection, p: Placement, now: str) -> None:
         conn.execute("UPDATE routing_log SET superseded_at = ? WHERE id = ?", (now, row["id"]))
 
 
-def _settle_chain(conn: sqlite3.Connection, p: Placement, now: str) -> None:
-    """Mark processed every raw row of the target and its chain this verdict has seen.
+def _settle_chain(conn: sqlite3.Connection, placements: Sequence[Placement], now: str) -> None:
+    """Mark processed every raw row of each target and its chain its verdict has seen.
 
     Siblings claimed by no one (or quarantined) were part of the input, so they
-    need no analysis of their own.
+    need no analysis of their own. One ``executemany`` for the batch: nothing else
+    :func:`apply` does reads these flags, so settling after the placements is the
+    same as settling after each. The unary ``+`` keeps the planner on the message's
+    own index: on ``(is_processed, id)`` it would walk every pending row below
+    ``input_version`` for each message.
     """
-    keys = (p.message_id, *p.member_ids)
-    marks = ",".join("?" * len(keys))
-    conn.execute(
+    conn.executemany(
         "UPDATE raw_messages SET is_processed = 1, processed_at = ?, claimed_by = NULL,"
         " claim_expires_at = NULL, next_attempt_at = NULL"
-        f" WHERE chat_id = ? AND message_id IN ({marks}) AND id <= ? AND is_processed = 0",
-        (now, p.chat_id, *keys, p.input_version),
+        " WHERE chat_id = ? AND message_id = ? AND +id <= ? AND +is_processed = 0",
+        [
+            (now, p.chat_id, message_id, p.input_version)
+            for p in placements
+            for message_id in (p.message_id, *p.member_ids)
+        ],
     )
 
 
 def _mark_processed(conn: sqlite3.Connection, ids: Sequence[int], now: str) -> None:
+    """Settle the claimed rows the placements file (those :func:`_settle_chain` left)."""
     for start in range(0, len(ids), _IN_CHUNK):
         chunk = ids[start : start + _IN_CHUNK]
         marks = ",".join("?" * len(chunk))
         conn.execute(
             "UPDATE raw_messages SET is_processed = 1, processed_at = ?, claimed_by = NULL,"
             " claim_expires_at = NULL, next_attempt_at = NULL"
-            f" WHERE id IN ({marks})",
+            f" WHERE id IN ({marks}) AND is_processed = 0",
             (now, *chunk),
         )
 
@@ -391,13 +474,29 @@ def _mark_processed(conn: sqlite3.Connection, ids: Sequence[int], now: str) -> N
 def apply(
     conn: sqlite3.Connection, placements: Sequence[Placement], run_id: int | None, now: str
 ) -> list[PlacementResult]:
+    current = _current_placements(conn, placements)
+    # Messages this batch has written (placed, or absorbed as a member): their
+    # entry read above is out of date, so a later placement of them reads it again.
+    written: set[tuple[int, int]] = set()
     results = []
     for p in placements:
-        result = _apply_one(conn, p, run_id, now)
+        key = (p.chat_id, p.message_id)
+        entry = (
+            conn.execute(
+                f"SELECT {_CURRENT_COLUMNS} FROM routing_log WHERE chat_id = ?"
+                " AND message_id = ? AND superseded_at IS NULL",
+                key,
+            ).fetchone()
+            if key in written
+            else current.get(key)
+        )
+        result = _apply_one(conn, p, run_id, now, entry)
+        written.add(key)
         if result.outcome is not RouteOutcome.STALE:
             _absorb_members(conn, p, now)
-        _settle_chain(conn, p, now)
+            written.update((p.chat_id, m) for m in p.member_ids)
         results.append(result)
+    _settle_chain(conn, placements, now)
     _mark_processed(conn, [i for p in placements for i in p.processed_ids], now)
     return results
 

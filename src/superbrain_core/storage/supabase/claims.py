@@ -106,7 +106,7 @@ async def load_work_contexts(
     # One call, so one snapshot, like the Postgres store's read-only transaction.
     found = await rest.rpc(
         "load_work_contexts",
-        "superbrain_work_contexts",
+        "superbrain_work_contexts_json",
         {"p_chat_ids": [k[0] for k in unique], "p_message_ids": [k[1] for k in unique]},
     )
     contexts = [rows.work_context(c) for c in found or []]
