@@ -64,7 +64,9 @@ chaos: $(DEV)
 
 ## Benchmarks (print figures; no pass/fail). Each path is measured beside its lean
 ## baseline in the same run; the Postgres figures use BENCH_PG (a scratch database is
-## created and dropped there). The last lines are the issue's targets in one table.
+## created and dropped there). Memory is measured from 10k to 1M messages for the
+## analyzer and the Desktop import (about 25 minutes in all). The last lines are the
+## issue's targets in one table.
 BENCH_PG ?= postgresql://postgres@127.0.0.1:5432/postgres
 BENCH_RESULTS := $(VENV)/bench-results.jsonl
 bench: $(DEV)
@@ -73,10 +75,10 @@ bench: $(DEV)
 	$(BIN)/python bench/capture.py && \
 	$(BIN)/python bench/capture.py --db $(BENCH_PG) && \
 	$(BIN)/python bench/webhook.py && \
-	$(BIN)/python bench/batch.py && \
+	$(BIN)/python bench/batch.py --large 1000000 && \
 	$(BIN)/python bench/batch.py --only instant --db $(BENCH_PG) && \
 	$(BIN)/python bench/search.py && \
-	$(BIN)/python bench/desktop_import.py && \
+	$(BIN)/python bench/desktop_import.py --million && \
 	$(BIN)/python bench/ingest_memory.py && \
 	$(BIN)/python bench/classifier.py
 	$(BIN)/python bench/summary.py $(BENCH_RESULTS)

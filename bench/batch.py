@@ -321,6 +321,14 @@ async def memory(args: argparse.Namespace, tmp: Path) -> None:
             )
     growth = peaks[args.large] - peaks[args.small]
     print(f"growth {args.small} → {args.large}: {growth:+.1f} MB   target < 50 MB")
+    record(
+        "memory",
+        f"analyzer peak RSS growth {args.small:,} → {args.large:,}",
+        growth,
+        "MB",
+        "< 50 MB",
+        growth < 50,
+    )
 
 
 async def main(args: argparse.Namespace) -> None:

@@ -35,6 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from results import record
 from synthetic import synthetic_updates
 
 SHAPES = ("jsonl", "array", "envelope", "stdin")
@@ -178,6 +179,14 @@ def main() -> None:
                 stale.unlink()
         growth = peaks[counts[-1]] - peaks[counts[0]]
         print(f"peak RSS grows {mb(growth).strip()} from {counts[0]:,} to {counts[-1]:,} updates")
+        record(
+            "memory",
+            f"ingest peak RSS growth {counts[0]:,} → {counts[-1]:,}",
+            growth / 2**20,
+            "MB",
+            "< 50 MB",
+            growth < 50 * 2**20,
+        )
 
 
 if __name__ == "__main__":
