@@ -190,7 +190,7 @@ async def run_nightly(
     settings (tests, notebooks, an embedding scheduler); ones passed in are not
     closed here.
     """
-    chosen = classifier or make_classifier(nightly.classifier)
+    chosen = classifier or make_classifier(nightly.classifier, connections=nightly.concurrency)
     own_store = store is None
     try:
         target = store or open_store(settings.db_url)

@@ -314,7 +314,7 @@ def batch(
     from superbrain_core.analyzer.classify.factory import make_classifier
 
     try:
-        chosen = make_classifier(classifier)
+        chosen = make_classifier(classifier, connections=concurrency)
         store = open_store(settings.db_url)
         options = BatchOptions(
             concurrency=concurrency,

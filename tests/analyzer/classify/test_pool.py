@@ -83,3 +83,29 @@ async def test_a_failed_request_gives_its_slot_back() -> None:
 def test_a_pool_needs_a_slot() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         ConnectionPerSlot(0)
+
+
+@pytest.mark.parametrize(
+    ("name", "env"),
+    [
+        ("webhook", {"N8N_WEBHOOK_BASE": "http://127.0.0.1:9/webhook"}),
+        ("openai", {"OPENAI_API_KEY": "sk-test"}),
+    ],
+)
+async def test_a_classifier_built_for_a_run_keeps_one_connection_per_worker(
+    name: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``superbrain batch --concurrency N`` and the nightly job size the pool to N:
+    fewer connections would make workers wait, more would sit idle."""
+    from superbrain_core.analyzer.classify.factory import make_classifier
+
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    for connections in (3, 40):
+        classifier = make_classifier(name, connections=connections)
+        try:
+            transport = classifier._client._transport  # type: ignore[attr-defined]
+            assert isinstance(transport, ConnectionPerSlot)
+            assert len(transport._slots) == connections
+        finally:
+            await classifier.aclose()

@@ -205,7 +205,11 @@ class OpenAIClassifier:
 
     @classmethod
     def from_env(
-        cls, env: Mapping[str, str] | None = None, *, client: httpx.AsyncClient | None = None
+        cls,
+        env: Mapping[str, str] | None = None,
+        *,
+        client: httpx.AsyncClient | None = None,
+        connections: int = DEFAULT_CONNECTIONS,
     ) -> OpenAIClassifier:
         """Build from ``OPENAI_API_KEY`` (required), ``OPENAI_BASE_URL``,
         ``SUPERBRAIN_OPENAI_MODEL`` and ``SUPERBRAIN_CLASSIFIER_TIMEOUT``.
@@ -226,6 +230,7 @@ class OpenAIClassifier:
             base_url=http_url(base_url, BASE_URL_VARIABLE),
             timeout=timeout_from_env(env),
             client=client,
+            connections=connections,
         )
 
     async def aclose(self) -> None:

@@ -84,7 +84,11 @@ class WebhookClassifier:
 
     @classmethod
     def from_env(
-        cls, env: Mapping[str, str] | None = None, *, client: httpx.AsyncClient | None = None
+        cls,
+        env: Mapping[str, str] | None = None,
+        *,
+        client: httpx.AsyncClient | None = None,
+        connections: int = DEFAULT_CONNECTIONS,
     ) -> WebhookClassifier:
         """Build from ``N8N_WEBHOOK_BASE``, ``N8N_WEBHOOK_TOKEN`` and the shared timeout.
 
@@ -103,6 +107,7 @@ class WebhookClassifier:
             token=env.get(TOKEN_VARIABLE, "").strip() or None,
             timeout=timeout_from_env(env),
             client=client,
+            connections=connections,
         )
 
     async def aclose(self) -> None:
