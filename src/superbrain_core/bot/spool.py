@@ -284,7 +284,8 @@ def spool_line_for_body(body: bytes) -> bytes | None:
     ``{"update": <body>}``. Only for a UTF-8 body (no byte-order mark) on one
     line; anything else is encoded from the parsed value when it is spooled.
     """
-    if body[:1] != b"{" or b"\n" in body or b"\r" in body:
+    # UTF-8 JSON has no NUL byte (a NUL in text is escaped); UTF-16 and UTF-32 do.
+    if body[:1] != b"{" or b"\n" in body or b"\r" in body or b"\x00" in body:
         return None
     return b'{"update":' + body + b"}\n"
 
@@ -539,7 +540,11 @@ class DurableCapture:
             results = await self.capturer.store.write_batch(
                 [p.work for p in batch], self.capturer.options
             )
-        except Exception as exc:
+        except BaseException as exc:
+            if not isinstance(exc, Exception):  # interrupted: the spool keeps them
+                self._moving_failed(batch + self._backlog, exc)
+                self._backlog.clear()
+                raise
             if isinstance(exc, StorageError | OSError):
                 log.warning("storage_unavailable_spooling", error=str(exc), records=len(batch))
             else:
@@ -635,6 +640,11 @@ class DurableCapture:
                 await self._spool_entries(batch)
         except Exception as exc:
             error = exc
+        except BaseException:
+            # Interrupted (the process is going down): whatever happened to the
+            # batch, its callers must not take it as persisted.
+            error = CaptureUnavailableError("interrupted before it was persisted")
+            raise
         finally:
             for pending in batch:
                 pending.finish(error)
