@@ -9,6 +9,14 @@ order (deduplicated by ``update_id``) once storage answers again.
 
 Order is kept: while the spool holds anything, new updates are appended behind
 it rather than stored directly, so an edit is never stored before its original.
+
+The same file is the bot's write-ahead log under load: while storage is busy,
+records are acknowledged once a group-committed append is fsynced, and a
+background mover stores them in large batches (see :class:`DurableCapture`).
+Profiled on bench/webhook.py (4,000 updates at concurrency 64), the
+acknowledgement had waited for a storage transaction plus the worker-thread
+hop and event-loop turns around it, 50-100 ms under load; a spool append costs
+one ``write`` and one ``fsync`` per batch on a dedicated thread.
 """
 
 from __future__ import annotations
