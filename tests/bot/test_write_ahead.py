@@ -189,7 +189,7 @@ async def test_a_crash_between_the_spool_and_the_store_loses_nothing(
             pending.finish()
 
     durable._spool_has_entries = False
-    durable._write_ahead = lambda: True  # type: ignore[method-assign]
+    durable._write_ahead = lambda start: True  # type: ignore[method-assign]
     durable._queue_for_mover = died_before_storing  # type: ignore[assignment]
     acknowledged = list(range(2, 30))
     for i in acknowledged:

@@ -396,7 +396,7 @@ class DurableCapture:
         """
         update = normalize_update(payload)
         pending = _Pending(update, line)
-        await self._submit(pending)
+        await self._submit(pending, start_write_ahead=True)
         if pending.stored is not None:
             return CaptureReceipt(False, None, pending.stored)
         result = pending.result
@@ -411,9 +411,14 @@ class DurableCapture:
         assert result is None or isinstance(result, BotResponse)
         return result
 
-    def _write_ahead(self) -> bool:
-        """Whether a new record goes through the spool: storage is busy, or records
-        already on that path are not stored yet (they must stay ahead of it)."""
+    def _write_ahead(self, start: bool) -> bool:
+        """Whether a new record goes through the spool: storage is busy and the
+        caller answers on durability (``start``: :meth:`accept`), or records already
+        on that path are not stored yet (they must stay ahead of it).
+
+        Only :meth:`accept` opens the path: a bot that captures one update at a
+        time (polling, embedding code) keeps the group commit's behaviour exactly,
+        replies included."""
         if self.spool is None or self._spool_has_entries is None:
             # Whether the spool holds entries from before (a restart) is not known
             # yet: the group commit finds out first.
@@ -421,7 +426,7 @@ class DurableCapture:
         if self._spool_holds and not self._backlog_pending():
             return False  # a replay: wait for it, then take the group commit
         return (
-            self._lock.locked()
+            (start and self._lock.locked())
             or self._backlog_pending()
             or bool(self._spool_has_entries and self._spooled_at is not None)
         )
@@ -431,8 +436,8 @@ class DurableCapture:
             self._to_spool or self._spool_writing or self._backlog or self._mover is not None
         )
 
-    async def _submit(self, pending: _Pending) -> None:
-        if self._write_ahead():
+    async def _submit(self, pending: _Pending, *, start_write_ahead: bool = False) -> None:
+        if self._write_ahead(start_write_ahead):
             pending.stored = asyncio.get_running_loop().create_future()
             self._to_spool.append(pending)
             self._kick_writer()
