@@ -52,7 +52,13 @@ from superbrain_core.botapi import BotApiClient
 from superbrain_core.capture import Capturer
 from superbrain_core.files import FileStore
 from superbrain_core.logs import get_logger, redact_text
-from superbrain_core.models import BotResponse, BotResponseIn, CaptureResult, JSONDict
+from superbrain_core.models import (
+    BotResponse,
+    BotResponseIn,
+    CaptureOutcome,
+    CaptureResult,
+    JSONDict,
+)
 from superbrain_core.storage.base import CaptureOptions, Store
 from superbrain_core.telegram import (
     INT64_MAX,
@@ -311,6 +317,7 @@ class SuperbrainCapture:
     _background: asyncio.Task[None] | None = None
     _dispatching: set[asyncio.Task[Any]] = attrs.field(factory=set)
     _dispatch_slots: asyncio.Semaphore = attrs.field(factory=lambda: asyncio.Semaphore(256))
+    _awaiting_storage: int = 0
 
     def __attrs_post_init__(self) -> None:
         # Files are queued whenever their update reaches storage: directly, or
@@ -361,6 +368,38 @@ class SuperbrainCapture:
             return None
         return await self.dp.feed_update(self.bot, update, **{CAPTURED: True})
 
+    async def accept_raw(self, payload: JSONDict, line: bytes | None = None) -> CaptureReceipt:
+        """Persist one raw update and return once it is durable (stored or in the spool).
+
+        What a webhook answers on. Under load the update is acknowledged from the
+        spool and stored in the background: ``receipt.later`` then resolves to
+        the storage result, which :meth:`dispatch_when_stored` waits for.
+        ``line``: the spool line from the request body, if the caller has one.
+        """
+        return await self.durable.accept(payload, line)
+
+    def dispatch_when_stored(
+        self,
+        payload: JSONDict,
+        stored: asyncio.Future[CaptureResult | BotResponse | None],
+    ) -> None:
+        """Dispatch once storage has the update, unless storage says it is a redelivery.
+
+        Whether an update was delivered before is storage's answer, so handlers
+        wait for it as they do on the group-commit path; the acknowledgement did not.
+        """
+        self._awaiting_storage += 1
+
+        def stored_now(future: asyncio.Future[CaptureResult | BotResponse | None]) -> None:
+            self._awaiting_storage -= 1
+            result = None if future.cancelled() else future.result()
+            if not (
+                isinstance(result, CaptureResult) and result.outcome is CaptureOutcome.DUPLICATE
+            ):
+                self.dispatch(payload)
+
+        stored.add_done_callback(stored_now)
+
     def dispatch(self, payload: JSONDict) -> None:
         """Feed the dispatcher in the background (the caller has already acknowledged)."""
         task = asyncio.get_running_loop().create_task(self.handle(payload))
@@ -384,7 +423,11 @@ class SuperbrainCapture:
         touches the store after it is closed; their updates are stored already.
         """
         deadline = asyncio.get_running_loop().time() + timeout
-        while self._dispatching:
+        # Updates acknowledged from the spool are dispatched once stored.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self.durable.flush()
+        while self._dispatching or self._awaiting_storage:
             remaining = deadline - asyncio.get_running_loop().time()
             if remaining <= 0:
                 log.warning("handlers_cancelled_at_shutdown", count=len(self._dispatching))
@@ -392,7 +435,14 @@ class SuperbrainCapture:
                     task.cancel()
                 await asyncio.gather(*self._dispatching, return_exceptions=True)
                 return
+            if not self._dispatching:  # stored; their dispatch is a loop turn away
+                await asyncio.sleep(0.001)
+                continue
             await asyncio.wait(set(self._dispatching), timeout=remaining)
+        # And what the handlers recorded through the spool.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max(deadline - asyncio.get_running_loop().time(), 0.1)):
+                await self.durable.flush()
 
     async def start(self) -> None:
         """Start background work: file downloads and spool replay. Idempotent."""
