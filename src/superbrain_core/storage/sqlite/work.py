@@ -266,16 +266,25 @@ def _column_value(column: str, value: Any) -> Any:
     return jsonutil.dumps(value if value is not None else []) if column in JSON_COLUMNS else value
 
 
-def _insert_record(conn: sqlite3.Connection, p: Placement, now: str) -> int:
+def _record_values(p: Placement) -> list[Any]:
+    """The stored values of ``p``'s record, in ``TABLE_COLUMNS`` order."""
     columns = TABLE_COLUMNS[p.destination]
     values = [_column_value(c, p.values.get(c)) for c in columns]
     if "status" in columns and p.values.get("status") is None:
         values[columns.index("status")] = "open"
-    names = ", ".join(("raw_message_id", "chat_id", "message_id", *columns))
-    marks = ", ".join("?" * (len(columns) + 5))
+    return values
+
+
+def _insert_sql(table: str, with_id: bool) -> str:
+    names = ("id",) * with_id + ("raw_message_id", "chat_id", "message_id", *TABLE_COLUMNS[table])
+    marks = ", ".join("?" * (len(names) + 2))
+    return f"INSERT INTO {table} ({', '.join(names)}, created_at, updated_at) VALUES ({marks})"
+
+
+def _insert_record(conn: sqlite3.Connection, p: Placement, now: str) -> int:
     cur = conn.execute(
-        f"INSERT INTO {p.destination} ({names}, created_at, updated_at) VALUES ({marks})",
-        (p.raw_message_id, p.chat_id, p.message_id, *values, now, now),
+        _insert_sql(p.destination, with_id=False),
+        (p.raw_message_id, p.chat_id, p.message_id, *_record_values(p), now, now),
     )
     return int(cur.lastrowid or 0)
 
@@ -298,27 +307,33 @@ def _update_record(
     return True
 
 
+_LOG_SQL = (
+    "INSERT INTO routing_log (raw_message_id, chat_id, message_id, destination, record_id,"
+    " classification, classifier, classifier_version, confidence, input_version, run_id,"
+    " created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+
+
 def _log(
     conn: sqlite3.Connection, p: Placement, record_id: int | None, run_id: int | None, now: str
 ) -> None:
-    conn.execute(
-        "INSERT INTO routing_log (raw_message_id, chat_id, message_id, destination, record_id,"
-        " classification, classifier, classifier_version, confidence, input_version, run_id,"
-        " created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-        (
-            p.raw_message_id,
-            p.chat_id,
-            p.message_id,
-            p.destination,
-            record_id,
-            jsonutil.dumps(p.classification),
-            p.classifier,
-            p.classifier_version,
-            p.confidence,
-            p.input_version,
-            run_id,
-            now,
-        ),
+    conn.execute(_LOG_SQL, _log_row(p, record_id, run_id, now))
+
+
+def _log_row(p: Placement, record_id: int | None, run_id: int | None, now: str) -> tuple[Any, ...]:
+    return (
+        p.raw_message_id,
+        p.chat_id,
+        p.message_id,
+        p.destination,
+        record_id,
+        jsonutil.dumps(p.classification),
+        p.classifier,
+        p.classifier_version,
+        p.confidence,
+        p.input_version,
+        run_id,
+        now,
     )
 
 
@@ -471,6 +486,50 @@ def _mark_processed(conn: sqlite3.Connection, ids: Sequence[int], now: str) -> N
         )
 
 
+def _place_fresh(
+    conn: sqlite3.Connection, fresh: Sequence[Placement], run_id: int | None, now: str
+) -> list[PlacementResult]:
+    """File messages that have no current placement: one ``executemany`` per table.
+
+    The usual night is almost all first placements, and a statement per record
+    and per log row was most of the filing time. Record ids are taken as the
+    table's ``max(id)`` onwards, which is what SQLite's rowid choice would give
+    (the tables are not ``AUTOINCREMENT``) and safe because the write
+    transaction holds the database's only write lock.
+    """
+    record_ids: list[int | None] = [None] * len(fresh)
+    by_table: dict[str, list[int]] = {}
+    for index, p in enumerate(fresh):
+        if p.destination != NONE:
+            by_table.setdefault(p.destination, []).append(index)
+    for table, indexes in by_table.items():
+        (last,) = conn.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()
+        rows = []
+        for offset, index in enumerate(indexes, start=1):
+            p = fresh[index]
+            record_ids[index] = last + offset
+            rows.append(
+                (
+                    last + offset,
+                    p.raw_message_id,
+                    p.chat_id,
+                    p.message_id,
+                    *_record_values(p),
+                    now,
+                    now,
+                )
+            )
+        conn.executemany(_insert_sql(table, with_id=True), rows)
+    conn.executemany(
+        _LOG_SQL,
+        [_log_row(p, rid, run_id, now) for p, rid in zip(fresh, record_ids, strict=True)],
+    )
+    return [
+        PlacementResult(p.chat_id, p.message_id, RouteOutcome.PLACED, p.destination, rid, None)
+        for p, rid in zip(fresh, record_ids, strict=True)
+    ]
+
+
 def apply(
     conn: sqlite3.Connection, placements: Sequence[Placement], run_id: int | None, now: str
 ) -> list[PlacementResult]:
@@ -478,9 +537,28 @@ def apply(
     # Messages this batch has written (placed, or absorbed as a member): their
     # entry read above is out of date, so a later placement of them reads it again.
     written: set[tuple[int, int]] = set()
-    results = []
+    results: list[PlacementResult] = []
+    # First placements wait here and are written together; anything else that
+    # reads the tables writes them first, so every read sees what came before it.
+    fresh: list[Placement] = []
+
+    def flush_fresh() -> None:
+        if fresh:
+            results.extend(_place_fresh(conn, fresh, run_id, now))
+            fresh.clear()
+
     for p in placements:
         key = (p.chat_id, p.message_id)
+        if (
+            key not in written
+            and key not in current
+            and not p.member_ids
+            and (p.destination == NONE or p.destination in TABLE_COLUMNS)
+        ):
+            fresh.append(p)
+            written.add(key)
+            continue
+        flush_fresh()
         entry = (
             conn.execute(
                 f"SELECT {_CURRENT_COLUMNS} FROM routing_log WHERE chat_id = ?"
@@ -496,6 +574,7 @@ def apply(
             _absorb_members(conn, p, now)
             written.update((p.chat_id, m) for m in p.member_ids)
         results.append(result)
+    flush_fresh()
     _settle_chain(conn, placements, now)
     _mark_processed(conn, [i for p in placements for i in p.processed_ids], now)
     return results
