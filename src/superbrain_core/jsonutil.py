@@ -20,6 +20,7 @@ encoded JSON keep holding across the switch.
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -38,16 +39,40 @@ MAX_DEPTH = 128
 _READABLE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _ASCII = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
 
-#: orjson output that may differ from the standard library's: ``null`` (NaN and
-#: Infinity come out as ``null``; a real ``None`` is re-checked, which is rare in
-#: Telegram's JSON) and floats written with a one-digit negative exponent or as
-#: ``0.0000…`` where the standard library writes ``1e-05``.
-_ORJSON_SUSPECT = re.compile(rb"null|[0-9]e-[0-9](?![0-9])|0\.0000")
+#: orjson output that may differ from the standard library's: floats written with
+#: a one-digit negative exponent or as ``0.0000…`` where the standard library
+#: writes ``1e-05``. (orjson also writes NaN and Infinity as ``null``: output
+#: holding ``null`` is checked by :func:`_has_nonfinite`.)
+_ORJSON_SUSPECT = re.compile(rb"[0-9]e-[0-9](?![0-9])|0\.0000")
+_INF = math.inf
 #: Input with 19+ digits in a row (a JSON integer has no leading zero) may hold an
 #: integer past 64 bits, which orjson would silently decode as a float. Written
 #: with a leading [1-9], the scan runs at several times the speed of [0-9]{19}.
 _LONG_DIGITS = re.compile("[1-9][0-9]{18}")
 _LONG_DIGITS_BYTES = re.compile(b"[1-9][0-9]{18}")
+
+
+def _has_nonfinite(value: Any) -> bool:
+    """Whether ``value`` holds a NaN or an infinity anywhere (orjson writes them as ``null``).
+
+    Only asked when orjson's output holds ``null``: a classification, a routing
+    entry or a record has a dozen ``None`` fields, and walking them is a third of
+    what encoding them again with the standard library would cost. Float
+    subclasses need no look: orjson refuses them, and the caller falls back.
+    """
+    for item in value.values() if isinstance(value, dict) else value:
+        kind = type(item)
+        if kind is str or kind is int or kind is bool or item is None:
+            continue
+        if kind is float:
+            if item != item or item == _INF or item == -_INF:
+                return True
+        elif isinstance(item, (dict, list, tuple)):
+            if _has_nonfinite(item):
+                return True
+        else:  # a type orjson knows and the standard library may not: it decides
+            return True
+    return False
 
 
 def _fast(value: Any) -> str | None:
@@ -57,7 +82,11 @@ def _fast(value: Any) -> str | None:
     except (TypeError, ValueError):  # >64-bit ints, lone surrogates, deep nesting, odd keys
         return None
     # Substring tests first (memchr speed); the expression only when one may apply.
-    if b"null" in out or ((b"e-" in out or b"0.0000" in out) and _ORJSON_SUSPECT.search(out)):
+    if (b"e-" in out or b"0.0000" in out) and _ORJSON_SUSPECT.search(out):
+        return None
+    if b"null" in out and (
+        type(value) is float or (isinstance(value, (dict, list, tuple)) and _has_nonfinite(value))
+    ):
         return None
     return out.decode("utf-8")
 

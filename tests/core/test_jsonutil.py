@@ -30,6 +30,8 @@ def _nested(depth: int) -> Any:
         {"id": -(2**63) - 1},
         {"text": "half a pair \ud83d alone"},  # a lone surrogate: orjson refuses
         {"nan": math.nan, "inf": math.inf, "ninf": -math.inf},  # orjson writes null
+        {"none": None, "deep": [{"x": [1.5, math.inf]}]},  # a real null beside a hidden one
+        [None, [2.5, -math.inf]],
         {"lat": 1e-07, "small": 1e-05, "tiny": -3.2e-06},  # orjson writes 1e-7, 0.00001
         {1: "int key", None: "none key"},  # non-string keys: orjson refuses
         _nested(300),  # past orjson's nesting limit
@@ -55,6 +57,13 @@ def test_dumps_matches_the_standard_library_where_orjson_cannot(value: Any) -> N
 def test_the_fast_path_is_taken_for_ordinary_updates() -> None:
     value = {"update_id": 1, "message": {"text": "купить молоко", "date": 1700000000}}
     assert jsonutil._fast(value) == _STDLIB.encode(value)
+
+
+def test_the_fast_path_is_taken_for_values_with_nulls() -> None:
+    """A classification has a dozen ``None`` fields: a real null must not cost the slow path."""
+    value = {"type": "task", "due_at": None, "people": [], "confidence": 0.9, "n": [None, 1]}
+    assert jsonutil._fast(value) == _STDLIB.encode(value)
+    assert jsonutil._fast({"due_at": None, "x": [0.5, math.nan]}) is None
 
 
 @pytest.mark.parametrize(
