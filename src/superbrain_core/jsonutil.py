@@ -68,7 +68,7 @@ def _has_nonfinite(value: Any) -> bool:
             if item != item or item == _INF or item == -_INF:
                 return True
         elif isinstance(item, (dict, list, tuple)):
-            if _has_nonfinite(item):
+            if item and _has_nonfinite(item):
                 return True
         else:  # a type orjson knows and the standard library may not: it decides
             return True

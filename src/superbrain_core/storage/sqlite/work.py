@@ -346,12 +346,15 @@ _CURRENT_COLUMNS = (
 def _current_placements(
     conn: sqlite3.Connection, placements: Sequence[Placement]
 ) -> dict[tuple[int, int], sqlite3.Row]:
-    """The current ``routing_log`` entries of the placements' messages, read in one statement.
+    """The current ``routing_log`` entries of the placements' messages and of their chains'
+    members, read in one statement per chunk.
 
     Valid only until the batch writes one of these messages; :func:`apply` re-reads a
     message it has already written.
     """
-    keys = list(dict.fromkeys((p.chat_id, p.message_id) for p in placements))
+    keys = list(
+        dict.fromkeys((p.chat_id, m) for p in placements for m in (p.message_id, *p.member_ids))
+    )
     found: dict[tuple[int, int], sqlite3.Row] = {}
     for start in range(0, len(keys), _KEY_CHUNK):
         cte, params = _keys_cte(keys[start : start + _KEY_CHUNK])
@@ -549,14 +552,17 @@ def apply(
 
     for p in placements:
         key = (p.chat_id, p.message_id)
+        members = [(p.chat_id, m) for m in p.member_ids]
         if (
             key not in written
             and key not in current
-            and not p.member_ids
             and (p.destination == NONE or p.destination in TABLE_COLUMNS)
+            and not any(m in current or m in written for m in members)
         ):
+            # Nothing of it is filed yet: no entry to compare, no member to absorb.
             fresh.append(p)
             written.add(key)
+            written.update(members)
             continue
         flush_fresh()
         entry = (
