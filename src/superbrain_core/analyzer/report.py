@@ -58,7 +58,11 @@ class BatchOptions:
     concurrency: int = attrs.field(default=16, validator=attrs.validators.ge(1))
     limit: int | None = None
     """Claim at most this many raw rows (``None``: the whole backlog)."""
-    page_size: int = attrs.field(default=200, validator=attrs.validators.ge(1))
+    page_size: int = attrs.field(default=1000, validator=attrs.validators.ge(1))
+    """Raw rows claimed (and their contexts read) at a time. Every page costs a
+    claim, a context read and their round trips whatever its size; at 200 those
+    were a tenth of a fast run. A slow classifier does not hold a large page
+    against anyone: the heartbeat keeps its leases, and a dead run's expire."""
     dry_run: bool = False
     """Classify and report what would change; write nothing, claim nothing."""
     reclassify: bool = False
@@ -77,7 +81,7 @@ class BatchOptions:
     """Seconds one classification may take before it counts as a failed attempt."""
     timezone: str = DEFAULT_TIMEZONE
     worker: str | None = None
-    flush_size: int = 200
+    flush_size: int = 500
     """Most placements applied in one transaction."""
     flush_wait: float = attrs.field(default=0.05, validator=attrs.validators.ge(0))
     """Seconds the writer waits for more finished messages before applying a group
