@@ -44,7 +44,6 @@ _ASCII = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
 #: writes ``1e-05``. (orjson also writes NaN and Infinity as ``null``: output
 #: holding ``null`` is checked by :func:`_has_nonfinite`.)
 _ORJSON_SUSPECT = re.compile(rb"[0-9]e-[0-9](?![0-9])|0\.0000")
-_INF = math.inf
 #: Input with 19+ digits in a row (a JSON integer has no leading zero) may hold an
 #: integer past 64 bits, which orjson would silently decode as a float. Written
 #: with a leading [1-9], the scan runs at several times the speed of [0-9]{19}.
@@ -65,7 +64,7 @@ def _has_nonfinite(value: Any) -> bool:
         if kind is str or kind is int or kind is bool or item is None:
             continue
         if kind is float:
-            if item != item or item == _INF or item == -_INF:
+            if not math.isfinite(item):
                 return True
         elif isinstance(item, (dict, list, tuple)):
             if item and _has_nonfinite(item):
@@ -84,9 +83,8 @@ def _fast(value: Any) -> str | None:
     # Substring tests first (memchr speed); the expression only when one may apply.
     if (b"e-" in out or b"0.0000" in out) and _ORJSON_SUSPECT.search(out):
         return None
-    if b"null" in out and (
-        type(value) is float or (isinstance(value, (dict, list, tuple)) and _has_nonfinite(value))
-    ):
+    # Only a container is walked; anything else with null (a bare NaN) falls back.
+    if b"null" in out and (not isinstance(value, (dict, list, tuple)) or _has_nonfinite(value)):
         return None
     return out.decode("utf-8")
 

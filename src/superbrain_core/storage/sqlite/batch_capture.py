@@ -50,6 +50,7 @@ from superbrain_core.storage.sqlite.rows import (
     FILE_INSERT_COLUMNS,
     MESSAGE_INSERT_COLUMNS,
     file_values,
+    max_id,
     message_values,
 )
 from superbrain_core.telegram import EDIT_UPDATE_TYPES
@@ -287,9 +288,9 @@ def _inserted_ids(
     """
     if not rows:
         return []
-    before = _max_id(conn, table)
+    before = max_id(conn, table)
     conn.executemany(insert, rows)
-    if _max_id(conn, table) == before + len(rows):
+    if max_id(conn, table) == before + len(rows):
         return list(range(before + 1, before + 1 + len(rows)))
     if table == "raw_messages":
         found = conn.execute(
@@ -302,8 +303,3 @@ def _inserted_ids(
     )
     by_file = {(c, m, k): i for c, m, k, i in found}
     return [by_file.pop((row[7], row[1], row[10]), None) for row in rows]
-
-
-def _max_id(conn: sqlite3.Connection, table: str) -> int:
-    (value,) = conn.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()
-    return int(value)

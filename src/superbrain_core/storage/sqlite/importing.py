@@ -50,6 +50,7 @@ from superbrain_core.storage.sqlite.rows import (
     FILE_INSERT_COLUMNS,
     MESSAGE_INSERT_COLUMNS,
     file_values,
+    max_id,
     message_values,
 )
 
@@ -104,7 +105,7 @@ def _insert_rows(
     conn: sqlite3.Connection, items: Sequence[ImportedMessage], opts: CaptureOptions, now: str
 ) -> list[int | None]:
     """Insert the message rows (no chain yet) and then their file rows; each row's id."""
-    (before,) = conn.execute("SELECT coalesce(max(id), 0) FROM raw_messages").fetchone()
+    before = max_id(conn, "raw_messages")
     # Rows built as they are inserted (a generator), not held as a batch-long list.
     conn.executemany(_INSERT_MESSAGE, (_message_row(i.message, None, opts, now) for i in items))
     # Ids are given in insert order past the largest; read back rather than assumed.

@@ -35,6 +35,14 @@ def ts(value: datetime | None) -> str | None:
     return value.isoformat(timespec="microseconds")
 
 
+def max_id(conn: sqlite3.Connection, table: str) -> int:
+    """The largest row id in ``table`` (0 when empty): a plain ``INTEGER PRIMARY KEY``
+    table gives the next inserted row this plus one, which the bulk writers use to
+    know their rows' ids without reading them back one by one."""
+    (value,) = conn.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()
+    return int(value)
+
+
 def dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value is not None else None
 

@@ -39,7 +39,7 @@ from datetime import datetime
 from superbrain_core import search as text
 from superbrain_core.logs import get_logger
 from superbrain_core.search import HitRow, SearchHit, make_hit
-from superbrain_core.storage.sqlite.rows import ts
+from superbrain_core.storage.sqlite.rows import max_id, ts
 
 #: Pending messages indexed per write transaction (about 40 ms of lock each).
 PER_CATCH_UP = 1000
@@ -97,7 +97,7 @@ def refresh(conn: sqlite3.Connection, limit: int = PER_CATCH_UP) -> int:
     added = [d[1:6] for d in docs if d[0] is None]
     new_ids: dict[tuple[int, int], int] = {}
     if added:
-        (before,) = conn.execute("SELECT coalesce(max(id), 0) FROM search_docs").fetchone()
+        before = max_id(conn, "search_docs")
         conn.executemany(
             "INSERT INTO search_docs (chat_id, message_id, raw_message_id, message_date,"
             " bot_response_id) VALUES (?, ?, ?, ?, ?)",

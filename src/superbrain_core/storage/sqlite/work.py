@@ -275,6 +275,11 @@ def _record_values(p: Placement) -> list[Any]:
     return values
 
 
+def _record_row(p: Placement, now: str) -> tuple[Any, ...]:
+    """``p``'s record as :func:`_insert_sql` (without ``id``) takes it."""
+    return (p.raw_message_id, p.chat_id, p.message_id, *_record_values(p), now, now)
+
+
 def _insert_sql(table: str, with_id: bool) -> str:
     names = ("id",) * with_id + ("raw_message_id", "chat_id", "message_id", *TABLE_COLUMNS[table])
     marks = ", ".join("?" * (len(names) + 2))
@@ -282,10 +287,7 @@ def _insert_sql(table: str, with_id: bool) -> str:
 
 
 def _insert_record(conn: sqlite3.Connection, p: Placement, now: str) -> int:
-    cur = conn.execute(
-        _insert_sql(p.destination, with_id=False),
-        (p.raw_message_id, p.chat_id, p.message_id, *_record_values(p), now, now),
-    )
+    cur = conn.execute(_insert_sql(p.destination, with_id=False), _record_row(p, now))
     return int(cur.lastrowid or 0)
 
 
@@ -506,23 +508,13 @@ def _place_fresh(
         if p.destination != NONE:
             by_table.setdefault(p.destination, []).append(index)
     for table, indexes in by_table.items():
-        (last,) = conn.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()
-        rows = []
+        last = rows.max_id(conn, table)
         for offset, index in enumerate(indexes, start=1):
-            p = fresh[index]
             record_ids[index] = last + offset
-            rows.append(
-                (
-                    last + offset,
-                    p.raw_message_id,
-                    p.chat_id,
-                    p.message_id,
-                    *_record_values(p),
-                    now,
-                    now,
-                )
-            )
-        conn.executemany(_insert_sql(table, with_id=True), rows)
+        conn.executemany(
+            _insert_sql(table, with_id=True),
+            [(record_ids[i], *_record_row(fresh[i], now)) for i in indexes],
+        )
     conn.executemany(
         _LOG_SQL,
         [_log_row(p, rid, run_id, now) for p, rid in zip(fresh, record_ids, strict=True)],
@@ -578,7 +570,7 @@ def apply(
         written.add(key)
         if result.outcome is not RouteOutcome.STALE:
             _absorb_members(conn, p, now)
-            written.update((p.chat_id, m) for m in p.member_ids)
+            written.update(members)
         results.append(result)
     flush_fresh()
     _settle_chain(conn, placements, now)
